@@ -1,0 +1,89 @@
+"""Shuian's one exception tree.
+
+Every error a user can cause derives from :class:`ShuianError` and carries a message that says
+what was wrong, where (file, line, key path, object) and how to fix it. Driver errors (sqlite3,
+psycopg, SQLAlchemy) are translated at the store boundary into :class:`StoreError`.
+
+::
+
+    ShuianError
+    ├── SiteError              a site file that cannot be loaded (all problems listed at once)
+    ├── ConversionError        a calibration that cannot convert a raw reading
+    ├── InputFileError         a data file whose structure cannot be read (TOA5 header, CSV header)
+    ├── NotFoundError          a channel, instrument or site that does not exist   (HTTP 404)
+    ├── InvalidRequestError    a request whose parameters are wrong                (HTTP 400)
+    └── StoreError             the database cannot be reached or refused an operation
+        └── NoSiteError        the store holds no site yet: run ``shuian init`` or ``shuian demo``
+
+The HTTP status of each class is on the class (``status``); the API turns every ``ShuianError``
+into one JSON shape ``{"error": {"type", "message", "status"}}``.
+"""
+
+from __future__ import annotations
+
+
+class ShuianError(Exception):
+    """Base of every error Shuian raises on purpose; the message is meant for the user."""
+
+    status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class SiteError(ShuianError):
+    """A site file is invalid; ``problems`` lists every problem as ``file: key.path: message``."""
+
+    status = 422
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s) in the site file:\n{lines}")
+
+
+class ConversionError(ShuianError):
+    """A raw reading cannot be converted with the channel's calibration."""
+
+    status = 422
+
+
+class InputFileError(ShuianError):
+    """A data file's structure (header, columns) cannot be read; names the file and line."""
+
+    status = 422
+
+
+class NotFoundError(ShuianError):
+    """A named object (channel, instrument, site) does not exist."""
+
+    status = 404
+
+
+class InvalidRequestError(ShuianError):
+    """A request or command-line parameter is wrong."""
+
+    status = 400
+
+
+class StoreError(ShuianError):
+    """The database cannot be reached, or refused an operation."""
+
+    status = 503
+
+
+class NoSiteError(StoreError):
+    """The store holds no site yet."""
+
+    status = 409
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            f"the database {url} holds no site yet: run 'shuian init --site FILE' "
+            "or 'shuian demo' first"
+        )

@@ -1,0 +1,238 @@
+"""The site model: a reservoir, its dam and its monitoring network, as one validated object.
+
+The site file (YAML) maps one to one onto these classes; :mod:`shuian.site.loader` reads it and
+turns every validation problem into a message naming the file, line and key path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections import Counter
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shuian.site.conversions import Conversion, Identity
+
+InstrumentType = Literal[
+    "thermometer",
+    "joint_meter",
+    "piezometer",
+    "strain_gauge",
+    "seepage_weir",
+    "plumb_line",
+    "levelling",
+    "water_level",
+    "rainfall",
+    "air_temperature",
+    "discharge",
+]
+INSTRUMENT_TYPES: tuple[str, ...] = InstrumentType.__args__  # type: ignore[attr-defined]
+
+DamType = Literal["arch", "rcc_arch", "gravity", "rcc_gravity", "buttress", "earth", "rockfill"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CharacteristicLevels(_Strict):
+    """Characteristic water levels of the reservoir (m above the site datum)."""
+
+    dead: float
+    normal: float
+    flood_control: float
+    design_flood: float
+    check_flood: float
+    crest: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        order = ["dead", "normal", "design_flood", "check_flood", "crest"]
+        values = [getattr(self, name) for name in order]
+        for (low_name, low), (high_name, high) in zip(
+            zip(order, values, strict=True), zip(order[1:], values[1:], strict=True), strict=False
+        ):
+            if low > high:
+                raise ValueError(f"{low_name} ({low} m) must not be above {high_name} ({high} m)")
+        if not self.dead <= self.flood_control <= self.check_flood:
+            raise ValueError(
+                f"flood_control ({self.flood_control} m) must lie between dead ({self.dead} m) "
+                f"and check_flood ({self.check_flood} m)"
+            )
+        return self
+
+
+class StorageRow(_Strict):
+    """One row of the stage-storage-area table."""
+
+    level: float = Field(description="m")
+    storage: float = Field(ge=0, description="m³")
+    area: float = Field(ge=0, description="m²")
+
+
+class Reservoir(_Strict):
+    """The reservoir: names, time zone, characteristic levels, stage-storage-area table."""
+
+    code: str = Field(pattern=r"^[a-z0-9_-]+$")
+    name: str
+    name_zh: str
+    timezone: str
+    synthetic: bool = Field(default=False, description="the data of this site are synthetic")
+    design_storage: float | None = Field(default=None, description="m³")
+    levels: CharacteristicLevels
+    storage_curve: tuple[StorageRow, ...] = Field(min_length=2)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'Asia/Shanghai'"
+            ) from exc
+        return value
+
+    @field_validator("storage_curve")
+    @classmethod
+    def _increasing(cls, rows: tuple[StorageRow, ...]) -> tuple[StorageRow, ...]:
+        for before, after in zip(rows, rows[1:], strict=False):
+            if after.level <= before.level:
+                raise ValueError(
+                    f"levels must increase: {after.level} m follows {before.level} m"
+                )
+            if after.storage < before.storage:
+                raise ValueError(
+                    f"storage must not decrease with level: {after.storage} m³ at {after.level} m "
+                    f"is below {before.storage} m³ at {before.level} m"
+                )
+        return rows
+
+
+class Section(_Strict):
+    """A block or section of the dam, by chainage along the crest axis (m)."""
+
+    code: str
+    name: str | None = None
+    chainage_start: float | None = None
+    chainage_end: float | None = None
+
+
+class Dam(_Strict):
+    """The dam: type, main dimensions (m) and its blocks or sections."""
+
+    name: str | None = None
+    type: DamType
+    height: float = Field(gt=0)
+    crest_length: float = Field(gt=0)
+    crest_elevation: float
+    crest_width: float | None = None
+    base_width: float | None = None
+    sections: tuple[Section, ...] = ()
+
+    @field_validator("sections")
+    @classmethod
+    def _unique_sections(cls, sections: tuple[Section, ...]) -> tuple[Section, ...]:
+        _refuse_duplicates("section", [s.code for s in sections])
+        return sections
+
+
+class Limits(_Strict):
+    """Physical limits of a channel's engineering value; readings outside are rejected."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
+
+
+class Channel(_Strict):
+    """One measured quantity of an instrument, with its unit, calibration and limits."""
+
+    code: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    quantity: str
+    unit: str
+    conversion: Conversion = Identity()
+    limits: Limits = Limits()
+    #: Expected interval between readings (s); later used for gap detection.
+    interval: float | None = Field(default=None, gt=0)
+
+
+class Instrument(_Strict):
+    """An instrument at a place in the dam, with one or more channels."""
+
+    code: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    type: InstrumentType
+    name: str | None = None
+    section: str | None = None
+    elevation: float | None = Field(default=None, description="m")
+    chainage: float | None = Field(default=None, description="m along the dam axis")
+    offset: float | None = Field(default=None, description="m from the axis, + downstream")
+    installed: dt.date | None = None
+    manual: bool = Field(default=False, description="read by hand rather than by a logger")
+    channels: tuple[Channel, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _plumb_line_components(self) -> Self:
+        if self.type == "plumb_line" and len(self.channels) < 2:
+            raise ValueError(
+                "a plumb_line needs two channels: radial (upstream-downstream) and tangential"
+            )
+        return self
+
+
+class Logger(_Strict):
+    """A data logger whose TOA5 files are ingested: file columns mapped to channels."""
+
+    station: str
+    table: str
+    timezone: str | None = Field(default=None, description="logger clock; default: the site's")
+    columns: dict[str, str] = Field(min_length=1, description="TOA5 column -> channel code")
+
+
+class Site(_Strict):
+    """A whole site: reservoir, dam, instruments with their channels, and loggers."""
+
+    reservoir: Reservoir
+    dam: Dam
+    instruments: tuple[Instrument, ...] = Field(min_length=1)
+    loggers: tuple[Logger, ...] = ()
+
+    @model_validator(mode="after")
+    def _references(self) -> Self:
+        _refuse_duplicates("instrument", [i.code for i in self.instruments])
+        _refuse_duplicates("channel", [c.code for c in self.channels()])
+        sections = {s.code for s in self.dam.sections}
+        problems = [
+            f"instrument {i.code}: section {i.section!r} is not among the dam's sections "
+            f"({', '.join(sorted(sections)) or 'none defined'})"
+            for i in self.instruments
+            if i.section is not None and i.section not in sections
+        ]
+        known = {c.code for c in self.channels()}
+        for logger in self.loggers:
+            problems += [
+                f"logger {logger.station}/{logger.table}: column {column!r} maps to unknown "
+                f"channel {code!r}"
+                for column, code in logger.columns.items()
+                if code not in known
+            ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def channels(self) -> list[Channel]:
+        """Every channel of every instrument, in file order."""
+        return [c for i in self.instruments for c in i.channels]
+
+
+def _refuse_duplicates(what: str, codes: list[str]) -> None:
+    repeated = sorted(code for code, n in Counter(codes).items() if n > 1)
+    if repeated:
+        raise ValueError(f"{what} codes must be unique; repeated: {', '.join(repeated)}")
