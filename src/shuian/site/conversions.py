@@ -21,8 +21,10 @@ FloatArray = NDArray[np.float64]
 class _Conversion(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    #: True when the formula needs the reading's temperature column.
-    needs_temperature: bool = False
+    @property
+    def needs_temperature(self) -> bool:
+        """Whether the formula needs the reading's temperature (°C) beside the raw value."""
+        return False
 
     def convert(self, raw: FloatArray, temperature: FloatArray | None) -> FloatArray:
         """Convert raw readings (and temperatures, °C, where used) to engineering values."""
@@ -92,7 +94,7 @@ class VibratingWireLinear(_VibratingWire):
         return self._finish(np.asarray(value, dtype=np.float64))
 
     @property
-    def needs_temperature(self) -> bool:  # type: ignore[override]
+    def needs_temperature(self) -> bool:
         """Whether the thermal correction needs the temperature column."""
         return self.thermal_factor != 0.0
 
@@ -119,7 +121,7 @@ class VibratingWirePolynomial(_VibratingWire):
         return self._finish(np.asarray(value, dtype=np.float64))
 
     @property
-    def needs_temperature(self) -> bool:  # type: ignore[override]
+    def needs_temperature(self) -> bool:
         """Whether the thermal correction needs the temperature column."""
         return self.thermal_factor != 0.0
 
@@ -178,7 +180,7 @@ class Carlson(_Conversion):
         return np.asarray(value, dtype=np.float64)
 
     @property
-    def needs_temperature(self) -> bool:  # type: ignore[override]
+    def needs_temperature(self) -> bool:
         """Whether the correction needs the temperature column."""
         return self.temperature_coefficient != 0.0
 

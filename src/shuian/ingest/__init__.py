@@ -1,0 +1,1 @@
+"""Readers that turn logger and CSV files into readings."""

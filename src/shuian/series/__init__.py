@@ -1,0 +1,1 @@
+"""Time-series operations on stored readings (downsampling for charts)."""

@@ -1,0 +1,159 @@
+"""The server backend: PostgreSQL, readings in a yearly-partitioned table, bulk I/O by binary COPY.
+
+Binary COPY rows are laid out with NumPy structured arrays (big-endian fields, PostgreSQL's
+``COPY ... (FORMAT BINARY)`` layout), so a batch of millions of readings is encoded and decoded
+without a Python loop per reading.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import psycopg
+import sqlalchemy as sa
+from numpy.typing import NDArray
+
+from shuian.readings import ReadingBatch
+from shuian.store.base import Store, summarise_counts
+
+#: Binary COPY header: signature, flags, header-extension length (PostgreSQL docs, "COPY").
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+COPY_TRAILER = b"\xff\xff"
+#: PostgreSQL timestamps count microseconds from 2000-01-01 UTC.
+PG_EPOCH_US = 946_684_800_000_000
+
+_ROW_WITH_RAW = np.dtype(
+    [("fields", ">i2"), ("len_channel", ">i4"), ("channel", ">i4"), ("len_time", ">i4"),
+     ("time", ">i8"), ("len_value", ">i4"), ("value", ">f8"), ("len_raw", ">i4"), ("raw", ">f8")]
+)
+_ROW_WITHOUT_RAW = np.dtype(
+    [("fields", ">i2"), ("len_channel", ">i4"), ("channel", ">i4"), ("len_time", ">i4"),
+     ("time", ">i8"), ("len_value", ">i4"), ("value", ">f8"), ("len_raw", ">i4")]
+)
+_TIME_VALUE_ROW = np.dtype(
+    [("fields", ">i2"), ("len_time", ">i4"), ("time", ">i8"), ("len_value", ">i4"),
+     ("value", ">f8")]
+)
+
+COPY_IN = "COPY {table} (channel_id, time, value, raw) FROM STDIN (FORMAT BINARY)"
+COPY_OUT = (
+    "COPY (SELECT time, value FROM readings WHERE channel_id = {channel}"
+    " AND time >= 'epoch'::timestamptz + {start} * interval '1 microsecond'"
+    " AND time < 'epoch'::timestamptz + {end} * interval '1 microsecond'"
+    " ORDER BY time) TO STDOUT (FORMAT BINARY)"
+)
+COUNTS = """
+SELECT i.type, count(*),
+       (extract(epoch FROM min(r.time)) * 1000000)::bigint,
+       (extract(epoch FROM max(r.time)) * 1000000)::bigint
+FROM readings r JOIN channels c ON c.id = r.channel_id JOIN instruments i ON i.id = c.instrument_id
+WHERE c.site_id = %s GROUP BY i.type
+"""
+
+
+def encode_copy(batch: ReadingBatch) -> bytes:
+    """Encode a batch as PostgreSQL binary COPY data for (channel_id, time, value, raw)."""
+    has_raw = ~np.isnan(batch.raw)
+    parts = [COPY_HEADER]
+    for mask, dtype in ((has_raw, _ROW_WITH_RAW), (~has_raw, _ROW_WITHOUT_RAW)):
+        n = int(mask.sum())
+        if n == 0:
+            continue
+        rows = np.empty(n, dtype=dtype)
+        rows["fields"] = 4
+        rows["len_channel"] = 4
+        rows["channel"] = batch.channel_id[mask]
+        rows["len_time"] = 8
+        rows["time"] = batch.time_us[mask] - PG_EPOCH_US
+        rows["len_value"] = 8
+        rows["value"] = batch.value[mask]
+        if dtype is _ROW_WITH_RAW:
+            rows["len_raw"] = 8
+            rows["raw"] = batch.raw[mask]
+        else:
+            rows["len_raw"] = -1  # NULL
+        parts.append(rows.tobytes())
+    parts.append(COPY_TRAILER)
+    return b"".join(parts)
+
+
+def decode_time_value_copy(data: bytes) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Decode binary COPY output of (timestamptz, float8 NOT NULL) rows into arrays."""
+    body = data[len(COPY_HEADER) : len(data) - len(COPY_TRAILER)]
+    rows = np.frombuffer(body, dtype=_TIME_VALUE_ROW)
+    times = rows["time"].astype(np.int64) + PG_EPOCH_US
+    return times, rows["value"].astype(np.float64)
+
+
+class PostgresStore(Store):
+    """PostgreSQL store (``postgresql://user@host/db``) for a server and many reservoirs."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(sa.create_engine(url, pool_pre_ping=True), url)
+        self._partitions: set[int] = set()
+
+    def _write_readings(self, batch: ReadingBatch) -> int:
+        data = encode_copy(batch)
+        connection = self.engine.raw_connection()
+        try:
+            pg: psycopg.Connection[Any] = connection.driver_connection  # type: ignore[assignment]
+            self._ensure_partitions(pg, batch.time_us)
+            with pg.cursor() as cursor:
+                try:
+                    with pg.transaction():  # optimistic: all new, one COPY straight in
+                        with cursor.copy(COPY_IN.format(table="readings")) as copy:
+                            copy.write(data)
+                    return len(batch)
+                except psycopg.errors.UniqueViolation:
+                    pass  # some are stored already: stage them, then insert the new ones
+                with pg.transaction():
+                    cursor.execute(
+                        "CREATE TEMP TABLE IF NOT EXISTS readings_stage"
+                        " (channel_id integer, time timestamptz, value float8, raw float8)"
+                        " ON COMMIT DELETE ROWS"
+                    )
+                    with cursor.copy(COPY_IN.format(table="readings_stage")) as copy:
+                        copy.write(data)
+                    cursor.execute(
+                        "INSERT INTO readings SELECT DISTINCT ON (channel_id, time) *"
+                        " FROM readings_stage ON CONFLICT DO NOTHING"
+                    )
+                    return int(cursor.rowcount)
+        finally:
+            connection.close()
+
+    def _ensure_partitions(self, pg: psycopg.Connection[Any], time_us: NDArray[np.int64]) -> None:
+        years = np.unique(time_us.astype("datetime64[us]").astype("datetime64[Y]"))
+        wanted = {int(y) + 1970 for y in years.astype(np.int64)} - self._partitions
+        if not wanted:
+            return
+        with pg.transaction(), pg.cursor() as cursor:
+            for year in sorted(wanted):
+                cursor.execute(
+                    f"CREATE TABLE IF NOT EXISTS readings_y{year} PARTITION OF readings"
+                    f" FOR VALUES FROM ('{year}-01-01 00:00+00') TO ('{year + 1}-01-01 00:00+00')"
+                )
+        self._partitions |= wanted
+
+    def _readings(
+        self, channel_id: int, start_us: int, end_us: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        statement = COPY_OUT.format(channel=int(channel_id), start=int(start_us), end=int(end_us))
+        connection = self.engine.raw_connection()
+        try:
+            pg: psycopg.Connection[Any] = connection.driver_connection  # type: ignore[assignment]
+            with pg.cursor() as cursor, cursor.copy(statement) as copy:
+                data = b"".join(bytes(block) for block in copy)
+            pg.commit()
+        finally:
+            connection.close()
+        if not data:
+            return np.empty(0, np.int64), np.empty(0, np.float64)
+        return decode_time_value_copy(data)
+
+    def reading_counts(self, site_id: int) -> dict[str, Any]:
+        """Readings per instrument type, and the total, first and last time (µs)."""
+        with self._translate(), self.engine.connect() as conn:
+            rows = conn.exec_driver_sql(COUNTS, (site_id,)).all()
+        return summarise_counts(rows)

@@ -1,0 +1,81 @@
+"""The embedded backend: one SQLite file in WAL mode, readings in a ``WITHOUT ROWID`` table."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from numpy.typing import NDArray
+
+from shuian.readings import ReadingBatch
+from shuian.store.base import Store, summarise_counts
+
+INSERT_READINGS = "INSERT OR IGNORE INTO readings (channel_id, time, value, raw) VALUES (?,?,?,?)"
+
+COUNTS = """
+SELECT i.type, count(*), min(r.time), max(r.time)
+FROM readings r JOIN channels c ON c.id = r.channel_id JOIN instruments i ON i.id = c.instrument_id
+WHERE c.site_id = ? GROUP BY i.type
+"""
+
+
+def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class SqliteStore(Store):
+    """SQLite store (``sqlite:///path.db``): zero set-up, one writer at a time."""
+
+    def __init__(self, url: str) -> None:
+        engine = sa.create_engine(url)
+        sa.event.listen(engine, "connect", _on_connect)
+        super().__init__(engine, url)
+
+    def _write_readings(self, batch: ReadingBatch) -> int:
+        raw = batch.raw.astype(object)
+        raw[np.isnan(batch.raw)] = None
+        rows = zip(
+            batch.channel_id.tolist(),
+            batch.time_us.tolist(),
+            batch.value.tolist(),
+            raw.tolist(),
+            strict=True,
+        )
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.executemany(INSERT_READINGS, rows)
+            inserted = cursor.rowcount
+            connection.commit()
+        finally:
+            connection.close()
+        return int(inserted)
+
+    def _readings(
+        self, channel_id: int, start_us: int, end_us: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        connection = self.engine.raw_connection()
+        try:
+            rows = connection.cursor().execute(
+                "SELECT time, value FROM readings WHERE channel_id = ? AND time >= ? AND time < ?"
+                " ORDER BY time",
+                (channel_id, start_us, end_us),
+            ).fetchall()
+        finally:
+            connection.close()
+        table = np.array(rows, dtype=[("time", np.int64), ("value", np.float64)])
+        return table["time"].copy(), table["value"].copy()
+
+    def reading_counts(self, site_id: int) -> dict[str, Any]:
+        """Readings per instrument type, and the total, first and last time (µs)."""
+        with self._translate(), self.engine.connect() as conn:
+            rows = conn.exec_driver_sql(COUNTS, (site_id,)).all()
+        return summarise_counts(rows)
+
