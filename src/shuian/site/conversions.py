@@ -7,11 +7,11 @@ of the raw reading. Every ``convert`` takes whole arrays (one batch of readings 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shuian.instruments import carlson, levelling, plumb_line, thermistor, vibrating_wire, weirs
 
@@ -147,11 +147,15 @@ class CarlsonTemperature(_Conversion):
     kind: Literal["carlson_temperature"]
     alpha: float
     zero_resistance: float
+    alpha_below_zero: float | None = None
 
     def convert(self, raw: FloatArray, temperature: FloatArray | None) -> FloatArray:
         """Convert total resistance in ohm to °C."""
         value = carlson.temperature_from_resistance(
-            raw, alpha=self.alpha, zero_resistance=self.zero_resistance
+            raw,
+            alpha=self.alpha,
+            zero_resistance=self.zero_resistance,
+            alpha_below_zero=self.alpha_below_zero,
         )
         return np.asarray(value, dtype=np.float64)
 
@@ -197,16 +201,30 @@ class Weir(_Conversion):
     zero_reading: float = 0.0
     crest_width: float | None = Field(default=None, description="m; rectangular/cipolletti")
     notch_angle: float = Field(default=90.0, description="degrees; kindsvater_shen")
+    ce: float | None = Field(default=None, description="Kindsvater-Shen Ce; needed off 90°")
+    kh: float | None = Field(default=None, description="Kindsvater-Shen kh (m); needed off 90°")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.form in ("rectangular", "cipolletti") and self.crest_width is None:
+            raise ValueError(f"a {self.form} weir needs crest_width (m)")
+        if self.form == "kindsvater_shen" and self.notch_angle != 90.0 and (
+            self.ce is None or self.kh is None
+        ):
+            raise ValueError("a Kindsvater-Shen notch other than 90° needs ce and kh")
+        return self
 
     def convert(self, raw: FloatArray, temperature: FloatArray | None) -> FloatArray:
         """Convert gauge readings (mm) to discharge (L/s)."""
         head_m = (raw - self.zero_reading) / 1000.0
         if self.form == "thomson_vnotch":
-            q = np.asarray(weirs.thomson_vnotch(head_m)) * 1000.0
+            q = np.asarray(weirs.v_notch_thomson(head_m)) * 1000.0
         elif self.form == "sl_vnotch":
-            q = np.asarray(weirs.sl_vnotch(head_m * 100.0))
+            q = np.asarray(weirs.v_notch_chinese(head_m * 100.0))
         elif self.form == "kindsvater_shen":
-            q = np.asarray(weirs.kindsvater_shen_vnotch(head_m, angle_deg=self.notch_angle))
+            q = np.asarray(weirs.v_notch_kindsvater_shen(
+                head_m, angle_deg=self.notch_angle, ce=self.ce, kh_m=self.kh
+            ))
             q = q * 1000.0
         elif self.form == "rectangular":
             q = np.asarray(weirs.rectangular(head_m * 100.0, self._width() * 100.0))

@@ -1,0 +1,222 @@
+"""Validation and conversion of a block of rows, as whole-column operations.
+
+A row is accepted only when its channel is known, its time parses (in the site's zone when it
+has no offset) and is not in the future, its value is a finite number, its raw reading converts
+with the channel's calibration, and the value lies inside the channel's physical limits.
+Everything else becomes a :class:`~shuian.readings.Rejection` with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from shuian.ingest.rows import RawRows
+from shuian.readings import US_PER_S, ReadingBatch, Rejection
+from shuian.site import Site
+from shuian.site.conversions import Identity, _Conversion
+
+#: Readings stamped further ahead than this are refused as "in the future" (s).
+FUTURE_TOLERANCE_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class ChannelTable:
+    """The channels of a site as arrays, indexed by position in ``codes``."""
+
+    codes: pd.Index
+    ids: NDArray[np.int64]
+    minimum: NDArray[np.float64]
+    maximum: NDArray[np.float64]
+    conversions: tuple[_Conversion, ...]
+    timezone: str
+
+    @classmethod
+    def from_site(cls, site: Site, ids: dict[str, int]) -> ChannelTable:
+        """Build the table from the site model and the store's channel ids (by code)."""
+        channels = site.channels()
+        nan = float("nan")
+        return cls(
+            codes=pd.Index([c.code for c in channels], dtype="str"),
+            ids=np.array([ids[c.code] for c in channels], dtype=np.int64),
+            minimum=np.array([nan if c.limits.min is None else c.limits.min for c in channels]),
+            maximum=np.array([nan if c.limits.max is None else c.limits.max for c in channels]),
+            conversions=tuple(c.conversion for c in channels),
+            timezone=site.reservoir.timezone,
+        )
+
+
+def validate(
+    rows: RawRows, table: ChannelTable, *, now_us: int
+) -> tuple[ReadingBatch, list[Rejection]]:
+    """Check and convert one block of rows; return the accepted readings and the rejections."""
+    n = len(rows)
+    reasons = np.full(n, None, dtype=object) if rows.reasons is None else rows.reasons.copy()
+
+    def refuse(mask: NDArray[np.bool_], reason: str | NDArray[np.object_]) -> None:
+        fresh = mask & (reasons == None)  # noqa: E711 - elementwise comparison
+        if isinstance(reason, str):
+            reasons[fresh] = reason
+        else:
+            reasons[fresh] = reason[fresh]
+
+    position = table.codes.get_indexer(rows.channel.fillna(""))
+    refuse(rows.channel.isna().to_numpy(), "channel is empty")
+    refuse(position < 0, _quoted("unknown channel", rows.channel))
+
+    time_us, time_reason = parse_times(rows.time, rows.timezone or table.timezone)
+    refuse(time_reason != None, time_reason)  # noqa: E711
+    refuse(time_us > now_us + FUTURE_TOLERANCE_S * US_PER_S,
+           "time is more than a day in the future (check the logger clock and time zone)")
+
+    number = pd.to_numeric(rows.value, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    missing = rows.value.isna().to_numpy()
+    refuse(missing, f"{rows.kind} is empty")
+    refuse(~missing & np.isnan(number), _quoted(f"{rows.kind} is not a number", rows.value))
+    refuse(np.isinf(number), f"{rows.kind} is infinite")
+
+    temperature: NDArray[np.float64] | None = None
+    if rows.temperature is not None:
+        temperature = pd.to_numeric(rows.temperature, errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+        bad_temperature = rows.temperature.notna().to_numpy() & np.isnan(temperature)
+        refuse(bad_temperature, _quoted("temperature is not a number", rows.temperature))
+
+    ok = reasons == None  # noqa: E711
+    value = number.copy()
+    raw = np.full(n, np.nan)
+    if rows.kind == "raw":
+        raw = number
+        value = _convert(position, number, temperature, table, ok, refuse)
+        ok = reasons == None  # noqa: E711
+
+    safe = np.where(position >= 0, position, 0)
+    low, high = table.minimum[safe], table.maximum[safe]
+    refuse(ok & (value < low), _limit_reason("below the minimum", value, low, table, safe))
+    refuse(ok & (value > high), _limit_reason("above the maximum", value, high, table, safe))
+
+    ok = reasons == None  # noqa: E711
+    batch = ReadingBatch(
+        channel_id=table.ids[safe[ok]],
+        time_us=time_us[ok],
+        value=value[ok],
+        raw=raw[ok],
+    )
+    rejected = np.flatnonzero(~ok)
+    channel_text = rows.channel.to_numpy(dtype=object, na_value=None)
+    rejections = [
+        Rejection(
+            source=rows.source,
+            line=int(rows.line[i]),
+            raw=rows.text(int(i)),
+            reason=str(reasons[i]),
+            channel=channel_text[i],
+        )
+        for i in rejected
+    ]
+    return batch, rejections
+
+
+def _convert(
+    position: NDArray[np.intp],
+    raw: NDArray[np.float64],
+    temperature: NDArray[np.float64] | None,
+    table: ChannelTable,
+    ok: NDArray[np.bool_],
+    refuse: object,
+) -> NDArray[np.float64]:
+    """Apply each channel's calibration to its raw readings (one call per channel, not row)."""
+    value = np.full(len(raw), np.nan)
+    for p in np.unique(position[ok]):
+        conversion = table.conversions[p]
+        rows = np.flatnonzero(ok & (position == p))
+        temps = temperature[rows] if temperature is not None else None
+        if conversion.needs_temperature and (temps is None or np.isnan(temps).any()):
+            lacking = rows if temps is None else rows[np.isnan(temps)]
+            mask = np.zeros(len(raw), dtype=bool)
+            mask[lacking] = True
+            refuse(mask, f"channel {table.codes[p]} needs a temperature for its "  # type: ignore[operator]
+                   "thermal correction; add a temperature column")
+            rows = np.setdiff1d(rows, lacking)
+            temps = temperature[rows] if temperature is not None else None
+        if isinstance(conversion, Identity):
+            value[rows] = raw[rows]
+        else:
+            with np.errstate(all="ignore"):
+                value[rows] = conversion.convert(raw[rows], temps)
+    failed = ok & np.isnan(value)
+    refuse(failed, "the calibration gives no value for this raw reading "  # type: ignore[operator]
+           "(outside the sensor's range?)")
+    return value
+
+
+def parse_times(times: pd.Series, timezone: str) -> tuple[NDArray[np.int64], NDArray[np.object_]]:
+    """Parse ISO 8601 times to µs since 1970 UTC; times without an offset are in ``timezone``.
+
+    Returns the times (0 where unparseable) and a reason per row (None where the time is good).
+    """
+    n = len(times)
+    reasons = np.full(n, None, dtype=object)
+    result = np.zeros(n, dtype=np.int64)
+    parsed_ok = np.zeros(n, dtype=bool)
+    present = times.notna().to_numpy()
+    reasons[~present] = "time is empty"
+    try:
+        parsed = pd.to_datetime(times, format="ISO8601", errors="coerce")
+        groups = [(np.ones(n, dtype=bool), parsed)]
+    except (ValueError, TypeError):  # mixed offsets, or offsets and local times together
+        has_offset = times.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True, na=False).to_numpy()
+        groups = [
+            (has_offset, pd.to_datetime(times[has_offset], format="ISO8601", utc=True,
+                                        errors="coerce")),
+            (~has_offset, pd.to_datetime(times[~has_offset], format="ISO8601", errors="coerce")),
+        ]
+    for mask, stamps in groups:
+        if len(stamps) == 0:
+            continue
+        series = pd.Series(stamps)
+        if series.dt.tz is None:
+            local = series.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+            unplaceable = series.notna().to_numpy() & local.isna().to_numpy()
+            where = np.flatnonzero(mask)[unplaceable]
+            reasons[where] = f"local time does not exist or is ambiguous in {timezone}"
+            series = local
+        utc = series.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+        values = utc.to_numpy()
+        good = ~np.isnat(values)
+        idx = np.flatnonzero(mask)
+        result[idx[good]] = values[good].astype(np.int64)
+        parsed_ok[idx[good]] = True
+    bad = present & ~parsed_ok & (reasons == None)  # noqa: E711
+    if bad.any():
+        reasons[bad] = _quoted(
+            "time is not ISO 8601 (YYYY-MM-DDTHH:MM[:SS][±HH:MM])", times[bad]
+        )
+    return result, reasons
+
+
+def _quoted(prefix: str, column: pd.Series) -> NDArray[np.object_]:
+    """``prefix: 'text'`` for every row (vectorised string building)."""
+    text = column.fillna("").astype(str).str.slice(0, 60)
+    return (prefix + ": '" + text + "'").to_numpy(dtype=object)
+
+
+def _limit_reason(
+    words: str,
+    value: NDArray[np.float64],
+    limit: NDArray[np.float64],
+    table: ChannelTable,
+    position: NDArray[np.intp],
+) -> NDArray[np.object_]:
+    """Reasons for values outside physical limits (built only for the rows that need one)."""
+    reasons = np.full(len(value), None, dtype=object)
+    outside = (value < limit) if "below" in words else (value > limit)
+    for i in np.flatnonzero(outside):
+        reasons[i] = (
+            f"value {value[i]:g} is {words} {limit[i]:g} of channel {table.codes[position[i]]}"
+        )
+    return reasons

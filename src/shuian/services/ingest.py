@@ -1,0 +1,119 @@
+"""Ingest use case: every way in (files, the HTTP API) ends here.
+
+Rows are validated and converted block by block, accepted readings are written in one bulk
+statement per block and committed, rejected rows are kept with their reason. Writing the same
+reading twice adds nothing: it is counted as a duplicate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shuian.ingest.files import Progress, read_file
+from shuian.ingest.rows import RawRows
+from shuian.ingest.validate import ChannelTable, validate
+from shuian.readings import US_PER_S, Rejection
+from shuian.store import Store, StoredSite
+
+#: How many rejections an ingest report lists in full (all are kept in the store).
+REPORTED_REJECTIONS = 20
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did: new readings, duplicates, rejections (the first ``limit`` in full)."""
+
+    limit: int | None = REPORTED_REJECTIONS
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+
+    def add(self, accepted: int, duplicates: int, rejections: Sequence[Rejection]) -> None:
+        """Count one committed block."""
+        self.accepted += accepted
+        self.duplicates += duplicates
+        self.rejected += len(rejections)
+        room = len(rejections) if self.limit is None else self.limit - len(self.rejections)
+        self.rejections.extend(rejections[: max(room, 0)])
+
+    def as_json(self) -> dict[str, Any]:
+        """The report as the JSON object the CLI and API print."""
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "rejections": [
+                {"source": r.source, "line": r.line, "channel": r.channel, "reason": r.reason,
+                 "raw": r.raw}
+                for r in self.rejections
+            ],
+        }
+
+
+class Ingestor:
+    """Validates, converts and stores readings for one site of a store."""
+
+    def __init__(self, store: Store, stored: StoredSite) -> None:
+        self.store = store
+        self.stored = stored
+        ids = {c.code: c.id for c in store.channels(stored.id)}
+        self.table = ChannelTable.from_site(stored.site, ids)
+
+    def ingest_file(self, path: Path, *, on_progress: Progress | None = None) -> IngestReport:
+        """Ingest a long-CSV or TOA5 file, committing block by block."""
+        blocks = read_file(path, self.stored.site, on_progress=on_progress)
+        return self.ingest_blocks(blocks, report=IngestReport())
+
+    def ingest_blocks(
+        self, blocks: Iterable[RawRows], *, report: IngestReport | None = None
+    ) -> IngestReport:
+        """Ingest blocks of rows; each block is committed before the next is read."""
+        report = report if report is not None else IngestReport(limit=None)
+        for rows in blocks:
+            now_us = int(dt.datetime.now(dt.UTC).timestamp() * US_PER_S)
+            batch, rejections = validate(rows, self.table, now_us=now_us)
+            new = self.store.write_readings(batch)
+            self.store.write_rejections(self.stored.id, rejections)
+            report.add(new, len(batch) - new, rejections)
+        return report
+
+    def ingest_records(self, records: Sequence[dict[str, Any]], *, source: str) -> IngestReport:
+        """Ingest a batch of records as the HTTP API receives them.
+
+        Each record has ``channel``, ``time`` and ``value`` (engineering value) or ``raw`` (with
+        an optional ``temperature``); a rejection's ``line`` is the record's index in the batch.
+        Every rejection is listed in the report.
+        """
+        frame = pd.DataFrame.from_records(
+            list(records), columns=["channel", "time", "value", "raw", "temperature"]
+        ).astype("str")
+        frame = frame.where(pd.DataFrame(records).reindex(columns=frame.columns).notna())
+        report = IngestReport(limit=None)
+        is_raw = frame["raw"].notna().to_numpy()
+        for kind, mask in (("value", ~is_raw), ("raw", is_raw)):
+            index = np.flatnonzero(mask)
+            if len(index) == 0:
+                continue
+            part = frame.iloc[index].reset_index(drop=True)
+            rows = RawRows(
+                source=source,
+                kind="raw" if kind == "raw" else "value",
+                channel=part["channel"],
+                time=part["time"],
+                value=part[kind],
+                line=index.astype(np.int64),
+                text=lambda p, index=index: json.dumps(records[index[p]], default=str),
+                temperature=part["temperature"] if kind == "raw" else None,
+            )
+            part_report = self.ingest_blocks([rows])
+            report.add(part_report.accepted, part_report.duplicates, part_report.rejections)
+        return report
