@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
+import sqlalchemy.dialects.postgresql
+import sqlalchemy.dialects.sqlite
 from alembic import command
 from alembic.config import Config
 from numpy.typing import NDArray
@@ -29,6 +31,9 @@ from shuian.store import schema
 #: Open ends of a time range (µs since 1970): years 68 and 9892, inside both backends' ranges.
 EARLIEST_US = -60_000_000_000_000_000
 LATEST_US = 250_000_000_000_000_000
+
+#: Raw text kept per rejected row (characters); longer text is cut.
+MAX_RAW_TEXT = 2000
 
 
 @dataclass(frozen=True)
@@ -264,6 +269,15 @@ class Store(abc.ABC):
         self, channel_id: int, start_us: int, end_us: int
     ) -> tuple[NDArray[np.int64], NDArray[np.float64]]: ...
 
+    def latest(self, site_id: int) -> list[tuple[str, int, float]]:
+        """The newest reading of every channel of a site: (code, time µs, value), one query."""
+        with self._translate(), self.engine.connect() as conn:
+            rows = conn.exec_driver_sql(self._LATEST, (site_id,)).all()
+        return [(str(code), int(time_us), float(value)) for code, time_us, value in rows]
+
+    #: One query for the newest reading per channel (backend SQL; ``%s``/``?`` placeholders).
+    _LATEST: str
+
     @abc.abstractmethod
     def reading_counts(self, site_id: int) -> dict[str, Any]:
         """Readings per instrument type, and the total, first and last time (µs)."""
@@ -271,7 +285,10 @@ class Store(abc.ABC):
     # -- rejections ------------------------------------------------------------------------------
 
     def write_rejections(self, site_id: int, rejections: Sequence[Rejection]) -> None:
-        """Keep rejected rows with their source, line, raw text and reason (one statement)."""
+        """Keep rejected rows with their source, line, raw text and reason (one statement).
+
+        A row already kept (same source, line and text) is not kept twice.
+        """
         if not rejections:
             return
         now = dt.datetime.now(dt.UTC)
@@ -282,13 +299,19 @@ class Store(abc.ABC):
                 "source": r.source,
                 "line": r.line,
                 "channel": r.channel,
-                "raw": r.raw,
+                "raw": r.raw[:MAX_RAW_TEXT],
                 "reason": r.reason,
             }
             for r in rejections
         ]
+        insert = (
+            sa.dialects.postgresql.insert
+            if self.engine.dialect.name == "postgresql"
+            else sa.dialects.sqlite.insert
+        )
+        statement = insert(schema.rejected).on_conflict_do_nothing()
         with self._translate(), self.engine.begin() as conn:
-            conn.execute(schema.rejected.insert(), rows)
+            conn.execute(statement, rows)
 
     def rejections(
         self, site_id: int, *, limit: int = 100, offset: int = 0

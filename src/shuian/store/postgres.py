@@ -89,6 +89,14 @@ def decode_time_value_copy(data: bytes) -> tuple[NDArray[np.int64], NDArray[np.f
 class PostgresStore(Store):
     """PostgreSQL store (``postgresql://user@host/db``) for a server and many reservoirs."""
 
+    _LATEST = """
+        SELECT c.code, (extract(epoch FROM r.time) * 1000000)::bigint, r.value FROM channels c
+        CROSS JOIN LATERAL (
+            SELECT time, value FROM readings WHERE channel_id = c.id ORDER BY time DESC LIMIT 1
+        ) r
+        WHERE c.site_id = %s ORDER BY c.code
+    """
+
     def __init__(self, url: str) -> None:
         super().__init__(sa.create_engine(url, pool_pre_ping=True), url)
         self._partitions: set[int] = set()

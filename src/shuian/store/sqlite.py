@@ -33,6 +33,13 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
 class SqliteStore(Store):
     """SQLite store (``sqlite:///path.db``): zero set-up, one writer at a time."""
 
+    _LATEST = """
+        SELECT c.code, r.time, r.value FROM channels c
+        JOIN readings r ON r.channel_id = c.id
+         AND r.time = (SELECT max(time) FROM readings WHERE channel_id = c.id)
+        WHERE c.site_id = ? ORDER BY c.code
+    """
+
     def __init__(self, url: str) -> None:
         engine = sa.create_engine(url)
         sa.event.listen(engine, "connect", _on_connect)

@@ -64,6 +64,10 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text, nullable=False),
     )
     op.create_index("rejected_by_site", "rejected", ["site_id", "id"])
+    # The same rejected row ingested again (the same file twice) is kept once.
+    op.create_index(
+        "rejected_once", "rejected", ["site_id", "source", "line", "raw"], unique=True
+    )
     if op.get_bind().dialect.name == "postgresql":
         # Yearly partitions are created on demand by the store before each bulk load.
         op.execute(

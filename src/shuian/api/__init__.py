@@ -1,0 +1,11 @@
+"""The HTTP API (FastAPI): JSON under ``/api``, the dashboard at ``/``, OpenAPI docs at ``/docs``.
+
+Run it with ``uvicorn --factory shuian.api:create_app``; the store is ``$SHUIAN_DB`` or
+``sqlite:///shuian.db``.
+"""
+
+from __future__ import annotations
+
+from shuian.api.app import create_app
+
+__all__ = ["create_app"]

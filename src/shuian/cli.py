@@ -1,0 +1,324 @@
+"""The ``shuian`` command line.
+
+Every command takes ``--db URL`` (or the environment variable ``SHUIAN_DB``; default
+``sqlite:///shuian.db`` in the current folder). User mistakes end with one line on standard
+error naming what was wrong, and exit status 1; never a stack trace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import zoneinfo
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from shuian import __version__
+from shuian.errors import InvalidRequestError, ShuianError
+from shuian.readings import US_PER_S
+from shuian.store import DEFAULT_URL, Store, open_store
+
+app = typer.Typer(
+    name="shuian",
+    help="Shuian (水安): reservoir and dam safety monitoring.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console(highlight=False, soft_wrap=True)
+
+DbOption = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        envvar="SHUIAN_DB",
+        help="Database URL: sqlite:///PATH.db or postgresql://HOST/DB.",
+        show_default=True,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+PortOption = Annotated[int, typer.Option("--port", help="HTTP port to serve on.")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn Shuian's errors into one line on stderr and exit status 1."""
+    try:
+        yield
+    except ShuianError as exc:
+        err.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
+
+
+@contextmanager
+def _store(db: str) -> Iterator[Store]:
+    with _user_errors():
+        store = open_store(db)
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _iso(time_us: int | None, timezone: str) -> str | None:
+    if time_us is None:
+        return None
+    stamp = dt.datetime.fromtimestamp(time_us / US_PER_S, dt.UTC)
+    return stamp.astimezone(zoneinfo.ZoneInfo(timezone)).isoformat()
+
+
+@app.command()
+def init(
+    site: Annotated[Path, typer.Option("--site", help="The site file (YAML).")],
+    db: DbOption = DEFAULT_URL,
+) -> None:
+    """Create or update the store from a site file (validated; every problem is listed)."""
+    from shuian.site import load_site
+
+    with _store(db) as store:
+        model = load_site(site)
+        store.save_site(model, site.read_text(encoding="utf-8"))
+        r = model.reservoir
+        out.print(
+            f"site {r.code} ({r.name} / {r.name_zh}): {len(model.instruments)} instruments, "
+            f"{len(model.channels())} channels saved in {db}"
+        )
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="Long-CSV or TOA5 files.")],
+    db: DbOption = DEFAULT_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """Ingest data files; rejected rows are kept with their reason (see 'shuian rejected')."""
+    from shuian.services.ingest import IngestReport, Ingestor
+
+    with _store(db) as store:
+        ingestor = Ingestor(store, store.site())
+        total = IngestReport()
+        show_progress = not as_json and err.is_terminal
+        for path in files:
+            if show_progress:
+                with _progress() as progress:
+                    task = progress.add_task(path.name, total=_size(path))
+                    report = ingestor.ingest_file(
+                        path, on_progress=lambda n, task=task: progress.advance(task, n)
+                    )
+            else:
+                report = ingestor.ingest_file(path)
+            total.add(report.accepted, report.duplicates, report.rejections)
+            total.rejected += report.rejected - len(report.rejections)
+        if as_json:
+            _print_json(total.as_json())
+            return
+        out.print(
+            f"accepted {total.accepted}, duplicates {total.duplicates}, rejected {total.rejected}"
+        )
+        for r in total.rejections[:10]:
+            out.print(f"  {r.source}:{r.line}: {r.reason}")
+        if total.rejected > 10:
+            out.print(f"  ... {total.rejected - 10} more: 'shuian rejected' lists them all")
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+@app.command()
+def channels(db: DbOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
+    """List the channels of the site."""
+    with _store(db) as store:
+        stored = store.site()
+        infos = store.channels(stored.id)
+    rows = [
+        {
+            "code": c.code,
+            "instrument": c.instrument,
+            "type": c.type,
+            "quantity": c.quantity,
+            "unit": c.unit,
+            "limit_min": c.limit_min,
+            "limit_max": c.limit_max,
+        }
+        for c in infos
+    ]
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("code", "instrument", "type", "quantity", "unit", "limits")
+    for row in rows:
+        limits = f"{_or_blank(row['limit_min'])} .. {_or_blank(row['limit_max'])}"
+        table.add_row(row["code"], row["instrument"], row["type"], row["quantity"], row["unit"],
+                      limits)
+    out.print(table)
+
+
+def _or_blank(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+@app.command()
+def status(db: DbOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
+    """Summarise the store: site, channels, readings per instrument type, rejections."""
+    with _store(db) as store:
+        stored = store.site()
+        counts = store.reading_counts(stored.id)
+        r = stored.site.reservoir
+        summary = {
+            "site": r.code,
+            "name": r.name,
+            "name_zh": r.name_zh,
+            "synthetic": r.synthetic,
+            "timezone": r.timezone,
+            "channels": len(store.channels(stored.id)),
+            "readings": counts["readings"],
+            "rejected": store.rejection_count(stored.id),
+            "first": _iso(counts["first_us"], r.timezone),
+            "last": _iso(counts["last_us"], r.timezone),
+            "readings_by_type": counts["by_type"],
+        }
+    if as_json:
+        _print_json(summary)
+        return
+    banner = " [bold yellow](SYNTHETIC DATA)[/]" if r.synthetic else ""
+    out.print(f"[bold]{r.name} / {r.name_zh}[/] ({r.code}){banner}")
+    out.print(f"channels {summary['channels']}, readings {summary['readings']}, "
+              f"rejected {summary['rejected']}")
+    out.print(f"from {summary['first']} to {summary['last']}")
+    for kind, n in sorted(counts["by_type"].items()):
+        out.print(f"  {kind:<16} {n:>12}")
+
+
+def parse_time_option(text: str | None, timezone: str, name: str) -> int | None:
+    """An ISO 8601 time option as µs since 1970 UTC (no offset: the site's zone)."""
+    if text is None:
+        return None
+    try:
+        stamp = pd.Timestamp(text)
+    except ValueError as exc:
+        raise InvalidRequestError(f"{name} {text!r} is not an ISO 8601 time") from exc
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize(timezone)
+    return int(stamp.tz_convert("UTC").value // 1000)
+
+
+@app.command()
+def readings(
+    channel: Annotated[str, typer.Argument(help="Channel code.")],
+    start: Annotated[str | None, typer.Option(help="From this time (ISO 8601).")] = None,
+    end: Annotated[str | None, typer.Option(help="Up to this time, excluded (ISO 8601).")] = None,
+    db: DbOption = DEFAULT_URL,
+) -> None:
+    """Print a channel's readings as long CSV (channel,time,value), which 'ingest' takes back."""
+    with _store(db) as store:
+        stored = store.site()
+        info = store.channel(stored.id, channel)
+        tz = stored.site.reservoir.timezone
+        times, values = store.readings(
+            info.id, parse_time_option(start, tz, "--start"), parse_time_option(end, tz, "--end")
+        )
+    frame = pd.DataFrame({"channel": channel, "time": iso_utc(times), "value": values})
+    frame.to_csv(sys.stdout, index=False, float_format="%.10g", lineterminator="\n")
+
+
+def iso_utc(times_us: np.ndarray) -> np.ndarray:
+    """ISO 8601 UTC strings (``...Z``) for µs times, to the second unless finer is needed."""
+    unit = "s" if not np.any(times_us % US_PER_S) else "us"
+    return np.char.add(np.datetime_as_string(times_us.astype("datetime64[us]"), unit=unit), "Z")
+
+
+@app.command()
+def rejected(
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    db: DbOption = DEFAULT_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """List rejected rows with their source, line, reason and raw text."""
+    with _store(db) as store:
+        stored = store.site()
+        items = store.rejections(stored.id, limit=limit)
+        total = store.rejection_count(stored.id)
+    if as_json:
+        _print_json({"total": total, "items": [vars(i) for i in items]})
+        return
+    out.print(f"{total} rejected row(s); newest {len(items)}:")
+    for i in items:
+        out.print(f"{i.source}:{i.line}: {i.reason}\n    {i.raw}")
+
+
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option(help="Days of synthetic history.", min=1)] = 1095,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve it after.")] = True,
+    port: PortOption = 8000,
+    db: DbOption = DEFAULT_URL,
+) -> None:
+    """Build the Shimenzi demo reservoir (synthetic data) and serve the dashboard."""
+    from shuian.services.demo import build_demo
+
+    with _store(db) as store:
+        with err.status(f"building {days} days of synthetic history ..."):
+            summary = build_demo(store, days=days, site_file=Path("shimenzi.yaml"))
+        r = summary.stored.site.reservoir
+        out.print(
+            f"demo site {r.code} ({r.name} / {r.name_zh}), SYNTHETIC DATA: "
+            f"{summary.readings} readings over {days} days in {db}; site file shimenzi.yaml"
+        )
+        for fault in summary.faults:
+            out.print(f"  injected fault: {fault.kind} on {fault.channel}: {fault.description}")
+    if serve_after:
+        _serve(db, port)
+
+
+@app.command()
+def serve(port: PortOption = 8000, db: DbOption = DEFAULT_URL) -> None:
+    """Serve the HTTP API and the dashboard."""
+    with _store(db):
+        pass  # fail early, with a clear message, when the database cannot be opened
+    _serve(db, port)
+
+
+def _serve(db: str, port: int) -> None:
+    import uvicorn
+
+    from shuian.api.app import create_app
+
+    out.print(f"Shuian {__version__} serving http://127.0.0.1:{port} (API docs: /docs)")
+    uvicorn.run(create_app(db), host="127.0.0.1", port=port, log_level="warning")
+
+
+def main() -> None:
+    """Entry point of the ``shuian`` console script."""
+    app()

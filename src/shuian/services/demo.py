@@ -1,0 +1,67 @@
+"""Build the demo reservoir (Shimenzi, synthetic data) in a store."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from shuian.demo.synthetic import InjectedFault, generate_history
+from shuian.readings import ReadingBatch
+from shuian.site import parse_site
+from shuian.store import Store, StoredSite
+
+DEMO_SITE_FILE = "shimenzi.yaml"
+
+
+def demo_site_text() -> str:
+    """The YAML text of the Shimenzi demo site file shipped with the package."""
+    return resources.files("shuian.demo").joinpath(DEMO_SITE_FILE).read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What the demo built: the site, how many readings, and the faults it injected."""
+
+    stored: StoredSite
+    readings: int
+    faults: tuple[InjectedFault, ...]
+    site_file: Path | None
+
+
+def build_demo(
+    store: Store,
+    *,
+    days: int = 1095,
+    end: dt.datetime | None = None,
+    site_file: Path | None = None,
+) -> DemoSummary:
+    """Save the Shimenzi site and ``days`` of synthetic history (ending at ``end``, default now).
+
+    The history goes straight to the store in one bulk write: it is generated already valid,
+    except the injected faults, which later analysis must find. When ``site_file`` is given, the
+    site file is also written there (if it does not exist) for the user to read and edit.
+    """
+    text = demo_site_text()
+    site = parse_site(text, source=DEMO_SITE_FILE)
+    if site_file is not None and not site_file.exists():
+        site_file.write_text(text, encoding="utf-8")
+    store.save_site(site, text)
+    stored = store.site(site.reservoir.code)
+    ids = {c.code: c.id for c in store.channels(stored.id)}
+    end = end or dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    history = generate_history(site, end=end, days=days)
+    codes = list(history.series)
+    times = [history.series[c][0] for c in codes]
+    values = [history.series[c][1] for c in codes]
+    batch = ReadingBatch(
+        channel_id=np.repeat([ids[c] for c in codes], [len(t) for t in times]).astype(np.int64),
+        time_us=np.concatenate(times).astype(np.int64),
+        value=np.concatenate(values).astype(np.float64),
+        raw=np.full(sum(len(t) for t in times), np.nan),
+    )
+    store.write_readings(batch)
+    return DemoSummary(stored, len(batch), history.faults, site_file)
