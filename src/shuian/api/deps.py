@@ -17,7 +17,7 @@ __all__ = ["IngestorDep", "SiteDep", "StoreDep", "get_ingestor", "get_site", "ge
 
 
 def get_store(request: Request) -> Store:
-    """The application's store, opened at startup.
+    """Give the application's store, opened at startup.
 
     Parameters
     ----------
@@ -37,7 +37,7 @@ StoreDep = Annotated[Store, Depends(get_store)]
 
 
 def get_site(store: StoreDep) -> StoredSite:
-    """The store's site, read for each request (so a site updated by the CLI is seen).
+    """Give the store's site, read for each request (so a site updated by the CLI is seen).
 
     Parameters
     ----------
@@ -61,7 +61,7 @@ SiteDep = Annotated[StoredSite, Depends(get_site)]
 
 
 def get_ingestor(request: Request, store: StoreDep, stored: SiteDep) -> Ingestor:
-    """The application's one ingest service, built on first use.
+    """Give the application's one ingest service, built on first use.
 
     It is rebuilt when missing, or when the site it was built for has changed (another site,
     or an updated site file adding channels or changing calibrations).

@@ -12,6 +12,7 @@ unknown path or method, ``InternalError`` for a bug), ``status`` repeats the HTT
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 
 def error_response(
-    *, error_type: str, message: str, status: int, headers: dict[str, str] | None = None
+    *, error_type: str, message: str, status: int, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     """Build the one error response.
 
@@ -38,7 +39,7 @@ def error_response(
         What was wrong and how to fix it, for a person.
     status : int
         HTTP status code, repeated in the body.
-    headers : dict of str, optional
+    headers : mapping of str to str, optional
         Extra response headers (``Allow`` on a 405).
 
     Returns
@@ -58,8 +59,7 @@ async def _shuian_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = [
-        f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-        for error in exc.errors()
+        f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
     ]
     return error_response(
         error_type="RequestValidationError", message="; ".join(problems), status=422
@@ -69,7 +69,10 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     return error_response(
-        error_type="HTTPException", message=str(exc.detail), status=exc.status_code, headers=exc.headers
+        error_type="HTTPException",
+        message=str(exc.detail),
+        status=exc.status_code,
+        headers=exc.headers,
     )
 
 

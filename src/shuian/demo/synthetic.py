@@ -98,7 +98,8 @@ SNOWMELT_SHARE = 0.55  # of the runoff that is neither base flow nor rain flood
 RAIN_RUNOFF_AREA_M2 = 6.0e7  # contributing area x runoff coefficient
 UNIT_HYDROGRAPH_PEAK_H = 8.0
 YEAR_FACTOR_SIGMA = 0.12
-IRRIGATION_START_DOY, IRRIGATION_END_DOY = 90.0, 273.0  # 1 April to 30 September
+IRRIGATION_SHAPE_POWER = 0.6  # demand ~ sin(π x)^0.6 from 1 April to 30 September
+IRRIGATION_DAYS = 183
 
 # --- concrete ------------------------------------------------------------------------------
 DIFFUSIVITY_M2_H = 0.0035  # κ, thermal diffusivity of concrete
@@ -340,10 +341,14 @@ def _rain_event_rate(doy: FloatArray) -> FloatArray:
     return 0.05 + 0.35 * _gauss(doy, 190.0, 40.0)
 
 
-def _irrigation_shape(doy: FloatArray) -> FloatArray:
-    x = (doy - IRRIGATION_START_DOY) / (IRRIGATION_END_DOY - IRRIGATION_START_DOY)
+def _irrigation_shape(t_local_us: IntArray) -> FloatArray:
+    """Irrigation demand shape, 0 .. 1: ``sin(π x)^0.6`` from 1 April (x = 0) to 1 October."""
+    year = t_local_us.astype("datetime64[us]").astype("datetime64[Y]").astype("datetime64[M]")
+    april = (year + np.timedelta64(3, "M")).astype("datetime64[us]").astype(np.int64)
+    october = (year + np.timedelta64(9, "M")).astype("datetime64[us]").astype(np.int64)
+    x = (t_local_us - april) / (october - april)
     inside = (x > 0.0) & (x < 1.0)
-    return np.where(inside, np.sin(np.pi * np.clip(x, 0.0, 1.0)) ** 0.6, 0.0)
+    return np.where(inside, np.sin(np.pi * np.clip(x, 0.0, 1.0)) ** IRRIGATION_SHAPE_POWER, 0.0)
 
 
 def _flood_season(doy: FloatArray) -> FloatArray:
@@ -363,7 +368,8 @@ def _drivers(site: Site, t_us: IntArray, zone_offset_us: int, rng: np.random.Gen
     # Air temperature, °C.
     sigma = 3.4 + 1.2 * -_annual_wave(doy)
     z = _unit_noise(rng, n, 60.0)
-    z = z - 0.2 * np.maximum(-z, 0.0) ** 2 * (sigma > 3.25)
+    z = np.clip(z, -4.0, 4.0)
+    z = z - 0.12 * np.maximum(-z, 0.0) ** 2 * (sigma > 3.4)  # cold outbreaks in winter
     anomaly = sigma * z
     daily = AIR_DAILY_AMPLITUDE * np.cos(2.0 * np.pi * (local_hour - AIR_WARMEST_HOUR) / 24.0)
     air = (
@@ -417,10 +423,10 @@ def _drivers(site: Site, t_us: IntArray, zone_offset_us: int, rng: np.random.Gen
     )
 
     # Demand, m³/s.
-    shape = _irrigation_shape(doy)
-    irrigation_peak = IRRIGATION_PER_YEAR / (
-        float(np.mean(_irrigation_shape(clim))) * SECONDS_PER_YEAR
-    )
+    shape = _irrigation_shape(t_us + zone_offset_us)
+    x = np.linspace(0.0, 1.0, 100001)
+    mean_shape = float(np.mean(np.sin(np.pi * x) ** IRRIGATION_SHAPE_POWER))
+    irrigation_peak = IRRIGATION_PER_YEAR / (mean_shape * IRRIGATION_DAYS * 86400.0)
     irrigation_demand = irrigation_peak * shape * (1.0 + 0.05 * _unit_noise(rng, n, 24.0 * 7))
     demand = irrigation_demand + OTHER_RELEASE
 

@@ -18,7 +18,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 #: Bytes read per block; rows of a block are parsed and stored together.
-BLOCK_BYTES = 16 * 1024 * 1024
+BLOCK_BYTES = 4 * 1024 * 1024
 
 ValueKind = Literal["value", "raw"]
 

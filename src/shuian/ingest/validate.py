@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from shuian.ingest.rows import RawRows
@@ -55,24 +57,26 @@ def validate(
     """Check and convert one block of rows; return the accepted readings and the rejections."""
     n = len(rows)
     reasons = np.full(n, None, dtype=object) if rows.reasons is None else rows.reasons.copy()
+    refused = np.not_equal(reasons, None) if rows.reasons is not None else np.zeros(n, bool)
 
     def refuse(mask: NDArray[np.bool_], reason: str | NDArray[np.object_]) -> None:
-        fresh = mask & (reasons == None)  # noqa: E711 - elementwise comparison
-        if isinstance(reason, str):
-            reasons[fresh] = reason
-        else:
-            reasons[fresh] = reason[fresh]
+        """Give rows in ``mask`` that have no reason yet this one (the first reason wins)."""
+        fresh = mask & ~refused
+        if not fresh.any():
+            return
+        reasons[fresh] = reason if isinstance(reason, str) else reason[fresh]
+        refused[fresh] = True
 
     position = table.codes.get_indexer(rows.channel.fillna(""))
     refuse(rows.channel.isna().to_numpy(), "channel is empty")
     refuse(position < 0, _quoted("unknown channel", rows.channel))
 
     time_us, time_reason = parse_times(rows.time, rows.timezone or table.timezone)
-    refuse(time_reason != None, time_reason)  # noqa: E711
+    refuse(np.not_equal(time_reason, None), time_reason)
     refuse(time_us > now_us + FUTURE_TOLERANCE_S * US_PER_S,
            "time is more than a day in the future (check the logger clock and time zone)")
 
-    number = pd.to_numeric(rows.value, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    number = to_numbers(rows.value)
     missing = rows.value.isna().to_numpy()
     refuse(missing, f"{rows.kind} is empty")
     refuse(~missing & np.isnan(number), _quoted(f"{rows.kind} is not a number", rows.value))
@@ -80,26 +84,24 @@ def validate(
 
     temperature: NDArray[np.float64] | None = None
     if rows.temperature is not None:
-        temperature = pd.to_numeric(rows.temperature, errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
+        temperature = to_numbers(rows.temperature)
         bad_temperature = rows.temperature.notna().to_numpy() & np.isnan(temperature)
         refuse(bad_temperature, _quoted("temperature is not a number", rows.temperature))
 
-    ok = reasons == None  # noqa: E711
+    ok = ~refused
     value = number.copy()
     raw = np.full(n, np.nan)
     if rows.kind == "raw":
         raw = number
         value = _convert(position, number, temperature, table, ok, refuse)
-        ok = reasons == None  # noqa: E711
+        ok = ~refused
 
     safe = np.where(position >= 0, position, 0)
     low, high = table.minimum[safe], table.maximum[safe]
     refuse(ok & (value < low), _limit_reason("below the minimum", value, low, table, safe))
     refuse(ok & (value > high), _limit_reason("above the maximum", value, high, table, safe))
 
-    ok = reasons == None  # noqa: E711
+    ok = ~refused
     batch = ReadingBatch(
         channel_id=table.ids[safe[ok]],
         time_us=time_us[ok],
@@ -107,16 +109,16 @@ def validate(
         raw=raw[ok],
     )
     rejected = np.flatnonzero(~ok)
-    channel_text = rows.channel.to_numpy(dtype=object, na_value=None)
+    channel_text = rows.channel.iloc[rejected].to_numpy(dtype=object, na_value=None)
     rejections = [
         Rejection(
             source=rows.source,
             line=int(rows.line[i]),
             raw=rows.text(int(i)),
             reason=str(reasons[i]),
-            channel=channel_text[i],
+            channel=channel_text[k],
         )
-        for i in rejected
+        for k, i in enumerate(rejected)
     ]
     return batch, rejections
 
@@ -152,6 +154,20 @@ def _convert(
     refuse(failed, "the calibration gives no value for this raw reading "  # type: ignore[operator]
            "(outside the sensor's range?)")
     return value
+
+
+def to_numbers(column: pd.Series) -> NDArray[np.float64]:
+    """Text to float64 (NaN where empty or not a number); Arrow's parser first, pandas' if any
+    cell is not a number."""
+    try:
+        return np.asarray(
+            pc.cast(pa.array(column, type=pa.string()), pa.float64()).to_numpy(
+                zero_copy_only=False
+            ),
+            dtype=np.float64,
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def parse_times(times: pd.Series, timezone: str) -> tuple[NDArray[np.int64], NDArray[np.object_]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import pandas as pd
 from shuian.ingest.files import Progress, read_file
 from shuian.ingest.rows import RawRows
 from shuian.ingest.validate import ChannelTable, validate
-from shuian.readings import US_PER_S, Rejection
+from shuian.readings import US_PER_S, ReadingBatch, Rejection
 from shuian.store import Store, StoredSite
 
 #: How many rejections an ingest report lists in full (all are kept in the store).
@@ -78,13 +79,26 @@ class Ingestor:
     ) -> IngestReport:
         """Ingest blocks of rows; each block is committed before the next is read."""
         report = report if report is not None else IngestReport(limit=None)
-        for rows in blocks:
-            now_us = int(dt.datetime.now(dt.UTC).timestamp() * US_PER_S)
-            batch, rejections = validate(rows, self.table, now_us=now_us)
-            new = self.store.write_readings(batch)
-            self.store.write_rejections(self.stored.id, rejections)
-            report.add(new, len(batch) - new, rejections)
+        # One writer thread commits block N while this thread reads and validates block N+1;
+        # blocks are committed in order, and the report counts only committed blocks.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shuian-writer") as writer:
+            pending: Future[tuple[int, int, list[Rejection]]] | None = None
+            for rows in blocks:
+                now_us = int(dt.datetime.now(dt.UTC).timestamp() * US_PER_S)
+                batch, rejections = validate(rows, self.table, now_us=now_us)
+                if pending is not None:
+                    report.add(*pending.result())
+                pending = writer.submit(self._commit, batch, rejections)
+            if pending is not None:
+                report.add(*pending.result())
         return report
+
+    def _commit(
+        self, batch: ReadingBatch, rejections: list[Rejection]
+    ) -> tuple[int, int, list[Rejection]]:
+        new = self.store.write_readings(batch)
+        self.store.write_rejections(self.stored.id, rejections)
+        return new, len(batch) - new, rejections
 
     def ingest_records(self, records: Sequence[dict[str, Any]], *, source: str) -> IngestReport:
         """Ingest a batch of records as the HTTP API receives them.

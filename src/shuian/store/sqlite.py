@@ -46,13 +46,12 @@ class SqliteStore(Store):
         super().__init__(engine, url)
 
     def _write_readings(self, batch: ReadingBatch) -> int:
-        raw = batch.raw.astype(object)
-        raw[np.isnan(batch.raw)] = None
+        # SQLite stores a bound NaN as NULL, which is what a missing raw reading is.
         rows = zip(
             batch.channel_id.tolist(),
             batch.time_us.tolist(),
             batch.value.tolist(),
-            raw.tolist(),
+            batch.raw.tolist(),
             strict=True,
         )
         connection = self.engine.raw_connection()

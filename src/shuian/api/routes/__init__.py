@@ -1,0 +1,13 @@
+"""The API's routes, one module per resource, all under ``/api``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from shuian.api.routes import channels, health, readings, rejected, site
+
+__all__ = ["api_router"]
+
+api_router = APIRouter(prefix="/api")
+for module in (health, site, channels, readings, rejected):
+    api_router.include_router(module.router)

@@ -1,0 +1,185 @@
+"""Readings: a channel's series for charts, the newest reading of each channel, and pushing.
+
+``GET /api/channels/{code}/readings``
+    A channel's readings in ``[start, end)``, downsampled to at most ``max_points``.
+``GET /api/latest``
+    The newest reading of every channel that has one.
+``POST /api/readings``
+    A batch of readings, validated and stored like a file's rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Annotated, Literal
+
+import numpy as np
+from fastapi import APIRouter, Query
+from numpy.typing import NDArray
+
+from shuian.api.deps import IngestorDep, SiteDep, StoreDep
+from shuian.api.schemas import (
+    IngestReportPublic,
+    LatestPublic,
+    ReadingsIn,
+    ReadingsPublic,
+)
+from shuian.errors import InvalidRequestError, NotFoundError
+from shuian.series.downsample import MIN_POINTS, downsample
+
+router = APIRouter(tags=["readings"])
+
+#: Points a chart gets unless it asks for another number.
+DEFAULT_POINTS = 2000
+#: Most points one answer may hold.
+MAX_POINTS = 100_000
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_ONE_US = dt.timedelta(microseconds=1)
+
+
+@router.get("/channels/{code}/readings")
+def read_readings(
+    code: str,
+    store: StoreDep,
+    stored: SiteDep,
+    start: Annotated[
+        str | None,
+        Query(description="ISO 8601, included; without an offset, the site's time zone"),
+    ] = None,
+    end: Annotated[
+        str | None,
+        Query(description="ISO 8601, excluded; without an offset, the site's time zone"),
+    ] = None,
+    max_points: Annotated[
+        int, Query(ge=MIN_POINTS, le=MAX_POINTS, description="most points to answer")
+    ] = DEFAULT_POINTS,
+) -> ReadingsPublic:
+    """Answer a channel's readings in ``[start, end)``, at most ``max_points`` of them.
+
+    When the range holds more readings than ``max_points``, they are downsampled so that the
+    chart keeps its shape (MinMaxLTTB) and never loses the highest or lowest reading;
+    ``count`` says how many are stored, ``returned`` how many are in the answer.
+    400 when ``start`` or ``end`` is not an ISO 8601 time, 404 when the channel is unknown.
+    """
+    timezone = stored.site.reservoir.timezone
+    start_us = parse_time(name="start", text=start, timezone=timezone)
+    end_us = parse_time(name="end", text=end, timezone=timezone)
+    if start_us is not None and end_us is not None and end_us <= start_us:
+        raise InvalidRequestError(f"end ({end}) must be after start ({start})")
+    try:
+        channel = store.channel(stored.id, code)
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"no channel {code!r} in site {stored.site.reservoir.code}; "
+            "GET /api/channels lists the channels"
+        ) from exc
+    times, values = store.readings(channel.id, start_us, end_us)
+    count = len(times)
+    if count > max_points:
+        keep = downsample(times, values, max_points)
+        times, values = times[keep], values[keep]
+    return ReadingsPublic(
+        channel=channel.code,
+        unit=channel.unit,
+        timezone=timezone,
+        count=count,
+        returned=len(times),
+        downsampled=len(times) < count,
+        times=iso_utc(times_us=times),
+        values=values.tolist(),
+    )
+
+
+@router.get("/latest")
+def read_latest(store: StoreDep, stored: SiteDep) -> list[LatestPublic]:
+    """Answer the newest reading of every channel that has readings, by channel code."""
+    rows = store.latest(stored.id)
+    times = iso_utc(times_us=np.array([row[1] for row in rows], dtype=np.int64))
+    return [
+        LatestPublic(code=code, time=time, value=value)
+        for (code, _, value), time in zip(rows, times, strict=True)
+    ]
+
+
+@router.post("/readings")
+def create_readings(body: ReadingsIn, ingestor: IngestorDep) -> IngestReportPublic:
+    """Validate and store a batch of readings (at most 100,000).
+
+    Each reading is checked like a row of a data file: known channel, ISO 8601 time (the
+    site's time zone when it has no offset), a number within the channel's limits, a raw
+    reading its calibration can convert. Accepted readings are committed before the answer;
+    a reading already stored (same channel and time) counts as a duplicate and changes
+    nothing. The answer is 200 even when some readings were rejected: ``rejections`` lists
+    every one with its index in the batch (``line``) and the reason, and the store keeps them
+    (source ``api``, see ``GET /api/rejected``).
+
+    Writes are open to any client in this version of the API: run it on a trusted network.
+    """
+    records = [reading.model_dump() for reading in body.readings]
+    report = ingestor.ingest_records(records, source="api")
+    return IngestReportPublic.model_validate(report.as_json())
+
+
+def parse_time(*, name: str, text: str | None, timezone: str) -> int | None:
+    """Parse a query parameter's ISO 8601 time to µs since 1970 UTC.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, for the error message.
+    text : str or None
+        The parameter as given; None when absent.
+    timezone : str
+        IANA zone of a time given without an offset (the site's).
+
+    Returns
+    -------
+    int or None
+        Microseconds since 1970-01-01 UTC; None when ``text`` is None or empty.
+
+    Raises
+    ------
+    InvalidRequestError
+        If ``text`` is not an ISO 8601 date or time; the message names the parameter.
+    """
+    if text is None or text == "":
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        hint = " (write a '+' in a URL as %2B)" if " " in text else ""
+        raise InvalidRequestError(
+            f"{name} {text!r} is not an ISO 8601 time such as 2024-07-25T08:00:00+08:00 "
+            f"or 2024-07-25 (site time zone {timezone}){hint}"
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
+    return (moment - _EPOCH) // _ONE_US
+
+
+def iso_utc(*, times_us: NDArray[np.int64]) -> list[str]:
+    """Format times as ISO 8601 UTC strings ending in ``Z``, all at one precision.
+
+    Parameters
+    ----------
+    times_us : NDArray[np.int64]
+        Microseconds since 1970-01-01 UTC.
+
+    Returns
+    -------
+    list of str
+        ``2024-07-25T00:00:00Z``; with milliseconds or microseconds only when some time has
+        them (the finest needed, for every time).
+    """
+    unit: Literal["s", "ms", "us"]
+    if np.all(times_us % 1_000_000 == 0):
+        unit = "s"
+    elif np.all(times_us % 1_000 == 0):
+        unit = "ms"
+    else:
+        unit = "us"
+    stamps: NDArray[np.datetime64] = times_us.astype("datetime64[us]")
+    text: list[str] = np.datetime_as_string(stamps, unit=unit, timezone="UTC").tolist()
+    return text
