@@ -40,7 +40,8 @@ def site_yaml() -> str:
         "  {code: bench, name: Bench Reservoir, name_zh: 基准水库, timezone: Asia/Shanghai,",
         "   levels: {dead: 100, normal: 140, flood_control: 138, design_flood: 142,",
         "            check_flood: 143, crest: 145},",
-        "   storage_curve: [{level: 90, storage: 0, area: 0}, {level: 145, storage: 1e7, area: 1e6}]}",
+        "   storage_curve: [{level: 90, storage: 0, area: 0},",
+        "                   {level: 145, storage: 1e7, area: 1e6}]}",
         "dam: {type: gravity, height: 60, crest_length: 300, crest_elevation: 145}",
         "instruments:",
     ]

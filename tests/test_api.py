@@ -8,35 +8,73 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from fastapi import FastAPI
 
 from shuian import __version__
 from shuian.api import create_app
 from shuian.store import StoredSite
 from shuian.web import STATIC_DIR
 
-HOUR_US = 3_600_000_000
+
+class Api:
+    """A synchronous client of the application, which runs in an event loop in a thread.
+
+    This is what Starlette's TestClient does; it is written out here because the TestClient
+    warns about (deprecates) the httpx it would use.
+    """
+
+    def __init__(self, portal: BlockingPortal, client: httpx.AsyncClient) -> None:
+        self._portal = portal
+        self._client = client
+
+    def get(self, url: str, *, params: dict[str, Any] | None = None) -> httpx.Response:
+        return self._portal.call(partial(self._client.get, url, params=params))
+
+    def post(self, url: str, *, json: Any = None) -> httpx.Response:
+        return self._portal.call(partial(self._client.post, url, json=json))
+
+    def request(self, method: str, url: str) -> httpx.Response:
+        return self._portal.call(partial(self._client.request, method, url))
+
+
+@contextmanager
+def serve(app: FastAPI, *, raise_app_exceptions: bool = True) -> Iterator[Api]:
+    """Start ``app`` (its lifespan opens the store), yield a client, stop it."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+    with (
+        start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(app.router.lifespan_context(app)),
+    ):
+        client = httpx.AsyncClient(transport=transport, base_url="http://shuian.test")
+        try:
+            yield Api(portal, client)
+        finally:
+            portal.call(client.aclose)
 
 
 @pytest.fixture
-def client(store_url: str, stored_site: StoredSite) -> Iterator[TestClient]:
+def client(store_url: str, stored_site: StoredSite) -> Iterator[Api]:
     """A client of the API over a store holding the test site."""
-    with TestClient(create_app(store_url)) as client:
-        yield client
+    with serve(create_app(store_url)) as api:
+        yield api
 
 
 @pytest.fixture
-def empty_client(store_url: str) -> Iterator[TestClient]:
+def empty_client(store_url: str) -> Iterator[Api]:
     """A client of the API over a store holding no site yet."""
-    with TestClient(create_app(store_url)) as client:
-        yield client
+    with serve(create_app(store_url)) as api:
+        yield api
 
 
-def post(client: TestClient, *readings: dict[str, Any]) -> dict[str, Any]:
+def post(client: Api, *readings: dict[str, Any]) -> dict[str, Any]:
     response = client.post("/api/readings", json={"readings": list(readings)})
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -50,7 +88,7 @@ def level(time: str, value: Any) -> dict[str, Any]:
 # -- health, site, channels --------------------------------------------------------------------
 
 
-def test_health_names_the_version_database_and_site(client: TestClient, store_url: str) -> None:
+def test_health_names_the_version_database_and_site(client: Api, store_url: str) -> None:
     response = client.get("/api/health")
     assert response.status_code == 200
     assert response.json() == {
@@ -61,14 +99,14 @@ def test_health_names_the_version_database_and_site(client: TestClient, store_ur
     }
 
 
-def test_health_answers_before_any_site_is_stored(empty_client: TestClient) -> None:
+def test_health_answers_before_any_site_is_stored(empty_client: Api) -> None:
     response = empty_client.get("/api/health")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
     assert response.json()["site"] is None
 
 
-def test_site_gives_reservoir_dam_and_instruments(client: TestClient) -> None:
+def test_site_gives_reservoir_dam_and_instruments(client: Api) -> None:
     site = client.get("/api/site").json()
     reservoir = site["reservoir"]
     assert (reservoir["code"], reservoir["name"], reservoir["name_zh"]) == (
@@ -87,7 +125,7 @@ def test_site_gives_reservoir_dam_and_instruments(client: TestClient) -> None:
     assert piezometer["channels"][0]["conversion"]["kind"] == "vw_linear"
 
 
-def test_channels_list_every_channel_with_unit_and_limits(client: TestClient) -> None:
+def test_channels_list_every_channel_with_unit_and_limits(client: Api) -> None:
     channels = client.get("/api/channels").json()
     assert [c["code"] for c in channels] == sorted(c["code"] for c in channels)
     assert len(channels) == 8
@@ -105,7 +143,7 @@ def test_channels_list_every_channel_with_unit_and_limits(client: TestClient) ->
 # -- pushing and reading back --------------------------------------------------------------------
 
 
-def test_posted_readings_come_back_exactly_with_utc_times(client: TestClient) -> None:
+def test_posted_readings_come_back_exactly_with_utc_times(client: Api) -> None:
     report = post(
         client,
         level("2024-03-01T08:00:00+08:00", 120.25),  # an offset
@@ -127,13 +165,13 @@ def test_posted_readings_come_back_exactly_with_utc_times(client: TestClient) ->
     }
 
 
-def test_times_keep_their_fraction_of_a_second(client: TestClient) -> None:
+def test_times_keep_their_fraction_of_a_second(client: Api) -> None:
     post(client, level("2024-03-01T00:00:00.250Z", 120.0), level("2024-03-01T00:00:01Z", 121.0))
     times = client.get("/api/channels/WL.level/readings").json()["times"]
     assert times == ["2024-03-01T00:00:00.250Z", "2024-03-01T00:00:01.000Z"]
 
 
-def test_start_is_included_end_excluded_and_local_without_offset(client: TestClient) -> None:
+def test_start_is_included_end_excluded_and_local_without_offset(client: Api) -> None:
     post(client, *(level(f"2024-03-01T{h:02}:00:00Z", 100.0 + h) for h in range(6)))
     response = client.get(
         "/api/channels/WL.level/readings",
@@ -144,7 +182,7 @@ def test_start_is_included_end_excluded_and_local_without_offset(client: TestCli
     assert body["count"] == 3
 
 
-def test_a_raw_reading_is_converted_with_the_channel_calibration(client: TestClient) -> None:
+def test_a_raw_reading_is_converted_with_the_channel_calibration(client: Api) -> None:
     report = post(client, {"channel": "PL1.radial", "time": "2024-03-01T00:00Z", "raw": 27.5})
     assert report["accepted"] == 1
     body = client.get("/api/channels/PL1.radial/readings").json()
@@ -152,7 +190,7 @@ def test_a_raw_reading_is_converted_with_the_channel_calibration(client: TestCli
 
 
 def test_bad_readings_are_rejected_with_index_and_reason_good_ones_stored(
-    client: TestClient,
+    client: Api,
 ) -> None:
     batch = [
         level("2024-03-01T00:00:00Z", 120.0),
@@ -182,7 +220,7 @@ def test_bad_readings_are_rejected_with_index_and_reason_good_ones_stored(
     assert stored["values"] == [120.0, 121.0]
 
 
-def test_posting_the_same_readings_again_counts_duplicates(client: TestClient) -> None:
+def test_posting_the_same_readings_again_counts_duplicates(client: Api) -> None:
     batch = [level(f"2024-03-01T0{h}:00:00Z", 120.0 + h) for h in range(4)]
     assert post(client, *batch)["accepted"] == 4
 
@@ -191,11 +229,11 @@ def test_posting_the_same_readings_again_counts_duplicates(client: TestClient) -
     assert client.get("/api/channels/WL.level/readings").json()["count"] == 5
 
 
-def test_an_empty_batch_does_nothing(client: TestClient) -> None:
+def test_an_empty_batch_does_nothing(client: Api) -> None:
     assert post(client) == {"accepted": 0, "duplicates": 0, "rejected": 0, "rejections": []}
 
 
-def test_a_batch_over_100000_readings_is_refused_whole(client: TestClient) -> None:
+def test_a_batch_over_100000_readings_is_refused_whole(client: Api) -> None:
     reading = level("2024-03-01T00:00:00Z", 120.0)
     response = client.post("/api/readings", json={"readings": [reading] * 100_001})
     assert response.status_code == 422
@@ -206,7 +244,7 @@ def test_a_batch_over_100000_readings_is_refused_whole(client: TestClient) -> No
 # -- charts: downsampling --------------------------------------------------------------------
 
 
-def test_long_series_are_downsampled_and_keep_their_spike(client: TestClient) -> None:
+def test_long_series_are_downsampled_and_keep_their_spike(client: Api) -> None:
     n, spike = 10_000, 6_543
     times = np.datetime64("2020-01-01T00:00:00") + np.arange(n) * np.timedelta64(1, "h")
     values = 120.0 + 5.0 * np.sin(np.arange(n) / 300.0)
@@ -227,7 +265,7 @@ def test_long_series_are_downsampled_and_keep_their_spike(client: TestClient) ->
 
 
 @pytest.mark.parametrize("max_points", [2, 100_001, "many"])
-def test_max_points_outside_3_to_100000_is_refused(client: TestClient, max_points: Any) -> None:
+def test_max_points_outside_3_to_100000_is_refused(client: Api, max_points: Any) -> None:
     response = client.get("/api/channels/WL.level/readings", params={"max_points": max_points})
     assert response.status_code == 422
     assert "max_points" in response.json()["error"]["message"]
@@ -238,7 +276,7 @@ def test_max_points_outside_3_to_100000_is_refused(client: TestClient, max_point
 
 @pytest.mark.parametrize("parameter", ["start", "end"])
 def test_a_time_that_is_not_iso_8601_is_a_400_naming_the_parameter(
-    client: TestClient, parameter: str
+    client: Api, parameter: str
 ) -> None:
     response = client.get("/api/channels/WL.level/readings", params={parameter: "last week"})
     assert response.status_code == 400
@@ -247,13 +285,13 @@ def test_a_time_that_is_not_iso_8601_is_a_400_naming_the_parameter(
     assert error["message"].startswith(f"{parameter} 'last week'")
 
 
-def test_an_unescaped_plus_in_the_url_gets_a_hint(client: TestClient) -> None:
+def test_an_unescaped_plus_in_the_url_gets_a_hint(client: Api) -> None:
     response = client.get("/api/channels/WL.level/readings?start=2024-03-01T08:00+08:00")
     assert response.status_code == 400
     assert "%2B" in response.json()["error"]["message"]
 
 
-def test_end_before_start_is_a_400(client: TestClient) -> None:
+def test_end_before_start_is_a_400(client: Api) -> None:
     response = client.get(
         "/api/channels/WL.level/readings",
         params={"start": "2024-03-02T00:00Z", "end": "2024-03-01T00:00Z"},
@@ -262,7 +300,7 @@ def test_end_before_start_is_a_400(client: TestClient) -> None:
     assert "end" in response.json()["error"]["message"]
 
 
-def test_an_unknown_channel_is_a_404_naming_it(client: TestClient) -> None:
+def test_an_unknown_channel_is_a_404_naming_it(client: Api) -> None:
     response = client.get("/api/channels/NOPE/readings")
     assert response.status_code == 404
     error = response.json()["error"]
@@ -272,19 +310,23 @@ def test_an_unknown_channel_is_a_404_naming_it(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/site", "/api/channels", "/api/channels/WL.level/readings", "/api/latest",
-             "/api/rejected"]
+    "path",
+    [
+        "/api/site",
+        "/api/channels",
+        "/api/channels/WL.level/readings",
+        "/api/latest",
+        "/api/rejected",
+    ],
 )
-def test_site_endpoints_answer_409_before_any_site_is_stored(
-    empty_client: TestClient, path: str
-) -> None:
+def test_site_endpoints_answer_409_before_any_site_is_stored(empty_client: Api, path: str) -> None:
     response = empty_client.get(path)
     assert response.status_code == 409
     assert response.json()["error"]["type"] == "NoSiteError"
     assert "shuian demo" in response.json()["error"]["message"]
 
 
-def test_posting_before_any_site_is_stored_is_a_409(empty_client: TestClient) -> None:
+def test_posting_before_any_site_is_stored_is_a_409(empty_client: Api) -> None:
     response = empty_client.post(
         "/api/readings", json={"readings": [level("2024-03-01T00:00Z", 1.0)]}
     )
@@ -295,7 +337,7 @@ def test_posting_before_any_site_is_stored_is_a_409(empty_client: TestClient) ->
 
 
 def test_latest_gives_the_newest_reading_of_each_channel_with_readings(
-    client: TestClient,
+    client: Api,
 ) -> None:
     post(
         client,
@@ -311,7 +353,7 @@ def test_latest_gives_the_newest_reading_of_each_channel_with_readings(
     ]
 
 
-def test_latest_is_empty_before_any_reading(client: TestClient) -> None:
+def test_latest_is_empty_before_any_reading(client: Api) -> None:
     assert client.get("/api/latest").json() == []
 
 
@@ -319,7 +361,7 @@ def test_latest_is_empty_before_any_reading(client: TestClient) -> None:
 
 
 def test_rejected_rows_are_listed_newest_first_with_source_and_reason(
-    client: TestClient,
+    client: Api,
 ) -> None:
     post(client, level("2024-03-01T00:00Z", "abc"), level("2024-03-01T01:00Z", 999.0))
     post(client, {"channel": "NOPE", "time": "2024-03-01T00:00Z", "value": 1.0})
@@ -337,7 +379,7 @@ def test_rejected_rows_are_listed_newest_first_with_source_and_reason(
     )
 
 
-def test_rejected_rows_are_paged_with_limit_and_offset(client: TestClient) -> None:
+def test_rejected_rows_are_paged_with_limit_and_offset(client: Api) -> None:
     post(client, *(level(f"2024-03-01T0{h}:00Z", "bad") for h in range(5)))
     everything = client.get("/api/rejected").json()["items"]
 
@@ -350,7 +392,7 @@ def test_rejected_rows_are_paged_with_limit_and_offset(client: TestClient) -> No
 # -- the page and the documentation ------------------------------------------------------------
 
 
-def test_the_first_page_is_served_with_its_static_files(client: TestClient) -> None:
+def test_the_first_page_is_served_with_its_static_files(client: Api) -> None:
     page = client.get("/")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
@@ -375,7 +417,7 @@ def test_the_page_warns_when_the_data_are_synthetic() -> None:
     assert "reservoir.synthetic" in (STATIC_DIR / "app.js").read_text("utf-8")
 
 
-def test_every_endpoint_is_in_the_openapi_document(client: TestClient) -> None:
+def test_every_endpoint_is_in_the_openapi_document(client: Api) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert set(paths) == {
         "/api/health",

@@ -19,8 +19,16 @@ from typing import Annotated, Any, TypeVar
 import numpy as np
 import pandas as pd
 import typer
+from numpy.typing import NDArray
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from shuian import __version__
@@ -109,7 +117,7 @@ def ingest(
     as_json: JsonOption = False,
 ) -> None:
     """Ingest data files; rejected rows are kept with their reason (see 'shuian rejected')."""
-    from shuian.services.ingest import IngestReport, Ingestor
+    from shuian.services.ingest import Ingestor, IngestReport
 
     with _store(db) as store:
         ingestor = Ingestor(store, store.site())
@@ -119,9 +127,10 @@ def ingest(
             if show_progress:
                 with _progress() as progress:
                     task = progress.add_task(path.name, total=_size(path))
-                    report = ingestor.ingest_file(
-                        path, on_progress=lambda n, task=task: progress.advance(task, n)
-                    )
+                    def advance(n: int, task: TaskID = task) -> None:
+                        progress.advance(task, n)
+
+                    report = ingestor.ingest_file(path, on_progress=advance)
             else:
                 report = ingestor.ingest_file(path)
             total.add(report.accepted, report.duplicates, report.rejections)
@@ -180,7 +189,7 @@ def channels(db: DbOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
     table = Table("code", "instrument", "type", "quantity", "unit", "limits")
     for row in rows:
         limits = f"{_or_blank(row['limit_min'])} .. {_or_blank(row['limit_max'])}"
-        table.add_row(row["code"], row["instrument"], row["type"], row["quantity"], row["unit"],
+        table.add_row(*(str(row[k]) for k in ("code", "instrument", "type", "quantity", "unit")),
                       limits)
     out.print(table)
 
@@ -253,10 +262,11 @@ def readings(
     frame.to_csv(sys.stdout, index=False, float_format="%.10g", lineterminator="\n")
 
 
-def iso_utc(times_us: np.ndarray) -> np.ndarray:
+def iso_utc(times_us: NDArray[np.int64]) -> NDArray[np.str_]:
     """ISO 8601 UTC strings (``...Z``) for µs times, to the second unless finer is needed."""
     unit = "s" if not np.any(times_us % US_PER_S) else "us"
-    return np.char.add(np.datetime_as_string(times_us.astype("datetime64[us]"), unit=unit), "Z")
+    stamps: NDArray[np.datetime64] = times_us.astype("datetime64[us]")
+    return np.char.add(np.datetime_as_string(stamps, unit=unit), "Z")  # type: ignore[call-overload]
 
 
 @app.command()

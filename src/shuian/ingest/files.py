@@ -145,5 +145,7 @@ def _refuse_extra_fields(rows: RawRows, frame: pd.DataFrame) -> RawRows:
     """Mark rows with more fields than the header, so validation rejects them."""
     extra = frame["_extra"].notna().to_numpy()
     if extra.any():
-        rows.reasons = np.where(extra, "the line has more fields than the header", None)
+        reasons = np.full(len(extra), None, dtype=object)
+        reasons[extra] = "the line has more fields than the header"
+        rows.reasons = reasons
     return rows

@@ -57,7 +57,7 @@ def validate(
     """Check and convert one block of rows; return the accepted readings and the rejections."""
     n = len(rows)
     reasons = np.full(n, None, dtype=object) if rows.reasons is None else rows.reasons.copy()
-    refused = np.not_equal(reasons, None) if rows.reasons is not None else np.zeros(n, bool)
+    refused = ~pd.isna(reasons)
 
     def refuse(mask: NDArray[np.bool_], reason: str | NDArray[np.object_]) -> None:
         """Give rows in ``mask`` that have no reason yet this one (the first reason wins)."""
@@ -67,12 +67,12 @@ def validate(
         reasons[fresh] = reason if isinstance(reason, str) else reason[fresh]
         refused[fresh] = True
 
-    position = table.codes.get_indexer(rows.channel.fillna(""))
+    position = table.codes.get_indexer(pd.Index(rows.channel.fillna("")))
     refuse(rows.channel.isna().to_numpy(), "channel is empty")
     refuse(position < 0, _quoted("unknown channel", rows.channel))
 
     time_us, time_reason = parse_times(rows.time, rows.timezone or table.timezone)
-    refuse(np.not_equal(time_reason, None), time_reason)
+    refuse(~pd.isna(time_reason), time_reason)
     refuse(time_us > now_us + FUTURE_TOLERANCE_S * US_PER_S,
            "time is more than a day in the future (check the logger clock and time zone)")
 
@@ -109,7 +109,7 @@ def validate(
         raw=raw[ok],
     )
     rejected = np.flatnonzero(~ok)
-    channel_text = rows.channel.iloc[rejected].to_numpy(dtype=object, na_value=None)
+    channel_text = [None if pd.isna(c) else str(c) for c in rows.channel.iloc[rejected]]
     rejections = [
         Rejection(
             source=rows.source,
@@ -157,8 +157,11 @@ def _convert(
 
 
 def to_numbers(column: pd.Series) -> NDArray[np.float64]:
-    """Text to float64 (NaN where empty or not a number); Arrow's parser first, pandas' if any
-    cell is not a number."""
+    """Text to float64, NaN where empty or not a number.
+
+    Arrow's parser takes the whole column at once; pandas' slower one is used only when some
+    cell is not a number.
+    """
     try:
         return np.asarray(
             pc.cast(pa.array(column, type=pa.string()), pa.float64()).to_numpy(
@@ -207,7 +210,7 @@ def parse_times(times: pd.Series, timezone: str) -> tuple[NDArray[np.int64], NDA
         idx = np.flatnonzero(mask)
         result[idx[good]] = values[good].astype(np.int64)
         parsed_ok[idx[good]] = True
-    bad = present & ~parsed_ok & (reasons == None)  # noqa: E711
+    bad = present & ~parsed_ok & pd.isna(reasons)
     if bad.any():
         reasons[bad] = _quoted(
             "time is not ISO 8601 (YYYY-MM-DDTHH:MM[:SS][±HH:MM])", times[bad]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from shuian.ingest.files import Progress, read_file
 from shuian.ingest.rows import RawRows
@@ -125,9 +126,16 @@ class Ingestor:
                 time=part["time"],
                 value=part[kind],
                 line=index.astype(np.int64),
-                text=lambda p, index=index: json.dumps(records[index[p]], default=str),
+                text=_record_text(records, index),
                 temperature=part["temperature"] if kind == "raw" else None,
             )
             part_report = self.ingest_blocks([rows])
             report.add(part_report.accepted, part_report.duplicates, part_report.rejections)
         return report
+
+
+def _record_text(
+    records: Sequence[dict[str, Any]], index: NDArray[np.intp]
+) -> Callable[[int], str]:
+    """The JSON text of the record at a row position, for rejected records."""
+    return lambda position: json.dumps(records[int(index[position])], default=str)

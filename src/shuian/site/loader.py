@@ -46,7 +46,9 @@ def parse_site(text: str, *, source: str = "<site>") -> Site:
         problem = getattr(exc, "problem", None) or str(exc)
         raise SiteError(source, [f"{where}not valid YAML: {problem}"]) from exc
     if not isinstance(data, dict):
-        raise SiteError(source, ["the file must be a mapping with keys reservoir, dam, instruments"])
+        raise SiteError(
+            source, ["the file must be a mapping with keys reservoir, dam, instruments"]
+        )
     try:
         return Site.model_validate(data)
     except ValidationError as exc:

@@ -127,10 +127,14 @@ class Store(abc.ABC):
                 "definition": definition,
                 "updated_at": now,
             }
-            site_id = conn.scalar(sa.select(schema.sites.c.id).where(schema.sites.c.code == r.code))
-            if site_id is None:
-                site_id = conn.execute(schema.sites.insert().values(row)).inserted_primary_key[0]
+            existing = conn.scalar(
+                sa.select(schema.sites.c.id).where(schema.sites.c.code == r.code)
+            )
+            if existing is None:
+                result = conn.execute(schema.sites.insert().values(row))
+                site_id = int(result.inserted_primary_key[0])  # type: ignore[index]
             else:
+                site_id = int(existing)
                 conn.execute(schema.sites.update().where(schema.sites.c.id == site_id).values(row))
             instrument_ids = self._upsert(
                 conn,

@@ -47,12 +47,14 @@ class SqliteStore(Store):
 
     def _write_readings(self, batch: ReadingBatch) -> int:
         # SQLite stores a bound NaN as NULL, which is what a missing raw reading is.
-        rows = zip(
-            batch.channel_id.tolist(),
-            batch.time_us.tolist(),
-            batch.value.tolist(),
-            batch.raw.tolist(),
-            strict=True,
+        rows = list(
+            zip(
+                batch.channel_id.tolist(),
+                batch.time_us.tolist(),
+                batch.value.tolist(),
+                batch.raw.tolist(),
+                strict=True,
+            )
         )
         connection = self.engine.raw_connection()
         try:

@@ -1,0 +1,152 @@
+"""The API answers every error in one JSON shape, pinned here.
+
+::
+
+    {"error": {"type": "<class name>", "message": "<for a person>", "status": <HTTP status>}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from shuian import errors
+from shuian.api import create_app
+from shuian.store import StoredSite
+from test_api import Api, serve
+
+
+@pytest.fixture
+def api(store_url: str, stored_site: StoredSite) -> Iterator[Api]:
+    with serve(create_app(store_url)) as client:
+        yield client
+
+
+@pytest.fixture
+def api_without_site(store_url: str) -> Iterator[Api]:
+    with serve(create_app(store_url)) as client:
+        yield client
+
+
+def error_of(response: httpx.Response, *, status: int, type: str) -> str:
+    """Check the one error shape; return the message."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert list(body) == ["error"]
+    assert list(body["error"]) == ["type", "message", "status"]
+    assert body["error"]["type"] == type
+    assert body["error"]["status"] == status
+    message = body["error"]["message"]
+    assert isinstance(message, str) and message
+    return message
+
+
+def test_400_invalid_request(api: Api) -> None:
+    response = api.get("/api/channels/WL.level/readings", params={"start": "2024-13-45"})
+    message = error_of(response, status=400, type="InvalidRequestError")
+    assert message.startswith("start '2024-13-45' is not an ISO 8601 time")
+
+
+def test_404_unknown_channel(api: Api) -> None:
+    message = error_of(api.get("/api/channels/NOPE/readings"), status=404, type="NotFoundError")
+    assert "'NOPE'" in message
+
+
+def test_404_unknown_path(api: Api) -> None:
+    error_of(api.get("/api/nothing-here"), status=404, type="HTTPException")
+
+
+def test_405_wrong_method_names_the_allowed_ones(api: Api) -> None:
+    response = api.request("DELETE", "/api/site")
+    error_of(response, status=405, type="HTTPException")
+    assert response.headers["allow"] == "GET"
+
+
+def test_409_no_site(api_without_site: Api) -> None:
+    message = error_of(api_without_site.get("/api/site"), status=409, type="NoSiteError")
+    assert "shuian init" in message
+
+
+@pytest.mark.parametrize(
+    ("params", "location"),
+    [({"max_points": 1}, "query.max_points"), ({"max_points": "all"}, "query.max_points")],
+)
+def test_422_bad_query_parameter_names_its_location(
+    api: Api, params: dict[str, Any], location: str
+) -> None:
+    response = api.get("/api/channels/WL.level/readings", params=params)
+    message = error_of(response, status=422, type="RequestValidationError")
+    assert message.startswith(f"{location}: ")
+
+
+def test_422_bad_body_names_every_field_location(api: Api) -> None:
+    body = {"readings": [{"channel": "WL.level"}, {"time": "2024-03-01T00:00Z", "value": 1}]}
+    message = error_of(
+        api.post("/api/readings", json=body), status=422, type="RequestValidationError"
+    )
+    assert message.split("; ") == [
+        "body.readings.0.time: Field required",
+        "body.readings.1.channel: Field required",
+    ]
+
+
+def test_422_body_that_is_not_json(api: Api) -> None:
+    response = api.post("/api/readings", json="not an object")
+    error_of(response, status=422, type="RequestValidationError")
+
+
+# -- every ShuianError, whatever route raises it ----------------------------------------------
+
+EXAMPLES: list[errors.ShuianError] = [
+    errors.ShuianError("something went wrong"),
+    errors.SiteError("site.yaml", ["reservoir.code: field required"]),
+    errors.ConversionError("no calibration"),
+    errors.InputFileError("data.csv: line 1: no header"),
+    errors.NotFoundError("no channel 'X'"),
+    errors.InvalidRequestError("bad parameter"),
+    errors.StoreError("database unreachable"),
+    errors.NoSiteError("sqlite:///shuian.db"),
+]
+
+
+def all_subclasses(cls: type[errors.ShuianError]) -> set[type[errors.ShuianError]]:
+    return {cls}.union(*(all_subclasses(sub) for sub in cls.__subclasses__()))
+
+
+def test_the_examples_cover_every_error_class() -> None:
+    assert {type(e) for e in EXAMPLES} == all_subclasses(errors.ShuianError)
+
+
+@pytest.fixture(scope="module")
+def raising_app() -> Iterator[Api]:
+    """An app (on a throwaway SQLite file) with routes that raise on purpose."""
+    app = create_app("sqlite:///:memory:")
+
+    @app.get("/raise/{index}")
+    def raise_example(index: int) -> None:
+        raise EXAMPLES[index]
+
+    @app.get("/bug")
+    def bug() -> None:
+        raise RuntimeError("secret detail")
+
+    with serve(app, raise_app_exceptions=False) as client:
+        yield client
+
+
+@pytest.mark.parametrize("index", range(len(EXAMPLES)), ids=[type(e).__name__ for e in EXAMPLES])
+def test_every_shuian_error_answers_its_class_status(raising_app: Api, index: int) -> None:
+    example = EXAMPLES[index]
+    message = error_of(
+        raising_app.get(f"/raise/{index}"), status=example.status, type=type(example).__name__
+    )
+    assert message == example.message
+
+
+def test_500_a_bug_answers_the_shape_without_its_details(raising_app: Api) -> None:
+    message = error_of(raising_app.get("/bug"), status=500, type="InternalError")
+    assert "secret" not in message
