@@ -307,7 +307,11 @@ def demo(
             f"{summary.readings} readings over {days} days in {db}; site file shimenzi.yaml"
         )
         for fault in summary.faults:
-            out.print(f"  injected fault: {fault.kind} on {fault.channel}: {fault.description}")
+            out.print(
+                f"  injected fault: {fault.kind} on {fault.channel} "
+                f"{fault.start:%Y-%m-%d %H:%M} .. {fault.end:%Y-%m-%d %H:%M} UTC: "
+                f"{fault.description}"
+            )
     if serve_after:
         _serve(db, port)
 
