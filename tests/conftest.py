@@ -10,11 +10,18 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+import httpx
 import psycopg
 import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from fastapi import FastAPI
 
+from shuian.api import create_app
 from shuian.site import Site, load_site
 from shuian.store import Store, StoredSite, open_store
 
@@ -61,3 +68,53 @@ def stored_site(store: Store, site: Site) -> StoredSite:
     """The test site saved in the store."""
     store.save_site(site, SITE_FILE.read_text(encoding="utf-8"))
     return store.site()
+
+
+class Api:
+    """A synchronous client of the application, which runs in an event loop in a thread.
+
+    This is what Starlette's TestClient does; it is written out here because the TestClient
+    warns about (deprecates) the httpx it would use.
+    """
+
+    def __init__(self, portal: BlockingPortal, client: httpx.AsyncClient) -> None:
+        self._portal = portal
+        self._client = client
+
+    def get(self, url: str, *, params: dict[str, Any] | None = None) -> httpx.Response:
+        return self._portal.call(partial(self._client.get, url, params=params))
+
+    def post(self, url: str, *, json: Any = None) -> httpx.Response:
+        return self._portal.call(partial(self._client.post, url, json=json))
+
+    def request(self, method: str, url: str) -> httpx.Response:
+        return self._portal.call(partial(self._client.request, method, url))
+
+
+@contextmanager
+def serve(app: FastAPI, *, raise_app_exceptions: bool = True) -> Iterator[Api]:
+    """Start ``app`` (its lifespan opens the store), yield a client, stop it."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+    with (
+        start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(app.router.lifespan_context(app)),
+    ):
+        client = httpx.AsyncClient(transport=transport, base_url="http://shuian.test")
+        try:
+            yield Api(portal, client)
+        finally:
+            portal.call(client.aclose)
+
+
+@pytest.fixture
+def client(store_url: str, stored_site: StoredSite) -> Iterator[Api]:
+    """A client of the API over a store holding the test site."""
+    with serve(create_app(store_url)) as api:
+        yield api
+
+
+@pytest.fixture
+def empty_client(store_url: str) -> Iterator[Api]:
+    """A client of the API over a store holding no site yet."""
+    with serve(create_app(store_url)) as api:
+        yield api

@@ -7,71 +7,14 @@ in metres with physical limits 90..150 m.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import partial
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
-from anyio.from_thread import BlockingPortal, start_blocking_portal
-from fastapi import FastAPI
 
+from conftest import Api
 from shuian import __version__
-from shuian.api import create_app
-from shuian.store import StoredSite
 from shuian.web import STATIC_DIR
-
-
-class Api:
-    """A synchronous client of the application, which runs in an event loop in a thread.
-
-    This is what Starlette's TestClient does; it is written out here because the TestClient
-    warns about (deprecates) the httpx it would use.
-    """
-
-    def __init__(self, portal: BlockingPortal, client: httpx.AsyncClient) -> None:
-        self._portal = portal
-        self._client = client
-
-    def get(self, url: str, *, params: dict[str, Any] | None = None) -> httpx.Response:
-        return self._portal.call(partial(self._client.get, url, params=params))
-
-    def post(self, url: str, *, json: Any = None) -> httpx.Response:
-        return self._portal.call(partial(self._client.post, url, json=json))
-
-    def request(self, method: str, url: str) -> httpx.Response:
-        return self._portal.call(partial(self._client.request, method, url))
-
-
-@contextmanager
-def serve(app: FastAPI, *, raise_app_exceptions: bool = True) -> Iterator[Api]:
-    """Start ``app`` (its lifespan opens the store), yield a client, stop it."""
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
-    with (
-        start_blocking_portal() as portal,
-        portal.wrap_async_context_manager(app.router.lifespan_context(app)),
-    ):
-        client = httpx.AsyncClient(transport=transport, base_url="http://shuian.test")
-        try:
-            yield Api(portal, client)
-        finally:
-            portal.call(client.aclose)
-
-
-@pytest.fixture
-def client(store_url: str, stored_site: StoredSite) -> Iterator[Api]:
-    """A client of the API over a store holding the test site."""
-    with serve(create_app(store_url)) as api:
-        yield api
-
-
-@pytest.fixture
-def empty_client(store_url: str) -> Iterator[Api]:
-    """A client of the API over a store holding no site yet."""
-    with serve(create_app(store_url)) as api:
-        yield api
 
 
 def post(client: Api, *readings: dict[str, Any]) -> dict[str, Any]:

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
+from conftest import Api, serve
 from shuian import errors
 from shuian.api import create_app
 from shuian.store import StoredSite
-from test_api import Api, serve
 
 
 @pytest.fixture

@@ -13,7 +13,10 @@ import yaml
 from pydantic import ValidationError
 
 from shuian.errors import SiteError
-from shuian.site.model import Site
+from shuian.site.model import Site, cross_reference_problems
+
+#: libyaml's safe loader when PyYAML was built with it (several times faster), else PyYAML's.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_site(path: str | Path) -> Site:
@@ -38,8 +41,8 @@ def load_site(path: str | Path) -> Site:
 def parse_site(text: str, *, source: str = "<site>") -> Site:
     """Validate the YAML text of a site file; ``source`` names it in messages."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
@@ -52,8 +55,23 @@ def parse_site(text: str, *, source: str = "<site>") -> Site:
     try:
         return Site.model_validate(data)
     except ValidationError as exc:
-        problems = [_describe(error, node) for error in exc.errors(include_url=False)]
+        # The site-wide check (loc ()) is redone below on the raw data, where it also runs
+        # when other parts of the file are invalid, and reports each problem at its key.
+        errors = [e for e in exc.errors(include_url=False) if e["loc"] != ()]
+        locations = [tuple(e["loc"]) for e in errors]
+        problems = [_describe(e, node) for e in errors if not _consequence(e, locations)]
+        for loc, message in cross_reference_problems(data):
+            path, line = _locate(loc, node)
+            problems.append(f"line {line}: {path}: {message}")
         raise SiteError(source, problems) from None
+
+
+def _consequence(error: Any, locations: list[tuple[Any, ...]]) -> bool:
+    """Whether an error only follows from another: a list "too short" because an item failed."""
+    loc = tuple(error["loc"])
+    return error["type"] == "too_short" and any(
+        len(other) > len(loc) and other[: len(loc)] == loc for other in locations
+    )
 
 
 def _describe(error: Any, root: yaml.Node | None) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections import Counter
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -206,25 +206,9 @@ class Site(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> Self:
-        _refuse_duplicates("instrument", [i.code for i in self.instruments])
-        _refuse_duplicates("channel", [c.code for c in self.channels()])
-        sections = {s.code for s in self.dam.sections}
-        problems = [
-            f"instrument {i.code}: section {i.section!r} is not among the dam's sections "
-            f"({', '.join(sorted(sections)) or 'none defined'})"
-            for i in self.instruments
-            if i.section is not None and i.section not in sections
-        ]
-        known = {c.code for c in self.channels()}
-        for logger in self.loggers:
-            problems += [
-                f"logger {logger.station}/{logger.table}: column {column!r} maps to unknown "
-                f"channel {code!r}"
-                for column, code in logger.columns.items()
-                if code not in known
-            ]
+        problems = cross_reference_problems(self.model_dump())
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("; ".join(message for _, message in problems))
         return self
 
     def channels(self) -> list[Channel]:
@@ -236,3 +220,53 @@ def _refuse_duplicates(what: str, codes: list[str]) -> None:
     repeated = sorted(code for code, n in Counter(codes).items() if n > 1)
     if repeated:
         raise ValueError(f"{what} codes must be unique; repeated: {', '.join(repeated)}")
+
+
+def cross_reference_problems(data: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """Problems between parts of a site file, as (key path, message) pairs.
+
+    Works on the plain data of a file (dicts and lists, as YAML gives them), even when other
+    parts of the file are invalid, so that the loader can report these with every other problem:
+    repeated instrument or channel codes, sections the dam does not define, logger columns mapped
+    to channels that do not exist.
+    """
+    data = data if isinstance(data, dict) else {}
+    instruments = [i for i in _list(data.get("instruments")) if isinstance(i, dict)]
+    channels = [
+        c for i in instruments for c in _list(i.get("channels")) if isinstance(c, dict)
+    ]
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for what, key, items in (("instrument", "instruments", instruments),
+                             ("channel", "instruments", channels)):
+        repeated = sorted(
+            str(code) for code, n in Counter(i.get("code") for i in items).items()
+            if n > 1 and code is not None
+        )
+        if repeated:
+            problems.append(
+                ((key,), f"{what} codes must be unique; repeated: {', '.join(repeated)}")
+            )
+    dam = data.get("dam") if isinstance(data.get("dam"), dict) else {}
+    sections = {s.get("code") for s in _list(dam.get("sections")) if isinstance(s, dict)}
+    for n, instrument in enumerate(_list(data.get("instruments"))):
+        section = instrument.get("section") if isinstance(instrument, dict) else None
+        if section is not None and section not in sections:
+            known = ", ".join(sorted(str(s) for s in sections)) or "none defined"
+            problems.append(
+                (("instruments", n, "section"),
+                 f"section {section!r} is not among the dam's sections ({known})")
+            )
+    codes = {c.get("code") for c in channels}
+    for n, logger in enumerate(_list(data.get("loggers"))):
+        columns = logger.get("columns") if isinstance(logger, dict) else None
+        for column, code in (columns.items() if isinstance(columns, dict) else []):
+            if code not in codes:
+                problems.append(
+                    (("loggers", n, "columns", column),
+                     f"column {column!r} maps to unknown channel {code!r}")
+                )
+    return problems
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []

@@ -82,6 +82,7 @@ class Store(abc.ABC):
     def __init__(self, engine: sa.Engine, url: str) -> None:
         self.engine = engine
         self.url = url
+        self._parsed: dict[str, Site] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -181,7 +182,7 @@ class Store(abc.ABC):
         existing = dict(
             conn.execute(
                 sa.select(table.c.code, table.c.id).where(table.c.site_id == site_id)
-            ).tuples().all()
+            ).all()
         )
         new = [{**row, "site_id": site_id} for row in rows if row["code"] not in existing]
         old = [{**row, "_id": existing[row["code"]]} for row in rows if row["code"] in existing]
@@ -197,7 +198,7 @@ class Store(abc.ABC):
         return dict(
             conn.execute(
                 sa.select(table.c.code, table.c.id).where(table.c.site_id == site_id)
-            ).tuples().all()
+            ).all()
         )
 
     def sites(self) -> list[str]:
@@ -215,8 +216,11 @@ class Store(abc.ABC):
             if code is None:
                 raise NoSiteError(self.url)
             raise NotFoundError(f"no site {code!r} in {self.url}; known: {self.sites()}")
-        return StoredSite(row.id, parse_site(row.definition, source=f"site {row.code}"),
-                          row.definition)
+        site = self._parsed.get(row.definition)
+        if site is None:  # parse a site file once, not on every request
+            site = parse_site(row.definition, source=f"site {row.code}")
+            self._parsed = {row.definition: site}
+        return StoredSite(row.id, site, row.definition)
 
     def channels(self, site_id: int) -> list[ChannelInfo]:
         """Every channel of a site with its instrument and type, in code order."""

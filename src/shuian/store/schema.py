@@ -65,5 +65,5 @@ rejected = sa.Table(
     sa.Column("channel", sa.String(64)),
     sa.Column("raw", sa.Text, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
-    sa.Index("rejected_once", "site_id", "source", "line", "raw", unique=True),
+    # Unique index rejected_once (site_id, source, coalesce(line, -1), raw): see migration 0001.
 )

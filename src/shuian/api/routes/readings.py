@@ -117,7 +117,7 @@ def create_readings(body: ReadingsIn, ingestor: IngestorDep) -> IngestReportPubl
 
     Writes are open to any client in this version of the API: run it on a trusted network.
     """
-    records = [reading.model_dump() for reading in body.readings]
+    records = [reading.model_dump(exclude_unset=True) for reading in body.readings]
     report = ingestor.ingest_records(records, source="api")
     return IngestReportPublic.model_validate(report.as_json())
 

@@ -51,7 +51,10 @@ function localTime(iso) {
 }
 
 function formatNumber(value) {
-  return Number(value).toLocaleString("en-US", { maximumFractionDigits: 3, useGrouping: false });
+  const number = Number(value);
+  if (number !== 0 && Math.abs(number) < 0.001) return number.toExponential(2);
+  const text = number.toLocaleString("en-US", { maximumFractionDigits: 3, useGrouping: false });
+  return text === "-0" ? "0" : text;
 }
 
 // ---- site and channels ---------------------------------------------------------------------

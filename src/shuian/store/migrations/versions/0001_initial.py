@@ -65,8 +65,9 @@ def upgrade() -> None:
     )
     op.create_index("rejected_by_site", "rejected", ["site_id", "id"])
     # The same rejected row ingested again (the same file twice) is kept once.
-    op.create_index(
-        "rejected_once", "rejected", ["site_id", "source", "line", "raw"], unique=True
+    # (A row without a line number counts as line -1, so it is not kept twice either.)
+    op.execute(
+        "CREATE UNIQUE INDEX rejected_once ON rejected (site_id, source, coalesce(line, -1), raw)"
     )
     if op.get_bind().dialect.name == "postgresql":
         # Yearly partitions are created on demand by the store before each bulk load.
