@@ -20,11 +20,6 @@ from shuian.store import Store, StoredSite, open_store
 
 SITE_FILE = Path(__file__).parent / "data" / "site.yaml"
 
-#: Store.save_site calls Result.tuples(), deprecated in SQLAlchemy 2.1; pinned by
-#: test_saving_a_site_raises_no_warning, ignored elsewhere so the contract still runs.
-pytestmark = pytest.mark.filterwarnings(
-    r"ignore:The Result\.tuples\(\) method is deprecated:DeprecationWarning"
-)
 
 
 def us(text: str) -> int:
@@ -96,13 +91,6 @@ def test_saving_the_site_again_keeps_channel_ids_and_updates_what_changed(
     assert store.site().site == changed
 
 
-@pytest.mark.xfail(
-    reason="BUG: store/base.py Store._upsert (used by save_site) calls Result.tuples(), "
-    "deprecated in SQLAlchemy 2.1 (installed 2.1.9): save_site warns SADeprecationWarning, "
-    "which this project's pytest config turns into an error in every test that saves a site",
-    raises=DeprecationWarning,
-    strict=True,
-)
 def test_saving_a_site_raises_no_warning(store: Store, site: Site) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -290,12 +278,6 @@ def test_the_same_rejection_written_twice_is_kept_once(
     assert store.rejection_count(stored_site.id) == 1
 
 
-@pytest.mark.xfail(
-    reason="BUG: store/base.py Store.write_rejections relies on the unique index "
-    "(site_id, source, line, raw); a rejection without a line (line NULL) is never equal to "
-    "another in a unique index, so it is kept again on every write",
-    strict=True,
-)
 def test_the_same_rejection_without_a_line_written_twice_is_kept_once(
     store: Store, stored_site: StoredSite
 ) -> None:

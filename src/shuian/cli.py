@@ -30,6 +30,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from shuian import __version__
 from shuian.errors import InvalidRequestError, ShuianError
@@ -67,7 +68,7 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except ShuianError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+        err.print(Text.assemble(("error:", "bold red"), " ", exc.message), highlight=False)
         raise typer.Exit(1) from None
 
 

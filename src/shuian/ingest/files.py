@@ -55,7 +55,7 @@ def read_file(
                 f"{source}, line 1: the file is empty or starts with a blank line; expected a "
                 "long-CSV header (channel,time,value) or a TOA5 header"
             )
-        if is_toa5(first):
+        if is_toa5(first) or first.lstrip('"').startswith("TOA"):
             yield from _read_toa5(stream, first, site, source, on_progress)
         else:
             yield from _read_long_csv(stream, first, source, on_progress)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Literal
@@ -84,13 +85,15 @@ def iter_line_blocks(
     stream: BinaryIO,
     *,
     first_line: int,
-    block_bytes: int = BLOCK_BYTES,
+    block_bytes: int | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> Iterator[LineBlock]:
     """Yield blocks of whole lines from ``stream``, numbering lines from ``first_line``.
 
-    ``on_progress`` is called with the number of bytes consumed by each block.
+    ``on_progress`` is called with the number of bytes consumed by each block;
+    ``block_bytes`` defaults to the module's :data:`BLOCK_BYTES` at the time of the call.
     """
+    block_bytes = block_bytes or BLOCK_BYTES
     carry = b""
     line = first_line
     while True:
@@ -122,19 +125,22 @@ def parse_block(block: LineBlock, names: list[str]) -> tuple[pd.DataFrame, NDArr
     so rows and lines never fall out of step.
     """
     try:
-        frame = pd.read_csv(
-            io.BytesIO(block.data),
-            header=None,
-            names=names,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            skip_blank_lines=False,
-            engine="c",
-            quoting=csv.QUOTE_MINIMAL,
-        )
-        frame["_extra"] = pd.Series(pd.NA, index=frame.index, dtype="str")
-    except pd.errors.ParserError:
+        with warnings.catch_warnings():
+            # pandas warns, and drops data, when a line has more fields than names.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.BytesIO(block.data),
+                header=None,
+                names=[*names, "_extra"],  # one more field is caught here, more in the except
+                index_col=False,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                skip_blank_lines=False,
+                engine="c",
+                quoting=csv.QUOTE_MINIMAL,
+            )
+    except (pd.errors.ParserError, pd.errors.ParserWarning):
         frame = _parse_block_slowly(block, names)
     lines = np.arange(block.first_line, block.first_line + len(frame), dtype=np.int64)
     if len(frame) != block.count:  # quoted line breaks: rows no longer map to lines
