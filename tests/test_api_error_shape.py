@@ -16,19 +16,6 @@ import pytest
 from conftest import Api, serve
 from shuian import errors
 from shuian.api import create_app
-from shuian.store import StoredSite
-
-
-@pytest.fixture
-def api(store_url: str, stored_site: StoredSite) -> Iterator[Api]:
-    with serve(create_app(store_url)) as client:
-        yield client
-
-
-@pytest.fixture
-def api_without_site(store_url: str) -> Iterator[Api]:
-    with serve(create_app(store_url)) as client:
-        yield client
 
 
 def error_of(response: httpx.Response, *, status: int, type: str) -> str:
@@ -45,29 +32,29 @@ def error_of(response: httpx.Response, *, status: int, type: str) -> str:
     return message
 
 
-def test_400_invalid_request(api: Api) -> None:
-    response = api.get("/api/channels/WL.level/readings", params={"start": "2024-13-45"})
+def test_400_invalid_request(client: Api) -> None:
+    response = client.get("/api/channels/WL.level/readings", params={"start": "2024-13-45"})
     message = error_of(response, status=400, type="InvalidRequestError")
     assert message.startswith("start '2024-13-45' is not an ISO 8601 time")
 
 
-def test_404_unknown_channel(api: Api) -> None:
-    message = error_of(api.get("/api/channels/NOPE/readings"), status=404, type="NotFoundError")
+def test_404_unknown_channel(client: Api) -> None:
+    message = error_of(client.get("/api/channels/NOPE/readings"), status=404, type="NotFoundError")
     assert "'NOPE'" in message
 
 
-def test_404_unknown_path(api: Api) -> None:
-    error_of(api.get("/api/nothing-here"), status=404, type="HTTPException")
+def test_404_unknown_path(client: Api) -> None:
+    error_of(client.get("/api/nothing-here"), status=404, type="HTTPException")
 
 
-def test_405_wrong_method_names_the_allowed_ones(api: Api) -> None:
-    response = api.request("DELETE", "/api/site")
+def test_405_wrong_method_names_the_allowed_ones(client: Api) -> None:
+    response = client.request("DELETE", "/api/site")
     error_of(response, status=405, type="HTTPException")
     assert response.headers["allow"] == "GET"
 
 
-def test_409_no_site(api_without_site: Api) -> None:
-    message = error_of(api_without_site.get("/api/site"), status=409, type="NoSiteError")
+def test_409_no_site(empty_client: Api) -> None:
+    message = error_of(empty_client.get("/api/site"), status=409, type="NoSiteError")
     assert "shuian init" in message
 
 
@@ -76,17 +63,17 @@ def test_409_no_site(api_without_site: Api) -> None:
     [({"max_points": 1}, "query.max_points"), ({"max_points": "all"}, "query.max_points")],
 )
 def test_422_bad_query_parameter_names_its_location(
-    api: Api, params: dict[str, Any], location: str
+    client: Api, params: dict[str, Any], location: str
 ) -> None:
-    response = api.get("/api/channels/WL.level/readings", params=params)
+    response = client.get("/api/channels/WL.level/readings", params=params)
     message = error_of(response, status=422, type="RequestValidationError")
     assert message.startswith(f"{location}: ")
 
 
-def test_422_bad_body_names_every_field_location(api: Api) -> None:
+def test_422_bad_body_names_every_field_location(client: Api) -> None:
     body = {"readings": [{"channel": "WL.level"}, {"time": "2024-03-01T00:00Z", "value": 1}]}
     message = error_of(
-        api.post("/api/readings", json=body), status=422, type="RequestValidationError"
+        client.post("/api/readings", json=body), status=422, type="RequestValidationError"
     )
     assert message.split("; ") == [
         "body.readings.0.time: Field required",
@@ -94,8 +81,8 @@ def test_422_bad_body_names_every_field_location(api: Api) -> None:
     ]
 
 
-def test_422_body_that_is_not_json(api: Api) -> None:
-    response = api.post("/api/readings", json="not an object")
+def test_422_body_that_is_not_json(client: Api) -> None:
+    response = client.post("/api/readings", json="not an object")
     error_of(response, status=422, type="RequestValidationError")
 
 
