@@ -16,10 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import numpy as np
 import pandas as pd
 import typer
-from numpy.typing import NDArray
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -33,9 +31,10 @@ from rich.table import Table
 from rich.text import Text
 
 from shuian import __version__
-from shuian.errors import InvalidRequestError, ShuianError
+from shuian.errors import ShuianError
 from shuian.readings import US_PER_S
 from shuian.store import DEFAULT_URL, Store, open_store
+from shuian.times import iso_utc, parse_time
 
 app = typer.Typer(
     name="shuian",
@@ -231,19 +230,6 @@ def status(db: DbOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
         out.print(f"  {kind:<16} {n:>12}")
 
 
-def parse_time_option(text: str | None, timezone: str, name: str) -> int | None:
-    """An ISO 8601 time option as µs since 1970 UTC (no offset: the site's zone)."""
-    if text is None:
-        return None
-    try:
-        stamp = pd.Timestamp(text)
-    except ValueError as exc:
-        raise InvalidRequestError(f"{name} {text!r} is not an ISO 8601 time") from exc
-    if stamp.tzinfo is None:
-        stamp = stamp.tz_localize(timezone)
-    return int(stamp.tz_convert("UTC").value // 1000)
-
-
 @app.command()
 def readings(
     channel: Annotated[str, typer.Argument(help="Channel code.")],
@@ -257,17 +243,12 @@ def readings(
         info = store.channel(stored.id, channel)
         tz = stored.site.reservoir.timezone
         times, values = store.readings(
-            info.id, parse_time_option(start, tz, "--start"), parse_time_option(end, tz, "--end")
+            info.id,
+            parse_time(name="--start", text=start, timezone=tz),
+            parse_time(name="--end", text=end, timezone=tz),
         )
-    frame = pd.DataFrame({"channel": channel, "time": iso_utc(times), "value": values})
+    frame = pd.DataFrame({"channel": channel, "time": iso_utc(times_us=times), "value": values})
     frame.to_csv(sys.stdout, index=False, float_format="%.10g", lineterminator="\n")
-
-
-def iso_utc(times_us: NDArray[np.int64]) -> NDArray[np.str_]:
-    """ISO 8601 UTC strings (``...Z``) for µs times, to the second unless finer is needed."""
-    unit = "s" if not np.any(times_us % US_PER_S) else "us"
-    stamps: NDArray[np.datetime64] = times_us.astype("datetime64[us]")
-    return np.char.add(np.datetime_as_string(stamps, unit=unit), "Z")  # type: ignore[call-overload]
 
 
 @app.command()

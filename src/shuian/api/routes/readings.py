@@ -10,13 +10,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import zoneinfo
-from typing import Annotated, Literal
+from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Query
-from numpy.typing import NDArray
 
 from shuian.api.deps import IngestorDep, SiteDep, StoreDep
 from shuian.api.schemas import (
@@ -27,6 +24,7 @@ from shuian.api.schemas import (
 )
 from shuian.errors import InvalidRequestError, NotFoundError
 from shuian.series.downsample import MIN_POINTS, downsample
+from shuian.times import iso_utc, parse_time
 
 router = APIRouter(tags=["readings"])
 
@@ -34,9 +32,6 @@ router = APIRouter(tags=["readings"])
 DEFAULT_POINTS = 2000
 #: Most points one answer may hold.
 MAX_POINTS = 100_000
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_ONE_US = dt.timedelta(microseconds=1)
 
 
 @router.get("/channels/{code}/readings")
@@ -120,66 +115,3 @@ def create_readings(body: ReadingsIn, ingestor: IngestorDep) -> IngestReportPubl
     records = [reading.model_dump(exclude_unset=True) for reading in body.readings]
     report = ingestor.ingest_records(records, source="api")
     return IngestReportPublic.model_validate(report.as_json())
-
-
-def parse_time(*, name: str, text: str | None, timezone: str) -> int | None:
-    """Parse a query parameter's ISO 8601 time to µs since 1970 UTC.
-
-    Parameters
-    ----------
-    name : str
-        The parameter's name, for the error message.
-    text : str or None
-        The parameter as given; None when absent.
-    timezone : str
-        IANA zone of a time given without an offset (the site's).
-
-    Returns
-    -------
-    int or None
-        Microseconds since 1970-01-01 UTC; None when ``text`` is None or empty.
-
-    Raises
-    ------
-    InvalidRequestError
-        If ``text`` is not an ISO 8601 date or time; the message names the parameter.
-    """
-    if text is None or text == "":
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError as exc:
-        hint = " (write a '+' in a URL as %2B)" if " " in text else ""
-        raise InvalidRequestError(
-            f"{name} {text!r} is not an ISO 8601 time such as 2024-07-25T08:00:00+08:00 "
-            f"or 2024-07-25 (site time zone {timezone}){hint}"
-        ) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
-    return (moment - _EPOCH) // _ONE_US
-
-
-def iso_utc(*, times_us: NDArray[np.int64]) -> list[str]:
-    """Format times as ISO 8601 UTC strings ending in ``Z``, all at one precision.
-
-    Parameters
-    ----------
-    times_us : NDArray[np.int64]
-        Microseconds since 1970-01-01 UTC.
-
-    Returns
-    -------
-    list of str
-        ``2024-07-25T00:00:00Z``; with milliseconds or microseconds only when some time has
-        them (the finest needed, for every time).
-    """
-    unit: Literal["s", "ms", "us"]
-    if np.all(times_us % 1_000_000 == 0):
-        unit = "s"
-    elif np.all(times_us % 1_000 == 0):
-        unit = "ms"
-    else:
-        unit = "us"
-    stamps: NDArray[np.datetime64] = times_us.astype("datetime64[us]")
-    text: list[str] = np.datetime_as_string(stamps, unit=unit, timezone="UTC").tolist()
-    return text
