@@ -13,6 +13,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shuian.site.analysis import Checks, ModelSpec, SiteAnalysis, Thresholds, default_model
 from shuian.site.conversions import Conversion, Identity
 
 InstrumentType = Literal[
@@ -160,8 +161,12 @@ class Channel(_Strict):
     unit: str
     conversion: Conversion = Identity()
     limits: Limits = Limits()
-    #: Expected interval between readings (s); later used for gap detection.
+    #: Expected interval between readings (s): gap checks and no-data alarms use it.
     interval: float | None = Field(default=None, gt=0)
+    #: Statistical model; None: the instrument type's default; ``false`` in YAML: no model.
+    model: ModelSpec | Literal[False] | None = None
+    checks: Checks = Checks()
+    thresholds: Thresholds | None = None
 
 
 class Instrument(_Strict):
@@ -203,6 +208,7 @@ class Site(_Strict):
     dam: Dam
     instruments: tuple[Instrument, ...] = Field(min_length=1)
     loggers: tuple[Logger, ...] = ()
+    analysis: SiteAnalysis = SiteAnalysis()
 
     @model_validator(mode="after")
     def _references(self) -> Self:
@@ -214,6 +220,21 @@ class Site(_Strict):
     def channels(self) -> list[Channel]:
         """Every channel of every instrument, in file order."""
         return [c for i in self.instruments for c in i.channels]
+
+    def instrument_of(self, channel_code: str) -> Instrument:
+        """The instrument a channel belongs to."""
+        for instrument in self.instruments:
+            if any(c.code == channel_code for c in instrument.channels):
+                return instrument
+        raise KeyError(channel_code)
+
+    def model_of(self, channel: Channel) -> ModelSpec | None:
+        """The model of a channel: its own, else its instrument type's default (or none)."""
+        if channel.model is False:
+            return None
+        if channel.model is not None:
+            return channel.model
+        return default_model(self.instrument_of(channel.code).type)
 
 
 def _refuse_duplicates(what: str, codes: list[str]) -> None:
@@ -257,6 +278,21 @@ def cross_reference_problems(data: Any) -> list[tuple[tuple[str | int, ...], str
                  f"section {section!r} is not among the dam's sections ({known})")
             )
     codes = {c.get("code") for c in channels}
+    analysis = data.get("analysis") if isinstance(data.get("analysis"), dict) else {}
+    for key in ("level_channel", "air_temperature_channel"):
+        code = analysis.get(key)
+        if code is not None and code not in codes:
+            problems.append((("analysis", key), f"unknown channel {code!r}"))
+    for n, instrument in enumerate(_list(data.get("instruments"))):
+        for m, channel in enumerate(_list(instrument.get("channels"))
+                                    if isinstance(instrument, dict) else []):
+            model = channel.get("model") if isinstance(channel, dict) else None
+            for code in _list(model.get("temperature_channels")) if isinstance(model, dict) else []:
+                if code not in codes:
+                    problems.append(
+                        (("instruments", n, "channels", m, "model", "temperature_channels"),
+                         f"unknown channel {code!r}")
+                    )
     for n, logger in enumerate(_list(data.get("loggers"))):
         columns = logger.get("columns") if isinstance(logger, dict) else None
         for column, code in (columns.items() if isinstance(columns, dict) else []):

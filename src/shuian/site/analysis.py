@@ -1,0 +1,123 @@
+"""Analysis settings in the site file: statistical models, data checks and alarm thresholds.
+
+Every channel may carry ``model``, ``checks`` and ``thresholds`` keys; what it leaves out comes
+from the defaults of its instrument type (:func:`default_model`), so a site file needs to say
+only what differs from common practice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+AgeingTerm = Literal["theta", "log", "exp"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSpec(_Strict):
+    """A statistical model of a channel (HST or HTT) and its envelope.
+
+    HST: ``y = a0 + Σ a_i H^i + Σ (b_j sin + c_j cos)(2πj s/365.25) + ageing terms``;
+    HTT replaces the harmonics by measured temperatures (``temperature_channels``, averaged
+    over ``temperature_windows`` days). ``level_lag_days`` filters the level (exponential lag)
+    for piezometers and seepage; ``lagged_means`` adds the mean level over days 1-15, 16-30,
+    31-60 and 61-90 before each reading (Chinese practice).
+    """
+
+    kind: Literal["hst", "htt", "seasonal"] = "hst"
+    head_degree: int = Field(default=3, ge=1, le=4)
+    harmonics: int = Field(default=2, ge=0, le=2)
+    ageing: tuple[AgeingTerm, ...] = ("theta", "log")
+    level_lag_days: float = Field(default=0.0, ge=0)
+    lagged_means: bool = False
+    temperature_channels: tuple[str, ...] = ()
+    temperature_windows: tuple[int, ...] = (1, 7, 30)
+    fit_window_days: int = Field(default=3 * 365, ge=60)
+    warning_sigma: float = Field(default=2.0, gt=0)
+    alarm_sigma: float = Field(default=3.0, gt=0)
+    persistence: int = Field(default=3, ge=1, description="consecutive exceedances to raise")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.kind == "htt" and not self.temperature_channels:
+            raise ValueError("an htt model needs temperature_channels")
+        if self.alarm_sigma < self.warning_sigma:
+            raise ValueError(
+                f"alarm_sigma ({self.alarm_sigma}) must not be below warning_sigma "
+                f"({self.warning_sigma})"
+            )
+        return self
+
+
+class Band(_Strict):
+    """Bounds of one alarm level (in the channel's unit); either may be left out."""
+
+    min: float | None = None
+    max: float | None = None
+
+
+class RateLimits(_Strict):
+    """Largest change per day (channel unit per day) at each level."""
+
+    attention: float | None = Field(default=None, gt=0)
+    warning: float | None = Field(default=None, gt=0)
+    alarm: float | None = Field(default=None, gt=0)
+
+
+class Thresholds(_Strict):
+    """Fixed thresholds at three levels, a rate limit, and the hysteresis that stops flapping.
+
+    A value outside ``alarm`` raises an alarm, outside ``warning`` a warning, outside
+    ``attention`` an attention. An open alarm clears only when the value is back inside its
+    band by ``hysteresis`` (channel unit).
+    """
+
+    attention: Band | None = None
+    warning: Band | None = None
+    alarm: Band | None = None
+    rate: RateLimits | None = None
+    hysteresis: float = Field(default=0.0, ge=0)
+
+
+class Checks(_Strict):
+    """Data checks that flag readings (never delete them)."""
+
+    spike_window: int = Field(default=25, ge=5, description="readings in the Hampel window")
+    spike_sigmas: float = Field(default=6.0, gt=0, description="robust sigmas (1.4826 MAD)")
+    rate_per_hour: float | None = Field(default=None, gt=0, description="largest change/hour")
+    stuck_readings: int = Field(default=48, ge=3, description="identical readings = stuck")
+    stuck_tolerance: float = Field(default=0.0, ge=0)
+    gap_factor: float = Field(default=3.0, gt=1, description="gap = interval x this factor")
+    no_data_factor: float = Field(default=6.0, gt=1, description="no-data alarm after")
+
+
+class SiteAnalysis(_Strict):
+    """Site-wide analysis settings: which channels drive the models."""
+
+    level_channel: str | None = Field(default=None, description="upstream water level (m)")
+    air_temperature_channel: str | None = None
+    reference_date: dt.date | None = Field(
+        default=None, description="origin of the time effect θ; default: first reading"
+    )
+
+
+#: Instrument types whose readings are modelled by default, and how.
+DEFAULT_MODELS: dict[str, ModelSpec] = {
+    "plumb_line": ModelSpec(),
+    "joint_meter": ModelSpec(),
+    "strain_gauge": ModelSpec(),
+    "levelling": ModelSpec(harmonics=1),
+    "piezometer": ModelSpec(level_lag_days=3.0, ageing=("theta", "exp")),
+    "seepage_weir": ModelSpec(lagged_means=True, ageing=("theta", "exp")),
+    "thermometer": ModelSpec(kind="seasonal", ageing=("theta",)),
+}
+
+
+def default_model(instrument_type: str) -> ModelSpec | None:
+    """The model a channel of this instrument type gets when its site file says none."""
+    return DEFAULT_MODELS.get(instrument_type)
