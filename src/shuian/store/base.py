@@ -27,6 +27,7 @@ from shuian.errors import NoSiteError, NotFoundError, StoreError
 from shuian.readings import ReadingBatch, Rejection
 from shuian.site import Site, parse_site
 from shuian.store import schema
+from shuian.store.analysis import AnalysisTables
 
 #: Open ends of a time range (µs since 1970): years 68 and 9892, inside both backends' ranges.
 EARLIEST_US = -60_000_000_000_000_000
@@ -72,7 +73,7 @@ class StoredRejection:
     reason: str
 
 
-class Store(abc.ABC):
+class Store(AnalysisTables, abc.ABC):
     """Storage of sites, channels, readings and rejected rows.
 
     Open one with :func:`shuian.store.open_store`; it migrates the schema to the current
@@ -276,6 +277,27 @@ class Store(abc.ABC):
     def _readings(
         self, channel_id: int, start_us: int, end_us: int
     ) -> tuple[NDArray[np.int64], NDArray[np.float64]]: ...
+
+    def readings_many(
+        self, channel_ids: Sequence[int], start_us: int | None = None, end_us: int | None = None
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+        """Channel ids, times (µs) and values of several channels in ``[start, end)``, one query.
+
+        Sorted by channel, then time.
+        """
+        if not channel_ids:
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+        with self._translate():
+            return self._readings_many(
+                [int(c) for c in channel_ids],
+                EARLIEST_US if start_us is None else start_us,
+                LATEST_US if end_us is None else end_us,
+            )
+
+    @abc.abstractmethod
+    def _readings_many(
+        self, channel_ids: list[int], start_us: int, end_us: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]: ...
 
     def latest(self, site_id: int) -> list[tuple[str, int, float]]:
         """The newest reading of every channel of a site: (code, time µs, value), one query."""

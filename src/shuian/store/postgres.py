@@ -31,6 +31,10 @@ _ROW_WITHOUT_RAW = np.dtype(
     [("fields", ">i2"), ("len_channel", ">i4"), ("channel", ">i4"), ("len_time", ">i4"),
      ("time", ">i8"), ("len_value", ">i4"), ("value", ">f8"), ("len_raw", ">i4")]
 )
+_CHANNEL_TIME_VALUE_ROW = np.dtype(
+    [("fields", ">i2"), ("len_channel", ">i4"), ("channel", ">i4"), ("len_time", ">i4"),
+     ("time", ">i8"), ("len_value", ">i4"), ("value", ">f8")]
+)
 _TIME_VALUE_ROW = np.dtype(
     [("fields", ">i2"), ("len_time", ">i4"), ("time", ">i8"), ("len_value", ">i4"),
      ("value", ">f8")]
@@ -42,6 +46,12 @@ COPY_OUT = (
     " AND time >= 'epoch'::timestamptz + {start} * interval '1 microsecond'"
     " AND time < 'epoch'::timestamptz + {end} * interval '1 microsecond'"
     " ORDER BY time) TO STDOUT (FORMAT BINARY)"
+)
+COPY_OUT_MANY = (
+    "COPY (SELECT channel_id, time, value FROM readings WHERE channel_id IN ({channels})"
+    " AND time >= 'epoch'::timestamptz + {start} * interval '1 microsecond'"
+    " AND time < 'epoch'::timestamptz + {end} * interval '1 microsecond'"
+    " ORDER BY channel_id, time) TO STDOUT (FORMAT BINARY)"
 )
 COUNTS = """
 SELECT i.type, count(*),
@@ -148,6 +158,30 @@ class PostgresStore(Store):
         self, channel_id: int, start_us: int, end_us: int
     ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         statement = COPY_OUT.format(channel=int(channel_id), start=int(start_us), end=int(end_us))
+        data = self._copy_out(statement)
+        if not data:
+            return np.empty(0, np.int64), np.empty(0, np.float64)
+        return decode_time_value_copy(data)
+
+    def _readings_many(
+        self, channel_ids: list[int], start_us: int, end_us: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+        statement = COPY_OUT_MANY.format(
+            channels=",".join(str(int(c)) for c in channel_ids), start=int(start_us),
+            end=int(end_us),
+        )
+        data = self._copy_out(statement)
+        if not data:
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64)
+        body = data[len(COPY_HEADER) : len(data) - len(COPY_TRAILER)]
+        rows = np.frombuffer(body, dtype=_CHANNEL_TIME_VALUE_ROW)
+        return (
+            rows["channel"].astype(np.int64),
+            rows["time"].astype(np.int64) + PG_EPOCH_US,
+            rows["value"].astype(np.float64),
+        )
+
+    def _copy_out(self, statement: str) -> bytes:
         connection = self.engine.raw_connection()
         try:
             pg: psycopg.Connection[Any] = connection.driver_connection  # type: ignore[assignment]
@@ -156,9 +190,7 @@ class PostgresStore(Store):
             pg.commit()
         finally:
             connection.close()
-        if not data:
-            return np.empty(0, np.int64), np.empty(0, np.float64)
-        return decode_time_value_copy(data)
+        return data
 
     def reading_counts(self, site_id: int) -> dict[str, Any]:
         """Readings per instrument type, and the total, first and last time (µs)."""

@@ -67,3 +67,98 @@ rejected = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     # Unique index rejected_once (site_id, source, coalesce(line, -1), raw): see migration 0001.
 )
+
+flags = sa.Table(
+    "flags",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel_id", sa.Integer, sa.ForeignKey("channels.id"), nullable=False),
+    sa.Column("time_us", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("set_by", sa.String(64), nullable=False),
+    sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("channel_id", "time_us", "kind"),
+)
+
+flag_events = sa.Table(
+    "flag_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("flag_id", sa.Integer, sa.ForeignKey("flags.id"), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel_id", sa.Integer, sa.ForeignKey("channels.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("r2", sa.Float, nullable=False),
+    sa.Column("sigma", sa.Float, nullable=False),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("window_start_us", sa.BigInteger, nullable=False),
+    sa.Column("window_end_us", sa.BigInteger, nullable=False),
+    sa.Column("fitted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("fit", sa.JSON, nullable=False),
+    sa.UniqueConstraint("channel_id", "version"),
+)
+
+alarms = sa.Table(
+    "alarms",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel_id", sa.Integer, sa.ForeignKey("channels.id"), nullable=False),
+    sa.Column("rule", sa.String(16), nullable=False),
+    sa.Column("level", sa.String(16), nullable=False),
+    sa.Column("peak_level", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("raised_us", sa.BigInteger, nullable=False),
+    sa.Column("last_us", sa.BigInteger, nullable=False),
+    sa.Column("cleared_us", sa.BigInteger),
+    sa.Column("value", sa.Float),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("acknowledged_by", sa.String(64)),
+    sa.Column("acknowledged_at", sa.DateTime(timezone=True)),
+    sa.Column("acknowledge_comment", sa.Text),
+)
+
+alarm_events = sa.Table(
+    "alarm_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alarm_id", sa.Integer, sa.ForeignKey("alarms.id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("level", sa.String(16), nullable=False),
+    sa.Column("time_us", sa.BigInteger, nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("actor", sa.String(64)),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(128), nullable=False),
+    sa.Column("notifier", sa.String(64), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("time_us", sa.BigInteger, nullable=False),
+)
+
+evaluated = sa.Table(
+    "evaluated",
+    metadata,
+    sa.Column("channel_id", sa.Integer, sa.ForeignKey("channels.id"), primary_key=True),
+    sa.Column("until_us", sa.BigInteger, nullable=False),
+)

@@ -81,6 +81,24 @@ class SqliteStore(Store):
         table = np.array(rows, dtype=[("time", np.int64), ("value", np.float64)])
         return table["time"].copy(), table["value"].copy()
 
+    def _readings_many(
+        self, channel_ids: list[int], start_us: int, end_us: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+        marks = ",".join("?" * len(channel_ids))
+        connection = self.engine.raw_connection()
+        try:
+            rows = connection.cursor().execute(
+                f"SELECT channel_id, time, value FROM readings WHERE channel_id IN ({marks})"
+                " AND time >= ? AND time < ? ORDER BY channel_id, time",
+                (*channel_ids, start_us, end_us),
+            ).fetchall()
+        finally:
+            connection.close()
+        table = np.array(
+            rows, dtype=[("channel", np.int64), ("time", np.int64), ("value", np.float64)]
+        )
+        return table["channel"].copy(), table["time"].copy(), table["value"].copy()
+
     def reading_counts(self, site_id: int) -> dict[str, Any]:
         """Readings per instrument type, and the total, first and last time (µs)."""
         with self._translate(), self.engine.connect() as conn:

@@ -1,0 +1,1 @@
+"""Alarms: levels under each rule (thresholds, rate, model envelope, no data) and lifecycles."""

@@ -1,0 +1,171 @@
+"""Alarm levels of a channel's readings under each rule, and the transitions they cause.
+
+Levels are 0 (normal), 1 (attention), 2 (warning), 3 (alarm). Each rule turns a series of
+readings into a level per reading, whole arrays at once:
+
+- fixed thresholds, with hysteresis: a level is entered when the value leaves its band and left
+  only when the value is back inside the band by ``hysteresis`` (so a value hovering at a limit
+  does not flap);
+- rate of change per day between consecutive readings;
+- the model envelope: |residual| > k·σ for ``persistence`` consecutive readings enters the level,
+  ``persistence`` consecutive readings inside leave it (one noisy reading pages nobody).
+
+A state machine with memory is vectorised by marking where it must switch on (enter) and off
+(leave) and carrying the last switch forward (a forward fill).
+
+:func:`transitions` turns the level series into the events of one alarm's lifecycle: raised,
+escalated, de-escalated, cleared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from shuian.site.analysis import RateLimits, Thresholds
+
+LEVEL_NAMES = ("normal", "attention", "warning", "alarm")
+US_PER_DAY = 86_400_000_000
+
+TransitionKind = Literal["raised", "escalated", "deescalated", "cleared"]
+
+
+def level_name(level: int) -> str:
+    """The name of a level number (0 normal .. 3 alarm)."""
+    return LEVEL_NAMES[level]
+
+
+def level_number(name: str) -> int:
+    """The number of a level name."""
+    return LEVEL_NAMES.index(name)
+
+
+def hysteresis(
+    enter: NDArray[np.bool_], stay: NDArray[np.bool_], *, initially: bool
+) -> NDArray[np.bool_]:
+    """A switch that turns on where ``enter``, off where not ``stay``, else keeps its state.
+
+    ``enter`` must imply ``stay``. ``initially`` is the state before the first element.
+    """
+    switch = np.where(enter, 1.0, np.where(stay, np.nan, 0.0))
+    state = pd.Series(switch).ffill().fillna(1.0 if initially else 0.0).to_numpy()
+    return np.asarray(state == 1.0, dtype=np.bool_)
+
+
+def threshold_levels(
+    values: NDArray[np.float64], thresholds: Thresholds, *, initial_level: int = 0
+) -> NDArray[np.int8]:
+    """Level of each value under fixed thresholds with hysteresis (NaN values keep the state)."""
+    levels = np.zeros(len(values), dtype=np.int8)
+    h = thresholds.hysteresis
+    bands = (thresholds.attention, thresholds.warning, thresholds.alarm)
+    with np.errstate(invalid="ignore"):
+        for number, band in enumerate(bands, start=1):
+            if band is None:
+                continue
+            high = np.inf if band.max is None else band.max
+            low = -np.inf if band.min is None else band.min
+            enter = (values > high) | (values < low)
+            stay = (values > high - h) | (values < low + h) | np.isnan(values)
+            active = hysteresis(enter, stay, initially=initial_level >= number)
+            levels[active] = np.maximum(levels[active], number)
+    return levels
+
+
+def rate_levels(
+    times_us: NDArray[np.int64],
+    values: NDArray[np.float64],
+    rate: RateLimits,
+    *,
+    previous: tuple[int, float] | None = None,
+) -> NDArray[np.int8]:
+    """Level of each reading by its change per day since the reading before it.
+
+    ``previous`` is the (time µs, value) of the reading before the first one, if known.
+    """
+    t = times_us.astype(np.float64)
+    v = values
+    if previous is not None:
+        t = np.concatenate([[float(previous[0])], t])
+        v = np.concatenate([[previous[1]], v])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_day = np.abs(np.diff(v)) / (np.diff(t) / US_PER_DAY)
+    if previous is None:
+        per_day = np.concatenate([[np.nan], per_day])
+    levels = np.zeros(len(values), dtype=np.int8)
+    with np.errstate(invalid="ignore"):
+        for number, limit in enumerate((rate.attention, rate.warning, rate.alarm), start=1):
+            if limit is not None:
+                levels[per_day > limit] = number
+    return levels
+
+
+def consecutive(flags: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """Length of the run of True ending at each element (0 where False)."""
+    index = np.arange(len(flags))
+    last_false = np.maximum.accumulate(np.where(~flags, index, -1))
+    return np.where(flags, index - last_false, 0)
+
+
+def envelope_levels(
+    residuals: NDArray[np.float64],
+    sigma: float,
+    *,
+    warning_sigma: float,
+    alarm_sigma: float,
+    persistence: int,
+    initial_level: int = 0,
+) -> NDArray[np.int8]:
+    """Level of each reading by its model residual (warning 2, alarm 3), with persistence.
+
+    A level is entered after ``persistence`` consecutive residuals beyond its k·σ and left after
+    ``persistence`` consecutive residuals inside it. NaN residuals (flagged readings) count as
+    inside. Pass the residuals of a few readings before the new ones as context so that runs
+    that started earlier are counted.
+    """
+    levels = np.zeros(len(residuals), dtype=np.int8)
+    size = np.abs(residuals)
+    with np.errstate(invalid="ignore"):
+        for number, k in ((2, warning_sigma), (3, alarm_sigma)):
+            outside = size > k * sigma
+            inside = ~outside
+            enter = consecutive(outside) >= persistence
+            stay = consecutive(inside) < persistence
+            active = hysteresis(enter, stay | enter, initially=initial_level >= number)
+            levels[active] = number
+    return levels
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A change of an alarm's level at a reading."""
+
+    kind: TransitionKind
+    index: int
+    level: int
+
+
+def transitions(levels: NDArray[np.int8], *, open_level: int = 0) -> list[Transition]:
+    """The lifecycle events caused by a level series, given the level of the open alarm.
+
+    One loop step per change of level, not per reading.
+    """
+    before = np.concatenate([[open_level], levels[:-1]]).astype(np.int8)
+    events = []
+    for i in np.flatnonzero(levels != before):
+        old, new = int(before[i]), int(levels[i])
+        kind: TransitionKind
+        if old == 0:
+            kind = "raised"
+        elif new == 0:
+            kind = "cleared"
+        elif new > old:
+            kind = "escalated"
+        else:
+            kind = "deescalated"
+        events.append(Transition(kind, int(i), new))
+    return events

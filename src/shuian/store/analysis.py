@@ -1,0 +1,408 @@
+"""Storage of analysis results: flags (with their history), model versions, alarms (with their
+lifecycle), how far each channel has been judged, and the notification delivery log.
+
+Plain SQLAlchemy Core shared by both backends; every bulk write is one statement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.dialects.postgresql
+import sqlalchemy.dialects.sqlite
+
+from shuian.errors import InvalidRequestError, NotFoundError
+from shuian.store import schema
+
+SYSTEM_ACTOR = "shuian"
+
+
+@dataclass(frozen=True)
+class FlagRow:
+    """A flag on one reading."""
+
+    channel_id: int
+    time_us: int
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class StoredFlag:
+    """A flag as kept in the store."""
+
+    id: int
+    channel_id: int
+    time_us: int
+    kind: str
+    detail: str
+    source: str
+    active: bool
+    set_by: str
+    set_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """A fitted model version."""
+
+    id: int
+    channel_id: int
+    version: int
+    kind: str
+    r2: float
+    sigma: float
+    n: int
+    window_start_us: int
+    window_end_us: int
+    fitted_at: dt.datetime
+    fit: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredAlarm:
+    """An alarm and where it stands in its lifecycle."""
+
+    id: int
+    channel_id: int
+    rule: str
+    level: str
+    peak_level: str
+    state: str
+    raised_us: int
+    last_us: int
+    cleared_us: int | None
+    value: float | None
+    message: str
+    acknowledged_by: str | None
+    acknowledged_at: dt.datetime | None
+    acknowledge_comment: str | None
+
+
+@dataclass(frozen=True)
+class AlarmEventRow:
+    """One step of an alarm's history."""
+
+    id: int
+    alarm_id: int
+    kind: str
+    level: str
+    time_us: int
+    value: float | None
+    message: str
+    actor: str | None
+    at: dt.datetime
+
+
+class AnalysisTables:
+    """The analysis part of :class:`~shuian.store.Store` (mixed into it)."""
+
+    engine: sa.Engine
+
+    def _insert(self, table: sa.Table) -> Any:
+        if self.engine.dialect.name == "postgresql":
+            return sa.dialects.postgresql.insert(table)
+        return sa.dialects.sqlite.insert(table)
+
+    # -- flags ----------------------------------------------------------------------------
+
+    def write_flags(self, rows: Sequence[FlagRow], *, actor: str = "check") -> int:
+        """Keep computed flags (one statement); a flag already kept is left as it is."""
+        if not rows:
+            return 0
+        now = dt.datetime.now(dt.UTC)
+        values = [
+            {"channel_id": r.channel_id, "time_us": r.time_us, "kind": r.kind,
+             "detail": r.detail, "source": "check", "active": True, "set_by": actor,
+             "set_at": now}
+            for r in rows
+        ]
+        statement = self._insert(schema.flags).on_conflict_do_nothing()
+        with self.engine.begin() as conn:
+            result = conn.execute(statement, values)
+        return int(result.rowcount or 0)
+
+    def set_flag(
+        self, *, channel_id: int, time_us: int, kind: str, actor: str, comment: str
+    ) -> int:
+        """Set (or set again) a manual flag on a reading; the change is kept with who and why."""
+        now = dt.datetime.now(dt.UTC)
+        f = schema.flags
+        with self.engine.begin() as conn:
+            flag_id = conn.scalar(
+                sa.select(f.c.id).where(
+                    f.c.channel_id == channel_id, f.c.time_us == time_us, f.c.kind == kind
+                )
+            )
+            if flag_id is None:
+                flag_id = conn.execute(
+                    f.insert().values(channel_id=channel_id, time_us=time_us, kind=kind,
+                                      detail=comment, source="manual", active=True,
+                                      set_by=actor, set_at=now)
+                ).inserted_primary_key[0]  # type: ignore[index]
+            else:
+                conn.execute(f.update().where(f.c.id == flag_id).values(active=True))
+            conn.execute(schema.flag_events.insert().values(
+                flag_id=flag_id, action="set", actor=actor, comment=comment, at=now))
+        return int(flag_id)
+
+    def clear_flag(self, flag_id: int, *, actor: str, comment: str) -> None:
+        """Clear a flag (it stays in the history with who cleared it and why)."""
+        f = schema.flags
+        with self.engine.begin() as conn:
+            updated = conn.execute(f.update().where(f.c.id == flag_id).values(active=False))
+            if not updated.rowcount:
+                raise NotFoundError(f"no flag {flag_id}")
+            conn.execute(schema.flag_events.insert().values(
+                flag_id=flag_id, action="cleared", actor=actor, comment=comment,
+                at=dt.datetime.now(dt.UTC)))
+
+    def flags(
+        self,
+        channel_ids: Iterable[int],
+        *,
+        start_us: int | None = None,
+        end_us: int | None = None,
+        active_only: bool = True,
+    ) -> list[StoredFlag]:
+        """Flags of some channels, by channel and time (one query)."""
+        f = schema.flags
+        query = sa.select(
+            f.c.id, f.c.channel_id, f.c.time_us, f.c.kind, f.c.detail, f.c.source, f.c.active,
+            f.c.set_by, f.c.set_at,
+        ).where(f.c.channel_id.in_(list(channel_ids)))
+        if start_us is not None:
+            query = query.where(f.c.time_us >= start_us)
+        if end_us is not None:
+            query = query.where(f.c.time_us < end_us)
+        if active_only:
+            query = query.where(f.c.active.is_(True))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(f.c.channel_id, f.c.time_us)).all()
+        return [StoredFlag(*row) for row in rows]
+
+    def flag_history(self, flag_id: int) -> list[dict[str, Any]]:
+        """Who set and cleared a flag, when and why."""
+        e = schema.flag_events
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(e.c.action, e.c.actor, e.c.comment, e.c.at)
+                .where(e.c.flag_id == flag_id).order_by(e.c.id)
+            ).mappings().all()
+        return [dict(row) for row in rows]
+
+    # -- models ---------------------------------------------------------------------------
+
+    def save_models(self, fits: Sequence[dict[str, Any]]) -> None:
+        """Store new model versions (each dict: channel_id, kind, r2, sigma, n, window_start_us,
+        window_end_us, fit); the version number counts up per channel."""
+        if not fits:
+            return
+        m = schema.models
+        now = dt.datetime.now(dt.UTC)
+        with self.engine.begin() as conn:
+            latest = dict(
+                conn.execute(
+                    sa.select(m.c.channel_id, sa.func.max(m.c.version))
+                    .where(m.c.channel_id.in_([f["channel_id"] for f in fits]))
+                    .group_by(m.c.channel_id)
+                ).all()
+            )
+            conn.execute(
+                m.insert(),
+                [{**f, "version": latest.get(f["channel_id"], 0) + 1, "fitted_at": now}
+                 for f in fits],
+            )
+
+    def current_models(self, channel_ids: Iterable[int]) -> dict[int, StoredModel]:
+        """The newest model version of each channel that has one (one query)."""
+        m = schema.models
+        newest = (
+            sa.select(m.c.channel_id, sa.func.max(m.c.version).label("version"))
+            .where(m.c.channel_id.in_(list(channel_ids)))
+            .group_by(m.c.channel_id)
+            .subquery()
+        )
+        query = sa.select(*m.c).join(
+            newest, (m.c.channel_id == newest.c.channel_id) & (m.c.version == newest.c.version)
+        )
+        with self.engine.connect() as conn:
+            return {row.channel_id: StoredModel(*row) for row in conn.execute(query)}
+
+    def model_versions(self, channel_id: int) -> list[StoredModel]:
+        """Every fitted version of a channel's model, newest first."""
+        m = schema.models
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(*m.c).where(m.c.channel_id == channel_id).order_by(m.c.version.desc())
+            ).all()
+        return [StoredModel(*row) for row in rows]
+
+    # -- evaluation marks ---------------------------------------------------------------
+
+    def evaluated_until(self, channel_ids: Iterable[int]) -> dict[int, int]:
+        """How far (µs) each channel's readings have been judged by the alarm rules."""
+        e = schema.evaluated
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(e.c.channel_id, e.c.until_us).where(e.c.channel_id.in_(list(channel_ids)))
+            ).all()
+        return {int(c): int(u) for c, u in rows}
+
+    def mark_evaluated(self, marks: dict[int, int]) -> None:
+        """Record how far each channel has been judged (one statement)."""
+        if not marks:
+            return
+        statement = self._insert(schema.evaluated)
+        statement = statement.on_conflict_do_update(
+            index_elements=["channel_id"], set_={"until_us": statement.excluded.until_us}
+        )
+        with self.engine.begin() as conn:
+            conn.execute(statement, [{"channel_id": c, "until_us": u} for c, u in marks.items()])
+
+    # -- alarms -----------------------------------------------------------------------------
+
+    def open_alarms(self, channel_ids: Iterable[int] | None = None) -> list[StoredAlarm]:
+        """Alarms not cleared yet (of some channels, or all)."""
+        a = schema.alarms
+        query = sa.select(*a.c).where(a.c.state != "cleared")
+        if channel_ids is not None:
+            query = query.where(a.c.channel_id.in_(list(channel_ids)))
+        with self.engine.connect() as conn:
+            return [StoredAlarm(*row) for row in conn.execute(query.order_by(a.c.id))]
+
+    def alarms(
+        self, *, channel_ids: Iterable[int], state: str | None = None, limit: int = 200
+    ) -> list[StoredAlarm]:
+        """Alarms of some channels, newest first; ``state`` open | raised | acknowledged |
+        cleared filters them."""
+        a = schema.alarms
+        query = sa.select(*a.c).where(a.c.channel_id.in_(list(channel_ids)))
+        if state == "open":
+            query = query.where(a.c.state != "cleared")
+        elif state is not None:
+            query = query.where(a.c.state == state)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(a.c.raised_us.desc(), a.c.id.desc()).limit(limit))
+            return [StoredAlarm(*row) for row in rows]
+
+    def alarm(self, alarm_id: int) -> StoredAlarm:
+        """One alarm by id."""
+        a = schema.alarms
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(*a.c).where(a.c.id == alarm_id)).first()
+        if row is None:
+            raise NotFoundError(f"no alarm {alarm_id}; 'shuian alarms' lists the alarms")
+        return StoredAlarm(*row)
+
+    def alarm_history(self, alarm_id: int) -> list[AlarmEventRow]:
+        """Every step of an alarm's lifecycle, oldest first."""
+        e = schema.alarm_events
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(*e.c).where(e.c.alarm_id == alarm_id).order_by(e.c.id))
+            return [AlarmEventRow(*row) for row in rows]
+
+    def record_alarm_step(
+        self,
+        *,
+        channel_id: int,
+        rule: str,
+        kind: str,
+        level: str,
+        time_us: int,
+        value: float | None,
+        message: str,
+        actor: str = SYSTEM_ACTOR,
+    ) -> int:
+        """Apply one lifecycle step (raised, escalated, deescalated, cleared) and keep it.
+
+        ``raised`` opens a new alarm (one open alarm per channel and rule); the other steps
+        change the open one. An escalation asks for a new acknowledgement. Returns the alarm id.
+        """
+        a, e = schema.alarms, schema.alarm_events
+        now = dt.datetime.now(dt.UTC)
+        with self.engine.begin() as conn:
+            open_id = conn.scalar(
+                sa.select(a.c.id).where(
+                    a.c.channel_id == channel_id, a.c.rule == rule, a.c.state != "cleared"
+                )
+            )
+            if kind == "raised" and open_id is None:
+                alarm_id = conn.execute(
+                    a.insert().values(
+                        channel_id=channel_id, rule=rule, level=level, peak_level=level,
+                        state="raised", raised_us=time_us, last_us=time_us, value=value,
+                        message=message,
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+            elif open_id is None:
+                return 0  # nothing open to change (already cleared)
+            else:
+                alarm_id = open_id
+                changes: dict[str, Any] = {"last_us": time_us, "value": value,
+                                           "message": message}
+                if kind == "cleared":
+                    changes |= {"state": "cleared", "cleared_us": time_us}
+                else:
+                    changes["level"] = level
+                    peak = conn.scalar(sa.select(a.c.peak_level).where(a.c.id == alarm_id))
+                    if _rank(level) > _rank(str(peak)):
+                        changes |= {"peak_level": level, "state": "raised"}
+                conn.execute(a.update().where(a.c.id == alarm_id).values(changes))
+            conn.execute(e.insert().values(alarm_id=alarm_id, kind=kind, level=level,
+                                           time_us=time_us, value=value, message=message,
+                                           actor=actor, at=now))
+        return int(alarm_id)
+
+    def acknowledge_alarm(self, alarm_id: int, *, actor: str, comment: str) -> StoredAlarm:
+        """Acknowledge an open alarm: who, when and a comment are kept."""
+        alarm = self.alarm(alarm_id)
+        if alarm.state == "cleared":
+            raise InvalidRequestError(f"alarm {alarm_id} is already cleared")
+        a, e = schema.alarms, schema.alarm_events
+        now = dt.datetime.now(dt.UTC)
+        with self.engine.begin() as conn:
+            conn.execute(a.update().where(a.c.id == alarm_id).values(
+                state="acknowledged", acknowledged_by=actor, acknowledged_at=now,
+                acknowledge_comment=comment))
+            conn.execute(e.insert().values(
+                alarm_id=alarm_id, kind="acknowledged", level=alarm.level,
+                time_us=int(now.timestamp() * 1_000_000), value=alarm.value,
+                message=comment, actor=actor, at=now))
+        return self.alarm(alarm_id)
+
+    # -- deliveries (the DeliveryLog of shuian.notify) ------------------------------------------
+
+    def delivered(self, key: str, notifier: str) -> bool:
+        """Whether a message with this key went out through this notifier successfully."""
+        d = schema.deliveries
+        with self.engine.connect() as conn:
+            found = conn.scalar(
+                sa.select(sa.func.count()).select_from(d).where(
+                    d.c.key == key, d.c.notifier == notifier, d.c.ok.is_(True))
+            )
+        return bool(found)
+
+    def record(
+        self, key: str, notifier: str, attempt: int, ok: bool, error: str | None, time_us: int
+    ) -> None:
+        """Keep one delivery attempt."""
+        with self.engine.begin() as conn:
+            conn.execute(schema.deliveries.insert().values(
+                key=key, notifier=notifier, attempt=attempt, ok=ok, error=error,
+                time_us=time_us))
+
+    def delivery_log(self, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Delivery attempts, newest first."""
+        d = schema.deliveries
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(*d.c).order_by(d.c.id.desc()).limit(limit)).mappings()
+            return [dict(row) for row in rows]
+
+
+def _rank(level: str) -> int:
+    return ("normal", "attention", "warning", "alarm").index(level)
