@@ -1,24 +1,16 @@
-"""The ``shuian`` command line.
+"""Commands on the site and its data.
 
-Every command takes ``--db URL`` (or the environment variable ``SHUIAN_DB``; default
-``sqlite:///shuian.db`` in the current folder). User mistakes end with one line on standard
-error naming what was wrong, and exit status 1; never a stack trace.
+``init``, ``ingest``, ``channels``, ``status``, ``readings``, ``rejected``, ``demo``, ``serve``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import sys
-import zoneinfo
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -28,68 +20,21 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
-from rich.text import Text
 
 from shuian import __version__
-from shuian.errors import ShuianError
-from shuian.readings import US_PER_S
-from shuian.store import DEFAULT_URL, Store, open_store
-from shuian.times import iso_utc, parse_time
-
-app = typer.Typer(
-    name="shuian",
-    help="Shuian (水安): reservoir and dam safety monitoring.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+from shuian.cli.common import (
+    DbOption,
+    JsonOption,
+    PortOption,
+    app,
+    err,
+    iso_local,
+    out,
+    print_json,
+    store_for,
 )
-err = Console(stderr=True, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
-
-DbOption = Annotated[
-    str,
-    typer.Option(
-        "--db",
-        envvar="SHUIAN_DB",
-        help="Database URL: sqlite:///PATH.db or postgresql://HOST/DB.",
-        show_default=True,
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-PortOption = Annotated[int, typer.Option("--port", help="HTTP port to serve on.")]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Turn Shuian's errors into one line on stderr and exit status 1."""
-    try:
-        yield
-    except ShuianError as exc:
-        err.print(Text.assemble(("error:", "bold red"), " ", exc.message), highlight=False)
-        raise typer.Exit(1) from None
-
-
-@contextmanager
-def _store(db: str) -> Iterator[Store]:
-    with _user_errors():
-        store = open_store(db)
-        try:
-            yield store
-        finally:
-            store.close()
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
-
-
-def _iso(time_us: int | None, timezone: str) -> str | None:
-    if time_us is None:
-        return None
-    stamp = dt.datetime.fromtimestamp(time_us / US_PER_S, dt.UTC)
-    return stamp.astimezone(zoneinfo.ZoneInfo(timezone)).isoformat()
+from shuian.store import DEFAULT_URL
+from shuian.times import iso_utc, parse_time
 
 
 @app.command()
@@ -100,7 +45,7 @@ def init(
     """Create or update the store from a site file (validated; every problem is listed)."""
     from shuian.site import load_site
 
-    with _store(db) as store:
+    with store_for(db) as store:
         model = load_site(site)
         store.save_site(model, site.read_text(encoding="utf-8"))
         r = model.reservoir
@@ -119,7 +64,7 @@ def ingest(
     """Ingest data files; rejected rows are kept with their reason (see 'shuian rejected')."""
     from shuian.services.ingest import Ingestor, IngestReport
 
-    with _store(db) as store:
+    with store_for(db) as store:
         ingestor = Ingestor(store, store.site())
         total = IngestReport()
         show_progress = not as_json and err.is_terminal
@@ -136,7 +81,7 @@ def ingest(
             total.add(report.accepted, report.duplicates, report.rejections)
             total.rejected += report.rejected - len(report.rejections)
         if as_json:
-            _print_json(total.as_json())
+            print_json(total.as_json())
             return
         out.print(
             f"accepted {total.accepted}, duplicates {total.duplicates}, rejected {total.rejected}"
@@ -168,7 +113,7 @@ def _progress() -> Progress:
 @app.command()
 def channels(db: DbOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
     """List the channels of the site."""
-    with _store(db) as store:
+    with store_for(db) as store:
         stored = store.site()
         infos = store.channels(stored.id)
     rows = [
@@ -184,7 +129,7 @@ def channels(db: DbOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
         for c in infos
     ]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("code", "instrument", "type", "quantity", "unit", "limits")
     for row in rows:
@@ -201,7 +146,7 @@ def _or_blank(value: object) -> str:
 @app.command()
 def status(db: DbOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
     """Summarise the store: site, channels, readings per instrument type, rejections."""
-    with _store(db) as store:
+    with store_for(db) as store:
         stored = store.site()
         counts = store.reading_counts(stored.id)
         r = stored.site.reservoir
@@ -214,12 +159,12 @@ def status(db: DbOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
             "channels": len(store.channels(stored.id)),
             "readings": counts["readings"],
             "rejected": store.rejection_count(stored.id),
-            "first": _iso(counts["first_us"], r.timezone),
-            "last": _iso(counts["last_us"], r.timezone),
+            "first": iso_local(counts["first_us"], r.timezone),
+            "last": iso_local(counts["last_us"], r.timezone),
             "readings_by_type": counts["by_type"],
         }
     if as_json:
-        _print_json(summary)
+        print_json(summary)
         return
     banner = " [bold yellow](SYNTHETIC DATA)[/]" if r.synthetic else ""
     out.print(f"[bold]{r.name} / {r.name_zh}[/] ({r.code}){banner}")
@@ -238,7 +183,7 @@ def readings(
     db: DbOption = DEFAULT_URL,
 ) -> None:
     """Print a channel's readings as long CSV (channel,time,value), which 'ingest' takes back."""
-    with _store(db) as store:
+    with store_for(db) as store:
         stored = store.site()
         info = store.channel(stored.id, channel)
         tz = stored.site.reservoir.timezone
@@ -258,12 +203,12 @@ def rejected(
     as_json: JsonOption = False,
 ) -> None:
     """List rejected rows with their source, line, reason and raw text."""
-    with _store(db) as store:
+    with store_for(db) as store:
         stored = store.site()
         items = store.rejections(stored.id, limit=limit)
         total = store.rejection_count(stored.id)
     if as_json:
-        _print_json({"total": total, "items": [vars(i) for i in items]})
+        print_json({"total": total, "items": [vars(i) for i in items]})
         return
     out.print(f"{total} rejected row(s); newest {len(items)}:")
     for i in items:
@@ -280,7 +225,7 @@ def demo(
     """Build the Shimenzi demo reservoir (synthetic data) and serve the dashboard."""
     from shuian.services.demo import build_demo
 
-    with _store(db) as store:
+    with store_for(db) as store:
         with err.status(f"building {days} days of synthetic history ..."):
             summary = build_demo(store, days=days, site_file=Path("shimenzi.yaml"))
         r = summary.stored.site.reservoir
@@ -301,7 +246,7 @@ def demo(
 @app.command()
 def serve(port: PortOption = 8000, db: DbOption = DEFAULT_URL) -> None:
     """Serve the HTTP API and the dashboard."""
-    with _store(db):
+    with store_for(db):
         pass  # fail early, with a clear message, when the database cannot be opened
     _serve(db, port)
 

@@ -1,0 +1,11 @@
+"""The ``shuian`` command line.
+
+Every command takes ``--db URL`` (or the environment variable ``SHUIAN_DB``; default
+``sqlite:///shuian.db`` in the current folder). User mistakes end with one line on standard
+error naming what was wrong, and exit status 1; never a stack trace.
+"""
+
+from shuian.cli import data  # noqa: F401 - registers the commands
+from shuian.cli.common import app
+
+__all__ = ["app"]
