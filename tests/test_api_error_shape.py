@@ -95,6 +95,7 @@ EXAMPLES: list[errors.ShuianError] = [
     errors.InputFileError("data.csv: line 1: no header"),
     errors.NotFoundError("no channel 'X'"),
     errors.InvalidRequestError("bad parameter"),
+    errors.NotificationError("webhook http://example.test: 500"),
     errors.StoreError("database unreachable"),
     errors.NoSiteError("sqlite:///shuian.db"),
 ]

@@ -12,6 +12,7 @@ psycopg, SQLAlchemy) are translated at the store boundary into :class:`StoreErro
     ├── InputFileError         a data file whose structure cannot be read (TOA5 header, CSV header)
     ├── NotFoundError          a channel, instrument or site that does not exist   (HTTP 404)
     ├── InvalidRequestError    a request whose parameters are wrong                (HTTP 400)
+    ├── NotificationError      a webhook or mail server did not take a message     (HTTP 502)
     └── StoreError             the database cannot be reached or refused an operation
         └── NoSiteError        the store holds no site yet: run ``shuian init`` or ``shuian demo``
 
@@ -69,6 +70,12 @@ class InvalidRequestError(ShuianError):
     """A request or command-line parameter is wrong."""
 
     status = 400
+
+
+class NotificationError(ShuianError):
+    """A notifier could not deliver a message; names the notifier, the server and the cause."""
+
+    status = 502
 
 
 class StoreError(ShuianError):

@@ -13,6 +13,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shuian.notify.settings import NotificationSettings
 from shuian.site.analysis import Checks, ModelSpec, SiteAnalysis, Thresholds, default_model
 from shuian.site.conversions import Conversion, Identity
 
@@ -209,6 +210,7 @@ class Site(_Strict):
     instruments: tuple[Instrument, ...] = Field(min_length=1)
     loggers: tuple[Logger, ...] = ()
     analysis: SiteAnalysis = SiteAnalysis()
+    notifications: NotificationSettings | None = None
 
     @model_validator(mode="after")
     def _references(self) -> Self:
