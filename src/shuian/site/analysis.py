@@ -85,12 +85,20 @@ class Thresholds(_Strict):
 
 
 class Checks(_Strict):
-    """Data checks that flag readings (never delete them)."""
+    """Data checks that flag readings (never delete them).
 
-    spike_window: int = Field(default=25, ge=5, description="readings in the Hampel window")
+    Channels whose value legitimately stays constant for long (a held reservoir level, rain,
+    gated releases) switch the spike and stuck checks off with ``null``.
+    """
+
+    spike_window: int | None = Field(
+        default=25, ge=5, description="readings in the Hampel window; null: no spike check"
+    )
     spike_sigmas: float = Field(default=6.0, gt=0, description="robust sigmas (1.4826 MAD)")
     rate_per_hour: float | None = Field(default=None, gt=0, description="largest change/hour")
-    stuck_readings: int = Field(default=48, ge=3, description="identical readings = stuck")
+    stuck_readings: int | None = Field(
+        default=48, ge=3, description="identical readings = stuck; null: no stuck check"
+    )
     stuck_tolerance: float = Field(default=0.0, ge=0)
     gap_factor: float = Field(default=3.0, gt=1, description="gap = interval x this factor")
     no_data_factor: float = Field(default=6.0, gt=1, description="no-data alarm after")
