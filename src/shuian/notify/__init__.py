@@ -7,9 +7,9 @@ file's ``notifications:`` section (:class:`NotificationSettings`) says which not
 (:func:`build_notifiers`).
 """
 
+from shuian.errors import NotificationError
 from shuian.notify.channels import (
     DEFAULT_LEVELS,
-    NotificationError,
     Notifier,
     SmtpNotifier,
     WebhookNotifier,

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from shuian.notify.channels import NotificationError, Notifier
+from shuian.errors import NotificationError
+from shuian.notify.channels import Notifier
 from shuian.notify.message import AlarmEvent, dedupe_key
 
 logger = logging.getLogger(__name__)

@@ -31,8 +31,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shuian.errors import NotificationError
 from shuian.notify.channels import (
-    NotificationError,
     Notifier,
     SmtpNotifier,
     WebhookNotifier,
