@@ -8,11 +8,15 @@ only what differs from common practice.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 AgeingTerm = Literal["theta", "log", "exp"]
+
+#: Half a day (s): the default span of consecutive envelope exceedances for automatic channels.
+HALF_DAY_S = 43_200
 
 
 class _Strict(BaseModel):
@@ -40,7 +44,13 @@ class ModelSpec(_Strict):
     fit_window_days: int = Field(default=3 * 365, ge=60)
     warning_sigma: float = Field(default=2.0, gt=0)
     alarm_sigma: float = Field(default=3.0, gt=0)
-    persistence: int = Field(default=3, ge=1, description="consecutive exceedances to raise")
+    persistence: int | None = Field(
+        default=None,
+        ge=1,
+        description="consecutive exceedances to raise; default: half a day of readings "
+        "for automatic channels (residuals of hourly readings come in runs), 2 for daily or "
+        "slower ones",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -52,6 +62,15 @@ class ModelSpec(_Strict):
                 f"({self.warning_sigma})"
             )
         return self
+
+
+    def persistence_for(self, interval_s: float | None) -> int:
+        """Consecutive readings beyond the envelope that raise (or clear) an alarm."""
+        if self.persistence is not None:
+            return self.persistence
+        if interval_s is None or interval_s >= 86_400:
+            return 2
+        return max(3, math.ceil(HALF_DAY_S / interval_s))
 
 
 class Band(_Strict):

@@ -1,5 +1,7 @@
-"""Storage of analysis results: flags (with their history), model versions, alarms (with their
-lifecycle), how far each channel has been judged, and the notification delivery log.
+"""Storage of analysis results.
+
+Flags (with their history), model versions, alarms (with their lifecycle), how far each channel
+has been judged, and the notification delivery log.
 
 Plain SQLAlchemy Core shared by both backends; every bulk write is one statement.
 """
@@ -198,8 +200,10 @@ class AnalysisTables:
     # -- models ---------------------------------------------------------------------------
 
     def save_models(self, fits: Sequence[dict[str, Any]]) -> None:
-        """Store new model versions (each dict: channel_id, kind, r2, sigma, n, window_start_us,
-        window_end_us, fit); the version number counts up per channel."""
+        """Store new model versions; the version number counts up per channel.
+
+        Each dict has channel_id, kind, r2, sigma, n, window_start_us, window_end_us and fit.
+        """
         if not fits:
             return
         m = schema.models
@@ -278,8 +282,10 @@ class AnalysisTables:
     def alarms(
         self, *, channel_ids: Iterable[int], state: str | None = None, limit: int = 200
     ) -> list[StoredAlarm]:
-        """Alarms of some channels, newest first; ``state`` open | raised | acknowledged |
-        cleared filters them."""
+        """Alarms of some channels, newest first.
+
+        ``state`` (open, raised, acknowledged or cleared) filters them.
+        """
         a = schema.alarms
         query = sa.select(*a.c).where(a.c.channel_id.in_(list(channel_ids)))
         if state == "open":
@@ -343,12 +349,14 @@ class AnalysisTables:
                 return 0  # nothing open to change (already cleared)
             else:
                 alarm_id = open_id
-                changes: dict[str, Any] = {"last_us": time_us, "value": value,
-                                           "message": message}
+                # The alarm keeps the reason of its worst step; every step is in its events.
+                changes: dict[str, Any] = {"last_us": time_us}
                 if kind == "cleared":
                     changes |= {"state": "cleared", "cleared_us": time_us}
                 else:
                     changes["level"] = level
+                if kind == "escalated":
+                    changes |= {"value": value, "message": message}
                     peak = conn.scalar(sa.select(a.c.peak_level).where(a.c.id == alarm_id))
                     if _rank(level) > _rank(str(peak)):
                         changes |= {"peak_level": level, "state": "raised"}

@@ -113,5 +113,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("deliveries", "evaluated", "alarm_events", "alarms", "models", "flag_events", "flags"):
+    tables = ("deliveries", "evaluated", "alarm_events", "alarms", "models", "flag_events",
+              "flags")
+    for table in tables:
         op.drop_table(table)
