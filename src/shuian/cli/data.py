@@ -60,12 +60,21 @@ def ingest(
     files: Annotated[list[Path], typer.Argument(help="Long-CSV or TOA5 files.")],
     db: DbOption = DEFAULT_URL,
     as_json: JsonOption = False,
+    analyze: Annotated[
+        bool, typer.Option("--analyze/--no-analyze", help="Judge the new readings as they land.")
+    ] = True,
 ) -> None:
-    """Ingest data files; rejected rows are kept with their reason (see 'shuian rejected')."""
+    """Ingest data files; rejected rows are kept with their reason (see 'shuian rejected').
+
+    Each committed block is judged at once (checks, thresholds, models, alarms) unless
+    ``--no-analyze``.
+    """
+    from shuian.services.analysis import Analyzer
     from shuian.services.ingest import Ingestor, IngestReport
 
     with store_for(db) as store:
-        ingestor = Ingestor(store, store.site())
+        stored = store.site()
+        ingestor = Ingestor(store, stored, analyzer=Analyzer(store, stored) if analyze else None)
         total = IngestReport()
         show_progress = not as_json and err.is_terminal
         for path in files:
@@ -80,12 +89,16 @@ def ingest(
                 report = ingestor.ingest_file(path)
             total.add(report.accepted, report.duplicates, report.rejections)
             total.rejected += report.rejected - len(report.rejections)
+        analysis = ingestor.evaluation.as_json()
         if as_json:
-            print_json(total.as_json())
+            print_json(total.as_json() | ({"analysis": analysis} if analyze else {}))
             return
         out.print(
             f"accepted {total.accepted}, duplicates {total.duplicates}, rejected {total.rejected}"
         )
+        if analyze:
+            out.print(f"judged {analysis['readings']} readings: flags {analysis['flags']}, "
+                      f"alarm steps {analysis['alarm_steps']}")
         for r in total.rejections[:10]:
             out.print(f"  {r.source}:{r.line}: {r.reason}")
         if total.rejected > 10:
@@ -239,6 +252,13 @@ def demo(
                 f"{fault.start:%Y-%m-%d %H:%M} .. {fault.end:%Y-%m-%d %H:%M} UTC: "
                 f"{fault.description}"
             )
+        fitted = [f for f in summary.fits if f.ok]
+        found = summary.evaluation.as_json()
+        out.print(
+            f"models fitted: {len(fitted)} of {len(summary.fits)}; judged {found['readings']} "
+            f"readings: flags {found['flags']}, alarm steps {found['alarm_steps']} "
+            "('shuian alarms' lists them)"
+        )
     if serve_after:
         _serve(db, port)
 

@@ -100,6 +100,13 @@ class EvaluationReport:
     steps: list[AlarmStep] = field(default_factory=list)
     notifications: int = 0
 
+    def merge(self, other: EvaluationReport) -> None:
+        """Add another evaluation's findings to this one."""
+        self.readings += other.readings
+        self.flags.update(other.flags)
+        self.steps += other.steps
+        self.notifications += other.notifications
+
     def as_json(self) -> dict[str, Any]:
         """The report as one JSON object."""
         return {

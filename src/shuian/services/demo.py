@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from shuian.demo.synthetic import InjectedFault, generate_history
+from shuian.alarms.levels import US_PER_DAY
 from shuian.readings import ReadingBatch
+from shuian.services.analysis import Analyzer, EvaluationReport, FitOutcome
 from shuian.site import parse_site
 from shuian.store import Store, StoredSite
 
@@ -22,14 +24,20 @@ def demo_site_text() -> str:
     return resources.files("shuian.demo").joinpath(DEMO_SITE_FILE).read_text(encoding="utf-8")
 
 
+#: Days at the end of the history judged by models fitted on the days before (when longer).
+EVALUATED_DAYS = 365
+
+
 @dataclass(frozen=True)
 class DemoSummary:
-    """What the demo built: the site, how many readings, and the faults it injected."""
+    """What the demo built: the site, its readings, the faults injected and what analysis found."""
 
     stored: StoredSite
     readings: int
     faults: tuple[InjectedFault, ...]
     site_file: Path | None
+    fits: list[FitOutcome]
+    evaluation: EvaluationReport
 
 
 def build_demo(
@@ -42,8 +50,10 @@ def build_demo(
     """Save the Shimenzi site and ``days`` of synthetic history (ending at ``end``, default now).
 
     The history goes straight to the store in one bulk write: it is generated already valid,
-    except the injected faults, which later analysis must find. When ``site_file`` is given, the
-    site file is also written there (if it does not exist) for the user to read and edit.
+    except the injected faults, which the analysis must find. The models are then fitted on the
+    history but its last year (all of it when shorter than two years) and every reading is
+    judged, as if the station had run all along. When ``site_file`` is given, the site file is
+    also written there (if it does not exist) for the user to read and edit.
     """
     text = demo_site_text()
     site = parse_site(text, source=DEMO_SITE_FILE)
@@ -64,4 +74,9 @@ def build_demo(
         raw=np.full(sum(len(t) for t in times), np.nan),
     )
     store.write_readings(batch)
-    return DemoSummary(stored, len(batch), history.faults, site_file)
+    analyzer = Analyzer(store, stored)
+    start_us = int(batch.time_us.min())
+    calibration_days = days - EVALUATED_DAYS if days > 2 * EVALUATED_DAYS else days
+    fits = analyzer.fit(end_us=start_us + calibration_days * US_PER_DAY)
+    evaluation = analyzer.evaluate(notify=False)
+    return DemoSummary(stored, len(batch), history.faults, site_file, fits, evaluation)

@@ -23,6 +23,7 @@ from shuian.ingest.files import Progress, read_file
 from shuian.ingest.rows import RawRows
 from shuian.ingest.validate import ChannelTable, validate
 from shuian.readings import US_PER_S, ReadingBatch, Rejection
+from shuian.services.analysis import Analyzer, EvaluationReport
 from shuian.store import Store, StoredSite
 
 #: How many rejections an ingest report lists in full (all are kept in the store).
@@ -64,9 +65,13 @@ class IngestReport:
 class Ingestor:
     """Validates, converts and stores readings for one site of a store."""
 
-    def __init__(self, store: Store, stored: StoredSite) -> None:
+    def __init__(
+        self, store: Store, stored: StoredSite, *, analyzer: Analyzer | None = None
+    ) -> None:
         self.store = store
         self.stored = stored
+        self.analyzer = analyzer
+        self.evaluation = EvaluationReport()
         ids = {c.code: c.id for c in store.channels(stored.id)}
         self.table = ChannelTable.from_site(stored.site, ids)
 
@@ -99,6 +104,10 @@ class Ingestor:
     ) -> tuple[int, int, list[Rejection]]:
         new = self.store.write_readings(batch)
         self.store.write_rejections(self.stored.id, rejections)
+        if self.analyzer is not None and len(batch):
+            # Judge what just landed (incremental: only readings after each channel's mark).
+            found = self.analyzer.evaluate(channel_ids=np.unique(batch.channel_id).tolist())
+            self.evaluation.merge(found)
         return new, len(batch) - new, rejections
 
     def ingest_records(self, records: Sequence[dict[str, Any]], *, source: str) -> IngestReport:
