@@ -51,6 +51,7 @@ def create_app(url: str | None = None) -> FastAPI:
         store = open_store(url)
         app.state.store = store
         app.state.ingestor = None
+        app.state.analyzer = None
         try:
             yield
         finally:

@@ -10,10 +10,20 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from shuian.services.analysis import Analyzer
 from shuian.services.ingest import Ingestor
 from shuian.store import Store, StoredSite
 
-__all__ = ["IngestorDep", "SiteDep", "StoreDep", "get_ingestor", "get_site", "get_store"]
+__all__ = [
+    "AnalyzerDep",
+    "IngestorDep",
+    "SiteDep",
+    "StoreDep",
+    "get_analyzer",
+    "get_ingestor",
+    "get_site",
+    "get_store",
+]
 
 
 def get_store(request: Request) -> Store:
@@ -86,9 +96,25 @@ def get_ingestor(request: Request, store: StoreDep, stored: SiteDep) -> Ingestor
         or ingestor.stored.id != stored.id
         or ingestor.stored.definition != stored.definition
     ):
-        ingestor = Ingestor(store, stored)
+        ingestor = Ingestor(store, stored, analyzer=get_analyzer(request, store, stored))
         request.app.state.ingestor = ingestor
     return ingestor
 
 
 IngestorDep = Annotated[Ingestor, Depends(get_ingestor)]
+
+
+def get_analyzer(request: Request, store: StoreDep, stored: SiteDep) -> Analyzer:
+    """Give the application's analysis service, rebuilt when the site file changes."""
+    analyzer: Analyzer | None = getattr(request.app.state, "analyzer", None)
+    if (
+        analyzer is None
+        or analyzer.stored.id != stored.id
+        or analyzer.stored.definition != stored.definition
+    ):
+        analyzer = Analyzer(store, stored)
+        request.app.state.analyzer = analyzer
+    return analyzer
+
+
+AnalyzerDep = Annotated[Analyzer, Depends(get_analyzer)]

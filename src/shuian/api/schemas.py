@@ -13,6 +13,15 @@ from pydantic import BaseModel, Field
 
 __all__ = [
     "MAX_BATCH",
+    "ActorIn",
+    "AlarmDetailPublic",
+    "AlarmEventPublic",
+    "AlarmPublic",
+    "ComponentsPublic",
+    "FitIn",
+    "FlagIn",
+    "FlagPublic",
+    "ModelPublic",
     "ChannelPublic",
     "HealthPublic",
     "IngestReportPublic",
@@ -129,3 +138,109 @@ class RejectedPublic(BaseModel):
 
     total: int
     items: list[RejectedRowPublic]
+
+
+class ActorIn(BaseModel):
+    """Who does something and why (kept in the history)."""
+
+    by: str = Field(min_length=1, max_length=64, description="the person's name or login")
+    comment: str = Field(default="", max_length=2000)
+
+
+class FlagIn(ActorIn):
+    """A reading an engineer marks as suspect."""
+
+    time: str = Field(description="the reading's time, ISO 8601 (no offset: site time zone)")
+
+
+class FlagPublic(BaseModel):
+    """A flag on a reading: a data check's finding or an engineer's mark."""
+
+    id: int
+    time: str = Field(description="the reading's time, ISO 8601 UTC")
+    kind: str = Field(description="limits, spike, rate, stuck, gap or suspect")
+    detail: str
+    source: str = Field(description="check or manual")
+    active: bool
+    set_by: str
+
+
+class ModelPublic(BaseModel):
+    """A fitted version of a channel's statistical model."""
+
+    version: int
+    kind: str = Field(description="hst, htt or seasonal")
+    r2: float
+    sigma: float = Field(description="residual standard deviation, channel unit")
+    n: int
+    window_start: str
+    window_end: str
+    fitted_at: dt.datetime
+    terms: list[str]
+    coefficients: dict[str, float]
+
+
+class ComponentsPublic(BaseModel):
+    """A channel's readings with the model's prediction split into effects, for a chart.
+
+    ``predicted = constant + hydrostatic + seasonal + time`` (``thermal`` instead of
+    ``seasonal`` for an HTT model); ``residual = value - predicted``; the envelope is
+    ``predicted ± k·sigma``.
+    """
+
+    channel: str
+    unit: str
+    model_version: int
+    kind: str
+    sigma: float
+    warning_sigma: float
+    alarm_sigma: float
+    count: int
+    returned: int
+    times: list[str]
+    values: list[float | None]
+    parts: dict[str, list[float | None]]
+    residual: list[float | None]
+
+
+class AlarmPublic(BaseModel):
+    """An alarm: on which channel, by which rule, how bad, where it stands, and why."""
+
+    id: int
+    channel: str | None
+    rule: str = Field(description="threshold, rate, envelope or no_data")
+    level: str = Field(description="attention, warning or alarm (now)")
+    peak_level: str
+    state: str = Field(description="raised, acknowledged or cleared")
+    raised: str | None
+    last: str | None
+    cleared: str | None
+    value: float | None
+    message: str
+    acknowledged_by: str | None
+    acknowledged_at: dt.datetime | None
+    acknowledge_comment: str | None
+
+
+class AlarmEventPublic(BaseModel):
+    """One step of an alarm's lifecycle."""
+
+    kind: str = Field(description="raised, escalated, deescalated, acknowledged or cleared")
+    level: str
+    time: str
+    value: float | None
+    message: str
+    actor: str | None
+
+
+class AlarmDetailPublic(AlarmPublic):
+    """An alarm with its whole history."""
+
+    history: list[AlarmEventPublic]
+
+
+class FitIn(BaseModel):
+    """Which channels to refit, and the end of the fit window."""
+
+    channels: list[str] | None = None
+    end: str | None = Field(default=None, description="ISO 8601; default now")

@@ -31,14 +31,14 @@ from shuian.alarms.levels import (
     transitions,
 )
 from shuian.checks import check_tail, exclusion_mask
-from shuian.errors import InvalidRequestError
+from shuian.errors import InvalidRequestError, NotFoundError
 from shuian.models import hst
 from shuian.notify import AlarmEvent, Dispatcher, build_notifiers
 from shuian.readings import US_PER_S
 from shuian.site import Channel
 from shuian.site.analysis import ModelSpec
 from shuian.store import ChannelInfo, Store, StoredSite
-from shuian.store.analysis import FlagRow, StoredAlarm
+from shuian.store.analysis import FlagRow, StoredAlarm, StoredModel
 from shuian.store.base import EARLIEST_US
 
 #: Describes the reading at a position of the new readings, for an alarm's message.
@@ -76,6 +76,19 @@ class FitOutcome:
     n: int | None = None
     error: str | None = None
     coefficients: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChannelComponents:
+    """A channel's readings, its model's prediction split into effects, and the residuals."""
+
+    info: ChannelInfo
+    stored_model: StoredModel
+    model: hst.FittedModel
+    times_us: NDArray[np.int64]
+    values: NDArray[np.float64]
+    parts: dict[str, NDArray[np.float64]]
+    residual: NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -460,6 +473,37 @@ class Analyzer:
             time_us=step.time_us, value=step.value, unit=plan.info.unit,
             message=step.message, synthetic=reservoir.synthetic,
         )
+
+    # -- components ---------------------------------------------------------------------------
+
+    def components(
+        self, code: str, *, start_us: int | None = None, end_us: int | None = None
+    ) -> ChannelComponents:
+        """A channel's readings, its current model's prediction split into effects, the residuals.
+
+        The effects are constant, hydrostatic, seasonal (thermal for HTT) and time. Readings
+        before the level (or temperature) history the model needs are left NaN.
+        """
+        plan = self.by_code.get(code)
+        if plan is None:
+            raise NotFoundError(f"no channel {code!r}; 'shuian channels' lists the channels")
+        stored_model = self.store.current_models([plan.info.id]).get(plan.info.id)
+        if stored_model is None or plan.model is None:
+            raise NotFoundError(f"channel {code} has no fitted model: run 'shuian fit' first")
+        model = hst.FittedModel.from_json(stored_model.fit)
+        start = EARLIEST_US if start_us is None else start_us
+        series = self._read([plan], start, end_us, level_days=_level_days([plan]))
+        times, values = series.get(plan.info.id, (np.empty(0, np.int64), np.empty(0)))
+        covered = series.covered(model.spec, times)
+        parts: dict[str, NDArray[np.float64]] = {}
+        if covered.any():
+            found = hst.components(model, times[covered], series.level,
+                                   series.temperatures(model.spec))
+            for key, part in found.items():
+                parts[key] = np.full(len(times), np.nan)
+                parts[key][covered] = part
+        residual = values - parts["predicted"] if parts else np.full(len(times), np.nan)
+        return ChannelComponents(plan.info, stored_model, model, times, values, parts, residual)
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from shuian.demo.synthetic import InjectedFault, generate_history
 from shuian.alarms.levels import US_PER_DAY
+from shuian.demo.synthetic import InjectedFault, generate_history
 from shuian.readings import ReadingBatch
 from shuian.services.analysis import Analyzer, EvaluationReport, FitOutcome
 from shuian.site import parse_site

@@ -1,0 +1,162 @@
+"""A channel's models, model components and flags; fitting and evaluating on demand.
+
+``GET /api/channels/{code}/models``
+    Every fitted version of the channel's model, newest first.
+``GET /api/channels/{code}/components``
+    Readings with the prediction split into hydrostatic, seasonal (thermal) and time effects.
+``GET /api/channels/{code}/flags``, ``POST /api/channels/{code}/flags``
+    The flags on the channel's readings; mark a reading suspect.
+``POST /api/flags/{id}/clear``
+    Clear a flag (kept in its history).
+``POST /api/models/fit``, ``POST /api/analyze``
+    Refit models; judge the readings not judged yet.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Query
+
+from shuian.api.deps import AnalyzerDep, SiteDep, StoreDep
+from shuian.api.routes.readings import DEFAULT_POINTS, MAX_POINTS
+from shuian.api.schemas import ActorIn, ComponentsPublic, FitIn, FlagIn, FlagPublic, ModelPublic
+from shuian.errors import InvalidRequestError
+from shuian.series.downsample import MIN_POINTS, downsample
+from shuian.times import iso_utc, parse_time
+
+router = APIRouter(tags=["analysis"])
+
+
+def _nullable(values: Any) -> list[float | None]:
+    """Floats for JSON, with None where NaN."""
+    return [None if not math.isfinite(v) else v for v in np.asarray(values, float).tolist()]
+
+
+@router.get("/channels/{code}/models")
+def read_models(code: str, store: StoreDep, stored: SiteDep) -> list[ModelPublic]:
+    """Answer every fitted version of a channel's model, newest first."""
+    channel = store.channel(stored.id, code)
+    versions = store.model_versions(channel.id)
+    out = []
+    for m in versions:
+        start, end = iso_utc(times_us=np.array([m.window_start_us, m.window_end_us], np.int64))
+        out.append(ModelPublic(
+            version=m.version, kind=m.kind, r2=m.r2, sigma=m.sigma, n=m.n, window_start=start,
+            window_end=end, fitted_at=m.fitted_at, terms=list(m.fit["terms"]),
+            coefficients=dict(m.fit["coefficients"]),
+        ))
+    return out
+
+
+@router.get("/channels/{code}/components")
+def read_components(
+    code: str,
+    analyzer: AnalyzerDep,
+    stored: SiteDep,
+    start: Annotated[str | None, Query(description="ISO 8601, included")] = None,
+    end: Annotated[str | None, Query(description="ISO 8601, excluded")] = None,
+    max_points: Annotated[int, Query(ge=MIN_POINTS, le=MAX_POINTS)] = DEFAULT_POINTS,
+) -> ComponentsPublic:
+    """Answer a channel's readings with its current model's prediction split into effects.
+
+    Downsampled like ``/readings`` (the same readings are kept for every series), so that an
+    engineer can read "the crest moved 2.1 mm: 1.8 from the water, 0.4 seasonal, -0.1 other".
+    404 when the channel is unknown or has no fitted model.
+    """
+    tz = stored.site.reservoir.timezone
+    found = analyzer.components(
+        code,
+        start_us=parse_time(name="start", text=start, timezone=tz),
+        end_us=parse_time(name="end", text=end, timezone=tz),
+    )
+    count = len(found.times_us)
+    keep = (
+        downsample(found.times_us, found.values, max_points)
+        if count > max_points
+        else np.arange(count)
+    )
+    spec = found.model.spec
+    return ComponentsPublic(
+        channel=code,
+        unit=found.info.unit,
+        model_version=found.stored_model.version,
+        kind=spec.kind,
+        sigma=found.model.sigma,
+        warning_sigma=spec.warning_sigma,
+        alarm_sigma=spec.alarm_sigma,
+        count=count,
+        returned=len(keep),
+        times=iso_utc(times_us=found.times_us[keep]),
+        values=_nullable(found.values[keep]),
+        parts={name: _nullable(part[keep]) for name, part in found.parts.items()},
+        residual=_nullable(found.residual[keep]),
+    )
+
+
+@router.get("/channels/{code}/flags")
+def read_flags(
+    code: str,
+    store: StoreDep,
+    stored: SiteDep,
+    start: Annotated[str | None, Query(description="ISO 8601, included")] = None,
+    end: Annotated[str | None, Query(description="ISO 8601, excluded")] = None,
+    cleared: Annotated[bool, Query(description="include cleared flags")] = False,
+) -> list[FlagPublic]:
+    """Answer the flags on a channel's readings, by time."""
+    tz = stored.site.reservoir.timezone
+    channel = store.channel(stored.id, code)
+    flags = store.flags(
+        [channel.id],
+        start_us=parse_time(name="start", text=start, timezone=tz),
+        end_us=parse_time(name="end", text=end, timezone=tz),
+        active_only=not cleared,
+    )
+    times = iso_utc(times_us=np.array([f.time_us for f in flags], dtype=np.int64))
+    return [
+        FlagPublic(id=f.id, time=t, kind=f.kind, detail=f.detail, source=f.source,
+                   active=f.active, set_by=f.set_by)
+        for f, t in zip(flags, times, strict=True)
+    ]
+
+
+@router.post("/channels/{code}/flags")
+def create_flag(code: str, body: FlagIn, store: StoreDep, stored: SiteDep) -> FlagPublic:
+    """Mark a reading suspect; it is then left out of model fits and alarm rules.
+
+    Writes are open to any client in this version of the API: run it on a trusted network.
+    """
+    channel = store.channel(stored.id, code)
+    time_us = parse_time(name="time", text=body.time, timezone=stored.site.reservoir.timezone)
+    if time_us is None:
+        raise InvalidRequestError("time is required: the reading's time, ISO 8601")
+    flag_id = store.set_flag(channel_id=channel.id, time_us=time_us, kind="suspect",
+                             actor=body.by, comment=body.comment)
+    flag = next(f for f in store.flags([channel.id], start_us=time_us, end_us=time_us + 1)
+                if f.id == flag_id)
+    return FlagPublic(id=flag.id, time=iso_utc(times_us=np.array([time_us]))[0],
+                      kind=flag.kind, detail=flag.detail, source=flag.source,
+                      active=flag.active, set_by=flag.set_by)
+
+
+@router.post("/flags/{flag_id}/clear")
+def clear_flag(flag_id: int, body: ActorIn, store: StoreDep) -> dict[str, Any]:
+    """Clear a flag; its history keeps who set and cleared it, when and why."""
+    store.clear_flag(flag_id, actor=body.by, comment=body.comment)
+    return {"id": flag_id, "active": False, "history": store.flag_history(flag_id)}
+
+
+@router.post("/models/fit")
+def fit_models(body: FitIn, analyzer: AnalyzerDep, stored: SiteDep) -> dict[str, Any]:
+    """Fit a new version of the models (of ``channels``, or all) up to ``end`` (default now)."""
+    end_us = parse_time(name="end", text=body.end, timezone=stored.site.reservoir.timezone)
+    outcomes = analyzer.fit(end_us=end_us, codes=body.channels)
+    return {"models": [vars(o) for o in outcomes]}
+
+
+@router.post("/analyze")
+def analyze(analyzer: AnalyzerDep) -> dict[str, Any]:
+    """Judge every reading not judged yet, and look for silent channels (no data)."""
+    return analyzer.evaluate().as_json()
