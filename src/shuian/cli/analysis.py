@@ -197,6 +197,33 @@ def analyze(db: DbOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
 
 
 @app.command()
+def explain(
+    channel: Annotated[str, typer.Argument(help="Channel code.")],
+    start: Annotated[str, typer.Option("--from", help="First reading's time (ISO 8601).")],
+    end: Annotated[str, typer.Option("--to", help="Second reading's time (ISO 8601).")],
+    db: DbOption = DEFAULT_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """Say why a channel changed between two times: water level, season, ageing, other."""
+    from shuian.services.analysis import Analyzer
+
+    with store_for(db) as store:
+        stored = store.site()
+        tz = stored.site.reservoir.timezone
+        from_us = parse_time(name="--from", text=start, timezone=tz)
+        to_us = parse_time(name="--to", text=end, timezone=tz)
+        assert from_us is not None and to_us is not None
+        found = Analyzer(store, stored).explain(channel, from_us=from_us, to_us=to_us)
+    if as_json:
+        print_json(vars(found) | {"from": iso_local(found.from_us, tz),
+                                  "to": iso_local(found.to_us, tz)})
+        return
+    out.print(f"{iso_local(found.from_us, tz)} {found.from_value:.6g} {found.unit} -> "
+              f"{iso_local(found.to_us, tz)} {found.to_value:.6g} {found.unit}")
+    out.print(found.sentence())
+
+
+@app.command()
 def hst(
     file: Annotated[Path, typer.Argument(help="CSV with columns time,value,level[,temps...].")],
     out_file: Annotated[

@@ -92,6 +92,30 @@ class ChannelComponents:
 
 
 @dataclass(frozen=True)
+class Explanation:
+    """A channel's change between two readings, split into the model's effects (channel unit).
+
+    ``change`` equals the sum of ``effects`` (hydrostatic, seasonal or thermal, time, other).
+    """
+
+    channel: str
+    unit: str
+    from_us: int
+    to_us: int
+    from_value: float
+    to_value: float
+    change: float
+    effects: dict[str, float]
+
+    def sentence(self) -> str:
+        """The change in words, e.g. "PL1.R moved +2.1 mm: +1.8 from the water level, ..."."""
+        words = {"hydrostatic": "from the water level", "seasonal": "seasonal",
+                 "thermal": "from temperature", "time": "with time (ageing)", "other": "other"}
+        parts = ", ".join(f"{v:+.3g} {words.get(k, k)}" for k, v in self.effects.items())
+        return f"{self.channel} changed {self.change:+.3g} {self.unit}: {parts}"
+
+
+@dataclass(frozen=True)
 class AlarmStep:
     """One step of an alarm's lifecycle found by an evaluation."""
 
@@ -504,6 +528,35 @@ class Analyzer:
                 parts[key][covered] = part
         residual = values - parts["predicted"] if parts else np.full(len(times), np.nan)
         return ChannelComponents(plan.info, stored_model, model, times, values, parts, residual)
+
+    def explain(self, code: str, *, from_us: int, to_us: int) -> Explanation:
+        """Why a channel changed between two readings: the change split into the model's effects.
+
+        The readings nearest to ``from_us`` and ``to_us`` are compared: the change of value is
+        the change of the hydrostatic, seasonal (thermal) and time effects plus the change of
+        the residual ("other").
+        """
+        found = self.components(code, start_us=min(from_us, to_us) - 7 * US_PER_DAY,
+                                end_us=max(from_us, to_us) + 7 * US_PER_DAY)
+        usable = np.flatnonzero(np.isfinite(found.residual))
+        if len(usable) == 0:
+            raise InvalidRequestError(f"{code} has no modelled readings near those times")
+        ends = []
+        for target in (from_us, to_us):
+            ends.append(int(usable[np.argmin(np.abs(found.times_us[usable] - target))]))
+        a, b = ends
+        effects = {
+            name: float(part[b] - part[a])
+            for name, part in found.parts.items()
+            if name not in ("predicted", "constant")
+        }
+        effects["other"] = float(found.residual[b] - found.residual[a])
+        return Explanation(
+            channel=code, unit=found.info.unit,
+            from_us=int(found.times_us[a]), to_us=int(found.times_us[b]),
+            from_value=float(found.values[a]), to_value=float(found.values[b]),
+            change=float(found.values[b] - found.values[a]), effects=effects,
+        )
 
     # -- reading ------------------------------------------------------------------------------
 

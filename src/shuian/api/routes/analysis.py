@@ -96,6 +96,29 @@ def read_components(
     )
 
 
+@router.get("/channels/{code}/explain")
+def explain_change(
+    code: str,
+    analyzer: AnalyzerDep,
+    stored: SiteDep,
+    start: Annotated[str, Query(alias="from", description="first time, ISO 8601")],
+    end: Annotated[str, Query(alias="to", description="second time, ISO 8601")],
+) -> dict[str, Any]:
+    """Answer why a channel changed between two times, split into the model's effects.
+
+    ``change = Σ effects`` (hydrostatic, seasonal or thermal, time, other); ``sentence`` says it
+    in words, e.g. "PL1.R changed +2.1 mm: +1.8 from the water level, +0.4 seasonal, ...".
+    """
+    tz = stored.site.reservoir.timezone
+    from_us = parse_time(name="from", text=start, timezone=tz)
+    to_us = parse_time(name="to", text=end, timezone=tz)
+    if from_us is None or to_us is None:
+        raise InvalidRequestError("from and to are required (ISO 8601 times)")
+    found = analyzer.explain(code, from_us=from_us, to_us=to_us)
+    times = iso_utc(times_us=np.array([found.from_us, found.to_us], dtype=np.int64))
+    return vars(found) | {"from": times[0], "to": times[1], "sentence": found.sentence()}
+
+
 @router.get("/channels/{code}/flags")
 def read_flags(
     code: str,
