@@ -69,6 +69,9 @@ ESCALATED = replace(
     message="PL1.R 25.6 mm is 3.4 sigma above the HST prediction 19.1 mm",
 )
 
+RAISED_KEY = f"42:raised:warning:{T0_US}"
+ESCALATED_KEY = f"42:escalated:alarm:{T0_US + 3_600_000_000}"
+
 
 # --- a real HTTP receiver ------------------------------------------------------------------
 
@@ -206,12 +209,12 @@ def test_a_raised_alarm_is_delivered_once_by_webhook_and_email(
         ("webhook", "sent", 1),
         ("email", "sent", 1),
     ]
-    assert [body["key"] for body in receiver.bodies] == ["42:raised:warning"]
+    assert [body["key"] for body in receiver.bodies] == [RAISED_KEY]
     assert len(box.messages) == 1
     assert box.envelopes[0].rcpt_tos == ["dam-safety@shimenzi.example", "duty@shimenzi.example"]
     assert [(a.key, a.notifier, a.attempt, a.ok, a.error) for a in log.attempts] == [
-        ("42:raised:warning", "webhook", 1, True, None),
-        ("42:raised:warning", "email", 1, True, None),
+        (RAISED_KEY, "webhook", 1, True, None),
+        (RAISED_KEY, "email", 1, True, None),
     ]
 
 
@@ -236,7 +239,7 @@ def test_an_escalation_is_a_new_message(receiver: Receiver, mailbox: tuple[Mailb
     notify.deliver([RAISED])
     notify.deliver([RAISED, ESCALATED])
 
-    assert [body["key"] for body in receiver.bodies] == ["42:raised:warning", "42:escalated:alarm"]
+    assert [body["key"] for body in receiver.bodies] == [RAISED_KEY, ESCALATED_KEY]
     assert [m["Subject"] for m in box.messages] == [
         "[Shuian WARNING] [SYNTHETIC DATA] Shimenzi PL1.R: "
         "24.3 mm is 2.4 sigma above the HST prediction 19.1 mm",
@@ -276,7 +279,7 @@ def test_a_message_that_exhausts_its_attempts_is_tried_again_at_the_next_deliver
     [first] = notify.deliver([RAISED])
     assert (first.outcome, first.attempts) == ("failed", 3)
     assert first.error is not None and "HTTP 500" in first.error
-    assert not log.delivered("42:raised:warning", "webhook")
+    assert not log.delivered(RAISED_KEY, "webhook")
 
     [second] = notify.deliver([RAISED])
     assert (second.outcome, second.attempts) == ("sent", 1)
@@ -331,15 +334,15 @@ def test_each_notifier_sends_only_its_levels(
     deliveries = dispatcher(notifiers, log, NoSleep()).deliver([attention, RAISED, ESCALATED])
 
     assert [(d.key, d.notifier, d.outcome) for d in deliveries] == [
-        ("41:raised:attention", "duty-room", "filtered"),
-        ("41:raised:attention", "email", "filtered"),
-        ("42:raised:warning", "duty-room", "sent"),
-        ("42:raised:warning", "email", "filtered"),
-        ("42:escalated:alarm", "duty-room", "sent"),
-        ("42:escalated:alarm", "email", "sent"),
+        (f"41:raised:attention:{T0_US}", "duty-room", "filtered"),
+        (f"41:raised:attention:{T0_US}", "email", "filtered"),
+        (RAISED_KEY, "duty-room", "sent"),
+        (RAISED_KEY, "email", "filtered"),
+        (ESCALATED_KEY, "duty-room", "sent"),
+        (ESCALATED_KEY, "email", "sent"),
     ]
     assert [body["level"] for body in receiver.bodies] == ["warning", "alarm"]
-    assert [m["X-Shuian-Alarm"] for m in box.messages] == ["42:escalated:alarm"]
+    assert [m["X-Shuian-Alarm"] for m in box.messages] == [ESCALATED_KEY]
     assert len(log.attempts) == 3  # a filtered message is not an attempt
 
 
@@ -386,7 +389,7 @@ def test_the_webhook_body_is_this_json(receiver: Receiver) -> None:
     assert receiver.bodies == [
         {
             "type": "shuian.alarm",
-            "key": "42:raised:warning",
+            "key": RAISED_KEY,
             "alarm_id": 42,
             "site": "shimenzi",
             "site_name": "Shimenzi",
@@ -441,7 +444,7 @@ def test_real_data_say_nothing_about_synthetic_data() -> None:
         "[Shuian WARNING] Shimenzi PL1.R: 24.3 mm is 2.4 sigma above the HST prediction 19.1 mm"
     )
     assert "SYNTHETIC" not in message.get_content()
-    assert dedupe_key(real) == "42:raised:warning"
+    assert dedupe_key(real) == RAISED_KEY
 
 
 # --- settings -------------------------------------------------------------------------------

@@ -95,15 +95,18 @@ class AlarmEvent:
 
 
 def dedupe_key(event: AlarmEvent) -> str:
-    """The key of the one message an alarm state deserves: ``"{alarm_id}:{state}:{level}"``.
+    """The key of the one message an alarm state deserves.
+
+    ``"{alarm_id}:{state}:{level}:{time_us}"``: the same step judged again is not sent again,
+    while an alarm that escalates a second time (after falling back) is a new message.
 
     Examples
     --------
     >>> dedupe_key(AlarmEvent(7, "s", "S", "PL1.R", "PL1", "rate", "alarm", "escalated", 0,
     ...                       1.0, "mm", "fast", False))
-    '7:escalated:alarm'
+    '7:escalated:alarm:0'
     """
-    return f"{event.alarm_id}:{event.state}:{event.level}"
+    return f"{event.alarm_id}:{event.state}:{event.level}:{event.time_us}"
 
 
 def webhook_body(event: AlarmEvent) -> dict[str, Any]:

@@ -441,9 +441,12 @@ class Analyzer:
         first = max(new_from - 1, 0)
         gaps = np.diff(times[first:])
         steps = []
-        if open_alarm is not None:  # data came back
+        silences = np.flatnonzero(gaps > allowed)
+        if open_alarm is not None:  # data came back: the open alarm was that silence
             steps.append(self._no_data_step(plan, "cleared", int(times[new_from]), None))
-        for i in np.flatnonzero(gaps > allowed):
+            if new_from > 0:
+                silences = silences[silences != 0]
+        for i in silences:
             start = int(times[first + i])
             steps.append(self._no_data_step(plan, "raised", start + int(allowed), start))
             steps.append(self._no_data_step(plan, "cleared", int(times[first + i + 1]), None))

@@ -78,5 +78,5 @@ def build_demo(
     start_us = int(batch.time_us.min())
     calibration_days = days - EVALUATED_DAYS if days > 2 * EVALUATED_DAYS else days
     fits = analyzer.fit(end_us=start_us + calibration_days * US_PER_DAY)
-    evaluation = analyzer.evaluate(notify=False)
+    evaluation = analyzer.evaluate(notify=False, now_us=int(batch.time_us.max()))
     return DemoSummary(stored, len(batch), history.faults, site_file, fits, evaluation)

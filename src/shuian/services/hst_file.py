@@ -100,10 +100,19 @@ class HstResult:
         }
 
     def write_csv(self, path: str | Path) -> None:
-        """Write :attr:`frame` with ISO 8601 UTC times."""
+        """Write the per-row results (:data:`RESULT_COLUMNS`), times in ISO 8601 UTC.
+
+        For an HTT model the ``seasonal`` column holds the thermal effect.
+        """
         out = self.frame.copy()
         out["time"] = iso_utc(times_us=_times_us(self.frame))
-        out.to_csv(path, index=False, float_format="%.10g")
+        out[list(RESULT_COLUMNS)].to_csv(path, index=False, float_format="%.10g")
+
+
+#: Columns of the per-row result file.
+RESULT_COLUMNS = (
+    "time", "value", "predicted", "hydrostatic", "seasonal", "time_effect", "residual", "flag"
+)
 
 
 def _times_us(frame: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.int64]]:
@@ -294,7 +303,7 @@ def analyse_csv(path: str | Path, *, spec: ModelSpec | None = None) -> HstResult
             "value": values,
             "predicted": parts["predicted"],
             "hydrostatic": parts[hst.HYDROSTATIC],
-            seasonal: parts[seasonal],
+            "seasonal": parts[seasonal],  # the thermal effect for an HTT model
             "time_effect": parts[hst.TIME],
             "residual": residual,
             "flag": flag_text,

@@ -355,11 +355,11 @@ class AnalysisTables:
                     changes |= {"state": "cleared", "cleared_us": time_us}
                 else:
                     changes["level"] = level
-                if kind == "escalated":
-                    changes |= {"value": value, "message": message}
+                if kind == "escalated":  # worse again: a new reason, and a new acknowledgement
+                    changes |= {"value": value, "message": message, "state": "raised"}
                     peak = conn.scalar(sa.select(a.c.peak_level).where(a.c.id == alarm_id))
                     if _rank(level) > _rank(str(peak)):
-                        changes |= {"peak_level": level, "state": "raised"}
+                        changes["peak_level"] = level
                 conn.execute(a.update().where(a.c.id == alarm_id).values(changes))
             conn.execute(e.insert().values(alarm_id=alarm_id, kind=kind, level=level,
                                            time_us=time_us, value=value, message=message,
