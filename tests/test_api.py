@@ -370,6 +370,16 @@ def test_every_endpoint_is_in_the_openapi_document(client: Api) -> None:
         "/api/latest",
         "/api/readings",
         "/api/rejected",
+        "/api/alarms",
+        "/api/alarms/{alarm_id}",
+        "/api/alarms/{alarm_id}/acknowledge",
+        "/api/channels/{code}/models",
+        "/api/channels/{code}/components",
+        "/api/channels/{code}/explain",
+        "/api/channels/{code}/flags",
+        "/api/flags/{flag_id}/clear",
+        "/api/models/fit",
+        "/api/analyze",
     }
     for path, operations in paths.items():
         for method, operation in operations.items():

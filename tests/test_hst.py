@@ -444,7 +444,7 @@ def test_extra_columns_make_an_htt_model(tmp_path: Path) -> None:
 
     assert result.model.spec.kind == "htt"
     assert "T30" in result.model.terms
-    assert "thermal" in result.frame.columns
+    assert "seasonal" in result.frame.columns  # the thermal effect, in the column
     # Readings in the first 30 days lack the temperature history of the 30-day mean.
     assert len(result.rejections) == 30
     assert "30 days" in result.rejections[0].reason
