@@ -293,17 +293,23 @@ def test_a_persistent_step_of_6_sigma_raises_an_envelope_alarm_and_clears(scene:
     assert scene.alarms("PL1.radial", "threshold") == []
 
 
-def test_a_single_outlier_is_flagged_as_spike_and_raises_no_alarm(scene: Scene) -> None:
-    # +25 mm would cross the warning threshold (30 mm) were it not flagged
+def test_a_single_outlier_is_flagged_as_spike_and_pages_only_for_its_threshold(
+    scene: Scene,
+) -> None:
+    """A spike raises no envelope or rate alarm ("one noisy reading does not page anyone"),
+    but a fixed threshold still sees it: a real sudden jump must not hide as a spike."""
     offsets = [0.0] * 10
-    offsets[5] = 25.0
+    offsets[5] = 25.0  # crosses the warning threshold (30 mm)
     times = scene.days(HISTORY_DAYS, offsets)
     report = scene.evaluate(now_us=int(times[-1]) + HOUR)
     assert report.flags["spike"] == 1
     flags = scene.store.flags([scene.ids["PL1.radial"]], start_us=int(times[0]))
     assert [(f.kind, f.time_us) for f in flags] == [("spike", int(times[5]))]
-    assert report.steps == []
-    assert scene.alarms("PL1.radial") == []
+    assert [(s.rule, s.kind) for s in report.steps] == [
+        ("threshold", "raised"), ("threshold", "cleared")
+    ]
+    (alarm,) = scene.alarms("PL1.radial")
+    assert "the data checks flag this reading" in alarm.message
 
 
 def test_threshold_alarm_is_raised_escalated_and_cleared_with_hysteresis(scene: Scene) -> None:

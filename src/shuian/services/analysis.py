@@ -46,7 +46,7 @@ Describe = Callable[[int], str]
 
 #: Readings of context before the first new one (the checks' windows, the persistence rules).
 CONTEXT_READINGS = 50
-#: Stored flag kinds that keep a reading out of the alarm rules and the model fits.
+#: Flag kinds that keep a reading out of the rate and envelope rules and the model fits.
 EXCLUDING_KINDS = ("limits", "spike", "stuck", "suspect")
 
 
@@ -298,11 +298,14 @@ class Analyzer:
             )
             flag_rows += [FlagRow(cid, int(f.time_us), str(f.kind), str(f.detail)) for f in flags]
             report.flags.update(str(k) for k in flags.kind)
-            judged = values.copy()
+            # Thresholds see every reading but those an engineer marked suspect: a sudden real
+            # jump must not hide as a "spike". Rate and envelope leave data-check flags out.
+            suspect = np.isin(times, excluded.get(cid, []))
+            plain = np.where(suspect, np.nan, values)
+            judged = plain.copy()
             judged[exclusion_mask(flags, len(values), EXCLUDING_KINDS)] = np.nan
-            judged[np.isin(times, excluded.get(cid, []))] = np.nan
             for rule, levels, describe in self._rules(
-                plan, times, judged, new_from, models.get(cid), series, open_alarms
+                plan, times, plain, judged, new_from, models.get(cid), series, open_alarms
             ):
                 steps += self._steps(plan, rule, times[new_from:], values[new_from:], levels,
                                      describe, open_alarms.get((cid, rule)))
@@ -330,23 +333,33 @@ class Analyzer:
         self,
         plan: ChannelPlan,
         times: NDArray[np.int64],
+        plain: NDArray[np.float64],
         judged: NDArray[np.float64],
         new_from: int,
         model: hst.FittedModel | None,
         series: _Series,
         open_alarms: dict[tuple[int, str], StoredAlarm],
     ) -> list[tuple[str, NDArray[np.int8], Describe]]:
-        """Level series (new readings only) and how to describe a reading, per rule."""
+        """Level series (new readings only) and how to describe a reading, per rule.
+
+        ``plain`` holds the values without the suspect ones, ``judged`` also without those the
+        data checks flagged (spike, stuck, limits).
+        """
         cid, code, unit = plan.info.id, plan.info.code, plan.info.unit
         new_t, new_v = times[new_from:], judged[new_from:]
         out: list[tuple[str, NDArray[np.int8], Describe]] = []
         thresholds = plan.channel.thresholds
         if thresholds is not None:
             initial = _open_level(open_alarms.get((cid, "threshold")))
-            levels = threshold_levels(new_v, thresholds, initial_level=initial)
+            new_plain = plain[new_from:]
+            levels = threshold_levels(new_plain, thresholds, initial_level=initial)
 
             def describe_threshold(i: int) -> str:
-                return _threshold_message(code, unit, float(new_v[i]), thresholds, int(levels[i]))
+                message = _threshold_message(code, unit, float(new_plain[i]), thresholds,
+                                             int(levels[i]))
+                if np.isfinite(new_plain[i]) and not np.isfinite(new_v[i]):
+                    message += " (the data checks flag this reading: check the sensor)"
+                return message
 
             out.append(("threshold", levels, describe_threshold))
             if thresholds.rate is not None:
