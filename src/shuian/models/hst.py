@@ -79,6 +79,7 @@ HYDROSTATIC = "hydrostatic"
 SEASONAL = "seasonal"
 THERMAL = "thermal"
 TIME = "time"
+RAIN = "rain"
 
 __all__ = [
     "CONSTANT",
@@ -86,6 +87,7 @@ __all__ = [
     "LAGGED_MEAN_WINDOWS",
     "SEASONAL",
     "THERMAL",
+    "RAIN",
     "TIME",
     "DailySeries",
     "Design",
@@ -300,7 +302,15 @@ def history_days(spec: ModelSpec) -> float:
         days = float(LAGGED_MEAN_WINDOWS[-1][1])
     if spec.kind == "htt":
         days = max(days, float(max(spec.temperature_windows)))
+    if spec.rain_channel is not None and spec.rain_windows:
+        days = max(days, float(spec.rain_windows[-1]))
     return days
+
+
+def rain_spans(spec: ModelSpec) -> list[tuple[int, int]]:
+    """The (first, last) days before a reading of each rainfall mean, from ``rain_windows``."""
+    ends = list(spec.rain_windows)
+    return list(zip([1] + [e + 1 for e in ends[:-1]], ends, strict=True))
 
 
 # --------------------------------------------------------------------------------------------
@@ -404,6 +414,17 @@ def design_matrix(
             columns += [np.sin(angle), np.cos(angle)]
             terms += [f"sin{j}", f"cos{j}"]
             groups += [SEASONAL, SEASONAL]
+
+    if spec.rain_channel is not None:
+        series = (temperatures or {}).get(spec.rain_channel)
+        if series is None:
+            raise InvalidRequestError(f"the model needs the rainfall series {spec.rain_channel!r}")
+        knots = _knots(series, f"rainfall {spec.rain_channel!r}")
+        _check_cover(knots, t, float(spec.rain_windows[-1]), f"rainfall {spec.rain_channel!r}")
+        for first, last in rain_spans(spec):
+            columns.append(_window_mean(knots, t, first, last))
+            terms.append(f"R{first}_{last}")
+            groups.append(RAIN)
 
     theta = (times - reference_us).astype(np.float64) / US_PER_DAY / THETA_DAYS
     for term in spec.ageing:
@@ -894,10 +915,11 @@ def components(
     n = x.shape[0]
     seasonal_name = THERMAL if model.spec.kind == "htt" else SEASONAL
     out: dict[str, FloatArray] = {}
-    for name in (CONSTANT, HYDROSTATIC, seasonal_name, TIME):
+    names = (CONSTANT, HYDROSTATIC, seasonal_name, TIME) + ((RAIN,) if RAIN in model.groups else ())
+    for name in names:
         cols = [i for i, g in enumerate(model.groups) if g == name]
         out[name] = x[:, cols] @ model.coefficients[cols] if cols else np.zeros(n)
-    out["predicted"] = out[CONSTANT] + out[HYDROSTATIC] + out[seasonal_name] + out[TIME]
+    out["predicted"] = sum((out[name] for name in names[1:]), start=out[CONSTANT].copy())
     return out
 
 

@@ -110,7 +110,8 @@ class Explanation:
     def sentence(self) -> str:
         """The change in words, e.g. "PL1.R moved +2.1 mm: +1.8 from the water level, ..."."""
         words = {"hydrostatic": "from the water level", "seasonal": "seasonal",
-                 "thermal": "from temperature", "time": "with time (ageing)", "other": "other"}
+                 "thermal": "from temperature", "rain": "from rain", "time": "with time (ageing)",
+                 "other": "other"}
         parts = ", ".join(f"{v:+.3g} {words.get(k, k)}" for k, v in self.effects.items())
         return f"{self.channel} changed {self.change:+.3g} {self.unit}: {parts}"
 
@@ -583,7 +584,7 @@ class Analyzer:
         extra = {self.level_id} if self.level_id is not None else set()
         for plan in plans:
             if plan.model is not None:
-                extra |= {self.by_code[c].info.id for c in plan.model.temperature_channels}
+                extra |= {self.by_code[c].info.id for c in _drivers(plan.model)}
         ids = sorted({p.info.id for p in plans} | extra)
         earliest = start_us - int((level_days + 2) * US_PER_DAY)
         channel, times, values = self.store.readings_many(ids, earliest, end_us)
@@ -631,27 +632,30 @@ class _Series:
         return hst.DailySeries(*self.parts[self.level_id])
 
     def temperatures(self, spec: ModelSpec) -> dict[str, hst.DailySeries] | None:
-        """The HTT temperature channels' readings."""
-        if spec.kind != "htt":
+        """The readings of the model's driving channels: HTT temperatures, rainfall."""
+        codes = _drivers(spec)
+        if not codes:
             return None
-        return {
-            code: hst.DailySeries(*self.parts[self.by_code[code].info.id])
-            for code in spec.temperature_channels
-        }
+        return {code: hst.DailySeries(*self.parts[self.by_code[code].info.id]) for code in codes}
 
     def covered(self, spec: ModelSpec, times: NDArray[np.int64]) -> NDArray[np.bool_]:
         """Readings whose time the level and temperatures reach, their history included."""
         need = int((hst.history_days(spec) + 5 * spec.level_lag_days) * US_PER_DAY)
         ok = np.ones(len(times), dtype=bool)
         drivers = [] if spec.kind == "seasonal" else [self.level_id]
-        if spec.kind == "htt":
-            drivers += [self.by_code[c].info.id for c in spec.temperature_channels]
+        drivers += [self.by_code[c].info.id for c in _drivers(spec)]
         for cid in drivers:
             if cid is None or cid not in self.parts or len(self.parts[cid][0]) == 0:
                 return np.zeros(len(times), dtype=bool)
             first, last = self.parts[cid][0][0], self.parts[cid][0][-1]
             ok &= (times >= first + need) & (times <= last + US_PER_DAY)
         return ok
+
+
+def _drivers(spec: ModelSpec) -> list[str]:
+    """Codes of the channels a model reads besides the level: temperatures, rainfall."""
+    codes = list(spec.temperature_channels) if spec.kind == "htt" else []
+    return codes + ([spec.rain_channel] if spec.rain_channel is not None else [])
 
 
 def _level_days(plans: list[ChannelPlan]) -> float:
@@ -692,12 +696,14 @@ def _envelope_message(
     code, unit = plan.info.code, plan.info.unit
     if not math.isfinite(residual):
         return f"{code} back inside its model envelope"
-    thermal = "thermal" if "thermal" in parts else "seasonal"
+    effects = ", ".join(
+        f"{name} {part:+.3g}" for name, part in parts.items() if name not in ("predicted",
+                                                                              "constant")
+    )
     return (
         f"{code} {value:.6g} {unit} is {residual / model.sigma:+.1f}σ from the "
         f"{model.spec.kind.upper()} prediction {parts['predicted']:.6g} {unit} "
-        f"(σ {model.sigma:.3g}; hydrostatic {parts['hydrostatic']:+.3g}, {thermal} "
-        f"{parts[thermal]:+.3g}, time {parts['time']:+.3g})"
+        f"(σ {model.sigma:.3g}; {effects})"
     )
 
 

@@ -41,6 +41,12 @@ class ModelSpec(_Strict):
     lagged_means: bool = False
     temperature_channels: tuple[str, ...] = ()
     temperature_windows: tuple[int, ...] = (1, 7, 30)
+    #: Rainfall channel whose means over consecutive spans of days before each reading enter
+    #: the model (piezometers and seepage respond to rain: Chinese practice).
+    rain_channel: str | None = None
+    rain_windows: tuple[int, ...] = Field(
+        default=(7, 15, 30, 60), description="span ends in days: (1-7), (8-15), (16-30), ..."
+    )
     fit_window_days: int = Field(default=3 * 365, ge=60)
     warning_sigma: float = Field(default=2.0, gt=0)
     alarm_sigma: float = Field(default=3.0, gt=0)
@@ -54,6 +60,10 @@ class ModelSpec(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        if list(self.rain_windows) != sorted(set(self.rain_windows)) or (
+            self.rain_windows and self.rain_windows[0] < 1
+        ):
+            raise ValueError("rain_windows must be increasing whole days, e.g. [7, 15, 30, 60]")
         if self.kind == "htt" and not self.temperature_channels:
             raise ValueError("an htt model needs temperature_channels")
         if self.alarm_sigma < self.warning_sigma:

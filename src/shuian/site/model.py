@@ -289,8 +289,12 @@ def cross_reference_problems(data: Any) -> list[tuple[tuple[str | int, ...], str
         for m, channel in enumerate(_list(instrument.get("channels"))
                                     if isinstance(instrument, dict) else []):
             model = channel.get("model") if isinstance(channel, dict) else None
-            for code in _list(model.get("temperature_channels")) if isinstance(model, dict) else []:
-                if code not in codes:
+            drivers = (
+                [*_list(model.get("temperature_channels")), model.get("rain_channel")]
+                if isinstance(model, dict) else []
+            )
+            for code in drivers:
+                if code is not None and code not in codes:
                     problems.append(
                         (("instruments", n, "channels", m, "model", "temperature_channels"),
                          f"unknown channel {code!r}")
