@@ -6,6 +6,7 @@ Runs on SQLite and PostgreSQL over the fitted and judged scene of tests/test_ana
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -110,3 +111,15 @@ def test_fit_and_analyze_on_demand(api: Api) -> None:
     assert fitted["models"][0]["ok"]
     judged = api.post("/api/analyze").json()
     assert judged["readings"] == 0  # everything was judged already
+
+
+def test_a_served_site_looks_for_silent_channels_by_itself(scene: Scene, store_url: str) -> None:
+    """Without any new reading, the periodic analysis raises the no-data alarm of a channel
+    that stopped reporting (the hourly logger's last reading is long past)."""
+    with serve(create_app(store_url, evaluate_every_s=0.05)) as client:
+        for _ in range(100):
+            alarms = client.get("/api/alarms", params={"state": "open"}).json()
+            if any(a["rule"] == "no_data" for a in alarms):
+                break
+            time.sleep(0.05)
+    assert any(a["rule"] == "no_data" and a["channel"] == "LOG.batt" for a in alarms)

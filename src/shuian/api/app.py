@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,10 +16,30 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 from shuian import __version__
 from shuian.api.errors import install_error_handlers
 from shuian.api.routes import api_router
+from shuian.errors import ShuianError
+from shuian.services.analysis import Analyzer
 from shuian.store import open_store
 from shuian.web import INDEX_HTML, STATIC_DIR
 
 __all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+
+
+async def _evaluate_periodically(app: FastAPI, every_s: float) -> None:
+    """Run the analysis every ``every_s`` seconds, in a worker thread.
+
+    A channel that falls silent thus raises its no-data alarm even when nothing else arrives.
+    """
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            store = app.state.store
+            stored = await asyncio.to_thread(store.site)
+            analyzer = Analyzer(store, stored)
+            await asyncio.to_thread(analyzer.evaluate)
+        except ShuianError as exc:  # no site yet, database away: try again next time
+            logger.warning("periodic analysis skipped: %s", exc.message)
 
 DESCRIPTION = """\
 Shuian (水安) monitors a reservoir and its dam: its site, channels and readings.
@@ -28,7 +50,7 @@ is read in the site's time zone. Every error answers
 """
 
 
-def create_app(url: str | None = None) -> FastAPI:
+def create_app(url: str | None = None, *, evaluate_every_s: float | None = None) -> FastAPI:
     """Build the application for the store at ``url``.
 
     The store is opened (and its schema migrated) once, when the application starts, and
@@ -39,6 +61,10 @@ def create_app(url: str | None = None) -> FastAPI:
     url : str, optional
         Database URL (``sqlite:///PATH`` or ``postgresql://HOST/DB``); default ``$SHUIAN_DB``
         or ``sqlite:///shuian.db``.
+    evaluate_every_s : float, optional
+        Judge the readings not judged yet, and look for silent channels (no-data alarms),
+        every so many seconds while the application runs (``shuian serve`` sets it); None:
+        only when readings arrive.
 
     Returns
     -------
@@ -52,9 +78,16 @@ def create_app(url: str | None = None) -> FastAPI:
         app.state.store = store
         app.state.ingestor = None
         app.state.analyzer = None
+        watch = (
+            None
+            if evaluate_every_s is None
+            else asyncio.create_task(_evaluate_periodically(app, evaluate_every_s))
+        )
         try:
             yield
         finally:
+            if watch is not None:
+                watch.cancel()
             store.close()
 
     app = FastAPI(

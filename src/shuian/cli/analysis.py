@@ -197,6 +197,24 @@ def analyze(db: DbOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
 
 
 @app.command()
+def deliveries(
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    db: DbOption = DEFAULT_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """List notification delivery attempts (webhook, e-mail): sent, failed, with the error."""
+    with store_for(db) as store:
+        rows = store.delivery_log(limit=limit)
+    if as_json:
+        print_json({"deliveries": rows})
+        return
+    out.print(f"{len(rows)} delivery attempt(s)")
+    for row in rows:
+        state = "sent" if row["ok"] else f"FAILED: {row['error']}"
+        out.print(f"  {row['key']:<40} {row['notifier']:<12} try {row['attempt']} {state}")
+
+
+@app.command()
 def explain(
     channel: Annotated[str, typer.Argument(help="Channel code.")],
     start: Annotated[str, typer.Option("--from", help="First reading's time (ISO 8601).")],

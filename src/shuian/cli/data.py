@@ -36,6 +36,9 @@ from shuian.cli.common import (
 from shuian.store import DEFAULT_URL
 from shuian.times import iso_utc, parse_time
 
+#: How often a served site looks for silent channels and unjudged readings (s).
+EVALUATE_EVERY_S = 300.0
+
 
 @app.command()
 def init(
@@ -277,7 +280,8 @@ def _serve(db: str, port: int) -> None:
     from shuian.api.app import create_app
 
     out.print(f"Shuian {__version__} serving http://127.0.0.1:{port} (API docs: /docs)")
-    uvicorn.run(create_app(db), host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(db, evaluate_every_s=EVALUATE_EVERY_S)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 def main() -> None:
