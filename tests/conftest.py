@@ -7,11 +7,15 @@ so a CI run without PostgreSQL cannot pass quietly.
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +122,51 @@ def empty_client(store_url: str) -> Iterator[Api]:
     """A client of the API over a store holding no site yet."""
     with serve(create_app(store_url)) as api:
         yield api
+
+
+# --- a real HTTP receiver ------------------------------------------------------------------
+
+
+@dataclass
+class Receiver:
+    """Records every request body; answers ``fail_first`` requests with HTTP 500 first."""
+
+    url: str = ""
+    fail_first: int = 0
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    requests: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            with state.lock:
+                state.requests += 1
+                failing = state.requests <= state.fail_first
+                if not failing:
+                    state.bodies.append(json.loads(body))
+                    state.headers.append(dict(self.headers))
+            self.send_response(500 if failing else 204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/alarms?token=s3cret"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -21,13 +21,9 @@ Specification (from the issue):
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-import threading
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +32,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from conftest import Receiver
 from shuian.models import hst
 from shuian.readings import ReadingBatch
 from shuian.services.analysis import Analyzer, EvaluationReport
@@ -593,43 +590,6 @@ def test_acknowledging_an_unknown_or_cleared_alarm_is_refused(scene: Scene) -> N
 
 
 # --- notifications ---------------------------------------------------------------------------
-
-
-@dataclass
-class Receiver:
-    url: str = ""
-    bodies: list[dict[str, Any]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A real HTTP server on 127.0.0.1 that keeps every JSON body posted to it."""
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            with state.lock:
-                state.bodies.append(json.loads(body))
-            self.send_response(204)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/alarms"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def test_a_raised_alarm_is_notified_once_through_the_webhook(

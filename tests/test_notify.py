@@ -12,12 +12,10 @@ import email
 import email.policy
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -26,6 +24,7 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from pydantic import ValidationError
 
+from conftest import Receiver
 from shuian.errors import ShuianError
 from shuian.notify import (
     AlarmEvent,
@@ -71,54 +70,6 @@ ESCALATED = replace(
 
 RAISED_KEY = f"42:raised:warning:{T0_US}"
 ESCALATED_KEY = f"42:escalated:alarm:{T0_US + 3_600_000_000}"
-
-
-# --- a real HTTP receiver ------------------------------------------------------------------
-
-
-@dataclass
-class Receiver:
-    """Records every request body; answers ``fail_first`` requests with HTTP 500 first."""
-
-    url: str = ""
-    fail_first: int = 0
-    bodies: list[dict[str, Any]] = field(default_factory=list)
-    headers: list[dict[str, str]] = field(default_factory=list)
-    requests: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            with state.lock:
-                state.requests += 1
-                failing = state.requests <= state.fail_first
-                if not failing:
-                    state.bodies.append(json.loads(body))
-                    state.headers.append(dict(self.headers))
-            self.send_response(500 if failing else 204)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/alarms?token=s3cret"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 # --- a real SMTP server ---------------------------------------------------------------------
