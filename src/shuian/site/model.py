@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from shuian.notify.settings import NotificationSettings
 from shuian.site.analysis import Checks, ModelSpec, SiteAnalysis, Thresholds, default_model
 from shuian.site.conversions import Conversion, Identity
+from shuian.site.hydrology import HydrologySettings
 
 InstrumentType = Literal[
     "thermometer",
@@ -211,6 +212,7 @@ class Site(_Strict):
     loggers: tuple[Logger, ...] = ()
     analysis: SiteAnalysis = SiteAnalysis()
     notifications: NotificationSettings | None = None
+    hydrology: HydrologySettings = HydrologySettings()
 
     @model_validator(mode="after")
     def _references(self) -> Self:
@@ -280,6 +282,16 @@ def cross_reference_problems(data: Any) -> list[tuple[tuple[str | int, ...], str
                  f"section {section!r} is not among the dam's sections ({known})")
             )
     codes = {c.get("code") for c in channels}
+    hydrology = data.get("hydrology") if isinstance(data.get("hydrology"), dict) else {}
+    named = {
+        ("hydrology", key): hydrology.get(key) for key in ("outflow_channel", "inflow_channel")
+    }
+    releases = hydrology.get("releases")
+    if isinstance(releases, dict):
+        named |= {("hydrology", "releases", purpose): code for purpose, code in releases.items()}
+    for loc, code in named.items():
+        if code is not None and code not in codes:
+            problems.append((loc, f"unknown channel {code!r}"))
     analysis = data.get("analysis") if isinstance(data.get("analysis"), dict) else {}
     for key in ("level_channel", "air_temperature_channel"):
         code = analysis.get(key)
