@@ -283,7 +283,7 @@ def cross_reference_problems(data: Any) -> list[tuple[tuple[str | int, ...], str
             )
     codes = {c.get("code") for c in channels}
     hydrology = data.get("hydrology") if isinstance(data.get("hydrology"), dict) else {}
-    named = {
+    named: dict[tuple[str | int, ...], Any] = {
         ("hydrology", key): hydrology.get(key) for key in ("outflow_channel", "inflow_channel")
     }
     releases = hydrology.get("releases")
