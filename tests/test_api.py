@@ -380,6 +380,9 @@ def test_every_endpoint_is_in_the_openapi_document(client: Api) -> None:
         "/api/flags/{flag_id}/clear",
         "/api/models/fit",
         "/api/analyze",
+        "/api/hydrology/state",
+        "/api/hydrology/balance",
+        "/api/hydrology/route",
     }
     for path, operations in paths.items():
         for method, operation in operations.items():

@@ -183,13 +183,8 @@ class Analyzer:
         )
 
     def _level_channel(self) -> int | None:
-        code = self.stored.site.analysis.level_channel
-        if code is not None:
-            return self.by_code[code].info.id
-        for plan in self.plans.values():  # else the first reservoir water level
-            if plan.info.type == "water_level":
-                return plan.info.id
-        return None
+        code = self.stored.site.level_channel()
+        return None if code is None else self.by_code[code].info.id
 
     # -- fitting ----------------------------------------------------------------------------
 

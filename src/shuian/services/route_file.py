@@ -204,7 +204,7 @@ def _iso_us(text: str) -> int | None:
     return (moment - _EPOCH) // _ONE_US
 
 
-def _read_inflow(path: Path) -> tuple[FloatArray, float, int | None, float]:
+def read_inflow(path: Path) -> tuple[FloatArray, float, int | None, float]:
     """Inflow, step (s), first time (µs, ISO files) and first hour (hour files)."""
     source, rows = _rows(path, INFLOW_COLUMNS)
     inflow = np.array([_number(source, line, "inflow", cells["inflow"]) for line, cells in rows])
@@ -284,7 +284,7 @@ def route_csv(
         raise InvalidRequestError(f"units {units!r} must be 'si' or 'us'")
     table = Path(table_path)
     levels, storages, outflows = _read_table(table)
-    inflow, dt_s, start_us, start_hours = _read_inflow(Path(inflow_path))
+    inflow, dt_s, start_us, start_hours = read_inflow(Path(inflow_path))
     if not levels[0] <= start_level <= levels[-1]:
         raise InvalidRequestError(
             f"start level {start_level:.10g} is outside the table {table} (levels "

@@ -225,6 +225,15 @@ class Site(_Strict):
         """Every channel of every instrument, in file order."""
         return [c for i in self.instruments for c in i.channels]
 
+    def level_channel(self) -> str | None:
+        """The reservoir level channel: ``analysis.level_channel``, else the first water level."""
+        if self.analysis.level_channel is not None:
+            return self.analysis.level_channel
+        for instrument in self.instruments:
+            if instrument.type == "water_level":
+                return instrument.channels[0].code
+        return None
+
     def instrument_of(self, channel_code: str) -> Instrument:
         """The instrument a channel belongs to."""
         for instrument in self.instruments:
