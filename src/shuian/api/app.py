@@ -18,6 +18,7 @@ from shuian.api.errors import install_error_handlers
 from shuian.api.routes import api_router
 from shuian.errors import ShuianError
 from shuian.services.analysis import Analyzer
+from shuian.services.events import EventHub, watch
 from shuian.store import open_store
 from shuian.web import INDEX_HTML, STATIC_DIR
 
@@ -76,9 +77,11 @@ def create_app(url: str | None = None, *, evaluate_every_s: float | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(url)
         app.state.store = store
-        app.state.ingestor = None
-        app.state.analyzer = None
-        watch = (
+        app.state.ingestors = {}  # by site id
+        app.state.analyzers = {}
+        app.state.events = EventHub()
+        live = asyncio.create_task(watch(store, app.state.events))
+        periodic = (
             None
             if evaluate_every_s is None
             else asyncio.create_task(_evaluate_periodically(app, evaluate_every_s))
@@ -86,8 +89,9 @@ def create_app(url: str | None = None, *, evaluate_every_s: float | None = None)
         try:
             yield
         finally:
-            if watch is not None:
-                watch.cancel()
+            live.cancel()
+            if periodic is not None:
+                periodic.cancel()
             store.close()
 
     app = FastAPI(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from shuian.services.analysis import Analyzer
 from shuian.services.ingest import Ingestor
@@ -46,25 +46,37 @@ def get_store(request: Request) -> Store:
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-def get_site(store: StoreDep) -> StoredSite:
-    """Give the store's site, read for each request (so a site updated by the CLI is seen).
+def get_site(
+    store: StoreDep,
+    site: Annotated[
+        str | None,
+        Query(description="reservoir (site) code; default: the store's first (or only) one"),
+    ] = None,
+) -> StoredSite:
+    """Give the site a request is about, read afresh for each request.
+
+    A site updated by the CLI is thus seen at once.
 
     Parameters
     ----------
     store : Store
         The application's store.
+    site : str, optional
+        The ``site`` query parameter: the reservoir's code (``GET /api/sites`` lists them).
 
     Returns
     -------
     StoredSite
-        The (first) site of the store.
+        That site, or the store's first one.
 
     Raises
     ------
     NoSiteError
         If the store holds no site yet (HTTP 409).
+    NotFoundError
+        If no site has that code (HTTP 404).
     """
-    return store.site()
+    return store.site(site)
 
 
 SiteDep = Annotated[StoredSite, Depends(get_site)]
@@ -90,14 +102,11 @@ def get_ingestor(request: Request, store: StoreDep, stored: SiteDep) -> Ingestor
     Ingestor
         The ingest service for ``stored``.
     """
-    ingestor: Ingestor | None = getattr(request.app.state, "ingestor", None)
-    if (
-        ingestor is None
-        or ingestor.stored.id != stored.id
-        or ingestor.stored.definition != stored.definition
-    ):
+    ingestors: dict[int, Ingestor] = request.app.state.ingestors
+    ingestor = ingestors.get(stored.id)
+    if ingestor is None or ingestor.stored.definition != stored.definition:
         ingestor = Ingestor(store, stored, analyzer=get_analyzer(request, store, stored))
-        request.app.state.ingestor = ingestor
+        ingestors[stored.id] = ingestor
     return ingestor
 
 
@@ -106,14 +115,11 @@ IngestorDep = Annotated[Ingestor, Depends(get_ingestor)]
 
 def get_analyzer(request: Request, store: StoreDep, stored: SiteDep) -> Analyzer:
     """Give the application's analysis service, rebuilt when the site file changes."""
-    analyzer: Analyzer | None = getattr(request.app.state, "analyzer", None)
-    if (
-        analyzer is None
-        or analyzer.stored.id != stored.id
-        or analyzer.stored.definition != stored.definition
-    ):
+    analyzers: dict[int, Analyzer] = request.app.state.analyzers
+    analyzer = analyzers.get(stored.id)
+    if analyzer is None or analyzer.stored.definition != stored.definition:
         analyzer = Analyzer(store, stored)
-        request.app.state.analyzer = analyzer
+        analyzers[stored.id] = analyzer
     return analyzer
 
 

@@ -383,6 +383,34 @@ class AnalysisTables:
                 message=comment, actor=actor, at=now))
         return self.alarm(alarm_id)
 
+    def alarm_steps_since(self, after_id: int, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """Alarm lifecycle steps after ``after_id``, oldest first (one query).
+
+        Each with its alarm, channel and site: what a live display shows as it happens.
+        """
+        e, a, c, s = schema.alarm_events, schema.alarms, schema.channels, schema.sites
+        query = (
+            sa.select(
+                e.c.id.label("step_id"), e.c.kind, e.c.level.label("step_level"), e.c.time_us,
+                e.c.actor, a.c.id.label("alarm_id"), a.c.rule, a.c.level, a.c.peak_level,
+                a.c.state, a.c.value, a.c.message, c.c.code.label("channel"),
+                s.c.code.label("site"),
+            )
+            .join(a, a.c.id == e.c.alarm_id)
+            .join(c, c.c.id == a.c.channel_id)
+            .join(s, s.c.id == c.c.site_id)
+            .where(e.c.id > after_id)
+            .order_by(e.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    def last_alarm_step_id(self) -> int:
+        """The id of the newest alarm lifecycle step (0 when none)."""
+        with self.engine.connect() as conn:
+            return int(conn.scalar(sa.select(sa.func.max(schema.alarm_events.c.id))) or 0)
+
     # -- deliveries (the DeliveryLog of shuian.notify) ------------------------------------------
 
     def delivered(self, key: str, notifier: str) -> bool:

@@ -8,15 +8,18 @@ from shuian.api.routes import (
     alarms,
     analysis,
     channels,
+    events,
     health,
     hydrology,
     readings,
     rejected,
     site,
+    sites,
 )
 
 __all__ = ["api_router"]
 
 api_router = APIRouter(prefix="/api")
-for module in (health, site, channels, readings, rejected, analysis, alarms, hydrology):
+ROUTERS = (health, site, sites, channels, readings, rejected, analysis, alarms, hydrology, events)
+for module in ROUTERS:
     api_router.include_router(module.router)
