@@ -109,7 +109,9 @@ def thousand_channel_site() -> str:
     ]
     for i in range(200):
         lines += [f"  - code: T{i}", "    type: thermometer", "    channels:"]
-        lines += [f"      - {{code: T{i}.{k}, quantity: temperature, unit: degC}}" for k in range(5)]
+        lines += [
+            f"      - {{code: T{i}.{k}, quantity: temperature, unit: degC}}" for k in range(5)
+        ]
     return "\n".join(lines) + "\n"
 
 

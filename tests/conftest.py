@@ -26,6 +26,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from fastapi import FastAPI
 
 from shuian.api import create_app
+from shuian.services.accounts import Accounts
 from shuian.site import Site, load_site
 from shuian.store import Store, StoredSite, open_store
 
@@ -78,21 +79,82 @@ class Api:
     """A synchronous client of the application, which runs in an event loop in a thread.
 
     This is what Starlette's TestClient does; it is written out here because the TestClient
-    warns about (deprecates) the httpx it would use.
+    warns about (deprecates) the httpx it would use. ``headers`` go with every request
+    (:meth:`login` gives a client that sends a session token).
     """
 
-    def __init__(self, portal: BlockingPortal, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        portal: BlockingPortal,
+        client: httpx.AsyncClient,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self._portal = portal
         self._client = client
+        self.headers = headers or {}
 
-    def get(self, url: str, *, params: dict[str, Any] | None = None) -> httpx.Response:
-        return self._portal.call(partial(self._client.get, url, params=params))
+    def _call(self, method: str, url: str, headers: dict[str, str] | None, **kw: Any) -> Any:
+        response = self._portal.call(
+            partial(self._client.request, method, url, headers=self.headers | (headers or {}),
+                    **kw)
+        )
+        self._client.cookies.clear()  # credentials only by the headers given
+        return response
 
-    def post(self, url: str, *, json: Any = None) -> httpx.Response:
-        return self._portal.call(partial(self._client.post, url, json=json))
+    def get(
+        self, url: str, *, params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        return self._call("GET", url, headers, params=params)
 
-    def request(self, method: str, url: str) -> httpx.Response:
-        return self._portal.call(partial(self._client.request, method, url))
+    def post(
+        self, url: str, *, json: Any = None, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        return self._call("POST", url, headers, json=json)
+
+    def patch(
+        self, url: str, *, json: Any = None, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        return self._call("PATCH", url, headers, json=json)
+
+    def delete(self, url: str, *, headers: dict[str, str] | None = None) -> httpx.Response:
+        return self._call("DELETE", url, headers)
+
+    def request(
+        self, method: str, url: str, *, json: Any = None, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        return self._call(method, url, headers, json=json)
+
+    def with_headers(self, headers: dict[str, str]) -> Api:
+        """The same application, with ``headers`` on every request."""
+        return Api(self._portal, self._client, self.headers | headers)
+
+    def login(self, username: str, password: str) -> Api:
+        """Log in; the same application, sending the session token."""
+        response = self.post("/api/auth/login", json={"username": username,
+                                                      "password": password})
+        assert response.status_code == 200, response.text
+        return self.with_headers({"Authorization": f"Bearer {response.json()['token']}"})
+
+
+#: The password of the users the tests create.
+PASSWORD = "correct horse battery"
+
+
+def add_user(store_url: str, username: str, role: str, password: str = PASSWORD) -> None:
+    """Create a user in the store at ``store_url`` (as the command line would)."""
+    store = open_store(store_url)
+    try:
+        Accounts(store).add_user(username, role=role, password=password, actor="test")
+    finally:
+        store.close()
+
+
+def login_as(api: Api, store_url: str, role: str, username: str | None = None) -> Api:
+    """Create a user with ``role`` (named after the role unless ``username``) and log in."""
+    username = username or role
+    add_user(store_url, username, role)
+    return api.login(username, PASSWORD)
 
 
 @contextmanager
@@ -111,10 +173,40 @@ def serve(app: FastAPI, *, raise_app_exceptions: bool = True) -> Iterator[Api]:
 
 
 @pytest.fixture
-def client(store_url: str, stored_site: StoredSite) -> Iterator[Api]:
-    """A client of the API over a store holding the test site."""
+def anonymous(store_url: str, stored_site: StoredSite) -> Iterator[Api]:
+    """A client of the API over a store holding the test site, not logged in."""
     with serve(create_app(store_url)) as api:
         yield api
+
+
+@pytest.fixture
+def client(anonymous: Api) -> Api:
+    """A client of the API over a store holding the test site (reads need no login)."""
+    return anonymous
+
+
+@pytest.fixture
+def viewer(anonymous: Api, store_url: str) -> Api:
+    """A client logged in as ``viewer`` (role viewer), over the test site."""
+    return login_as(anonymous, store_url, "viewer")
+
+
+@pytest.fixture
+def operator(anonymous: Api, store_url: str) -> Api:
+    """A client logged in as ``operator`` (role operator), over the test site."""
+    return login_as(anonymous, store_url, "operator")
+
+
+@pytest.fixture
+def engineer(anonymous: Api, store_url: str) -> Api:
+    """A client logged in as ``engineer`` (role engineer), over the test site."""
+    return login_as(anonymous, store_url, "engineer")
+
+
+@pytest.fixture
+def admin(anonymous: Api, store_url: str) -> Api:
+    """A client logged in as ``admin`` (role admin), over the test site."""
+    return login_as(anonymous, store_url, "admin")
 
 
 @pytest.fixture

@@ -12,9 +12,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import Api
+from conftest import Api, login_as
 from shuian import __version__
 from shuian.web import STATIC_DIR
+
+
+@pytest.fixture
+def client(operator: Api) -> Api:
+    """These tests read and post readings as an operator (tests/test_auth.py: who may)."""
+    return operator
 
 
 def post(client: Api, *readings: dict[str, Any]) -> dict[str, Any]:
@@ -269,8 +275,8 @@ def test_site_endpoints_answer_409_before_any_site_is_stored(empty_client: Api, 
     assert "shuian demo" in response.json()["error"]["message"]
 
 
-def test_posting_before_any_site_is_stored_is_a_409(empty_client: Api) -> None:
-    response = empty_client.post(
+def test_posting_before_any_site_is_stored_is_a_409(empty_client: Api, store_url: str) -> None:
+    response = login_as(empty_client, store_url, "operator").post(
         "/api/readings", json={"readings": [level("2024-03-01T00:00Z", 1.0)]}
     )
     assert response.status_code == 409
@@ -383,6 +389,16 @@ def test_every_endpoint_is_in_the_openapi_document(client: Api) -> None:
         "/api/hydrology/state",
         "/api/hydrology/balance",
         "/api/hydrology/route",
+        "/api/sites",
+        "/api/events",
+        "/api/auth/login",
+        "/api/auth/logout",
+        "/api/auth/me",
+        "/api/users",
+        "/api/users/{username}",
+        "/api/api-keys",
+        "/api/api-keys/{key_id}",
+        "/api/audit",
     }
     for path, operations in paths.items():
         for method, operation in operations.items():

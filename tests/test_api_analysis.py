@@ -12,15 +12,21 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from conftest import Api, serve
+from conftest import Api, login_as, serve
 from shuian.api import create_app
 from test_analysis import END, Scene, history, scene  # noqa: F401 - fixtures
 
 
 @pytest.fixture
-def api(scene: Scene, store_url: str) -> Iterator[Api]:
+def anonymous(scene: Scene, store_url: str) -> Iterator[Api]:
     with serve(create_app(store_url)) as client:
         yield client
+
+
+@pytest.fixture
+def api(anonymous: Api, store_url: str) -> Api:
+    """An engineer named li (tests/test_auth.py specifies who may do what)."""
+    return login_as(anonymous, store_url, "engineer", username="li")
 
 
 def test_models_lists_every_fitted_version_with_its_statistics(api: Api, scene: Scene) -> None:
@@ -60,15 +66,18 @@ def test_explain_splits_a_change_into_water_season_time_and_other(api: Api) -> N
     assert body["sentence"].startswith("PL1.radial changed ")
 
 
-def test_an_engineer_marks_a_reading_suspect_and_clears_it_with_a_history(api: Api) -> None:
+def test_an_engineer_marks_a_reading_suspect_and_clears_it_with_a_history(
+    api: Api, anonymous: Api, store_url: str
+) -> None:
     flag = api.post(
         "/api/channels/PL1.radial/flags",
-        json={"time": "2021-06-01T08:00:00+08:00", "by": "li", "comment": "cable repaired"},
+        json={"time": "2021-06-01T08:00:00+08:00", "comment": "cable repaired"},
     ).json()
     assert flag["kind"] == "suspect" and flag["source"] == "manual" and flag["active"]
     listed = api.get("/api/channels/PL1.radial/flags").json()
     assert any(f["id"] == flag["id"] for f in listed)
-    cleared = api.post(f"/api/flags/{flag['id']}/clear", json={"by": "wang", "comment": "ok"})
+    wang = login_as(anonymous, store_url, "engineer", username="wang")
+    cleared = wang.post(f"/api/flags/{flag['id']}/clear", json={"comment": "ok"})
     steps = cleared.json()["history"]
     assert [(h["action"], h["actor"], h["comment"]) for h in steps] == [
         ("set", "li", "cable repaired"),
@@ -78,7 +87,7 @@ def test_an_engineer_marks_a_reading_suspect_and_clears_it_with_a_history(api: A
 
 
 def test_a_reading_posted_beyond_a_threshold_raises_an_alarm_that_is_acknowledged(
-    api: Api,
+    api: Api, anonymous: Api, store_url: str
 ) -> None:
     late = "2024-01-02T08:00:00+08:00"  # the day after the history's last reading
     report = api.post(
@@ -90,8 +99,9 @@ def test_a_reading_posted_beyond_a_threshold_raises_an_alarm_that_is_acknowledge
     assert threshold["channel"] == "PL1.radial" and threshold["level"] == "alarm"
     assert "above the alarm limit 40" in threshold["message"]
 
-    acknowledged = api.post(
-        f"/api/alarms/{threshold['id']}/acknowledge", json={"by": "zhang", "comment": "on site"}
+    zhang = login_as(anonymous, store_url, "operator", username="zhang")
+    acknowledged = zhang.post(
+        f"/api/alarms/{threshold['id']}/acknowledge", json={"comment": "on site"}
     ).json()
     assert acknowledged["state"] == "acknowledged" and acknowledged["acknowledged_by"] == "zhang"
     detail = api.get(f"/api/alarms/{threshold['id']}").json()

@@ -70,10 +70,10 @@ def test_422_bad_query_parameter_names_its_location(
     assert message.startswith(f"{location}: ")
 
 
-def test_422_bad_body_names_every_field_location(client: Api) -> None:
+def test_422_bad_body_names_every_field_location(operator: Api) -> None:
     body = {"readings": [{"channel": "WL.level"}, {"time": "2024-03-01T00:00Z", "value": 1}]}
     message = error_of(
-        client.post("/api/readings", json=body), status=422, type="RequestValidationError"
+        operator.post("/api/readings", json=body), status=422, type="RequestValidationError"
     )
     assert message.split("; ") == [
         "body.readings.0.time: Field required",
@@ -81,8 +81,8 @@ def test_422_bad_body_names_every_field_location(client: Api) -> None:
     ]
 
 
-def test_422_body_that_is_not_json(client: Api) -> None:
-    response = client.post("/api/readings", json="not an object")
+def test_422_body_that_is_not_json(operator: Api) -> None:
+    response = operator.post("/api/readings", json="not an object")
     error_of(response, status=422, type="RequestValidationError")
 
 
@@ -96,6 +96,10 @@ EXAMPLES: list[errors.ShuianError] = [
     errors.NotFoundError("no channel 'X'"),
     errors.InvalidRequestError("bad parameter"),
     errors.NotificationError("webhook http://example.test: 500"),
+    errors.AuthenticationError("log in first"),
+    errors.TooManyAttemptsError("too many failed logins for 'li': try again in 60 s",
+                                retry_after_s=60),
+    errors.PermissionDeniedError("user 'li' is viewer: this needs the operator role or above"),
     errors.StoreError("database unreachable"),
     errors.NoSiteError("sqlite:///shuian.db"),
 ]
@@ -110,9 +114,9 @@ def test_the_examples_cover_every_error_class() -> None:
 
 
 @pytest.fixture(scope="module")
-def raising_app() -> Iterator[Api]:
+def raising_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """An app (on a throwaway SQLite file) with routes that raise on purpose."""
-    app = create_app("sqlite:///:memory:")
+    app = create_app(f"sqlite:///{tmp_path_factory.mktemp('raising') / 'shuian.db'}")
 
     @app.get("/raise/{index}")
     def raise_example(index: int) -> None:

@@ -13,6 +13,9 @@ psycopg, SQLAlchemy) are translated at the store boundary into :class:`StoreErro
     ├── NotFoundError          a channel, instrument or site that does not exist   (HTTP 404)
     ├── InvalidRequestError    a request whose parameters are wrong                (HTTP 400)
     ├── NotificationError      a webhook or mail server did not take a message     (HTTP 502)
+    ├── AuthenticationError    no credentials, or wrong or expired ones            (HTTP 401)
+    │   └── TooManyAttemptsError  too many failed logins: wait ``retry_after_s``   (HTTP 429)
+    ├── PermissionDeniedError  authenticated, but the role or scope does not allow it (HTTP 403)
     └── StoreError             the database cannot be reached or refused an operation
         └── NoSiteError        the store holds no site yet: run ``shuian init`` or ``shuian demo``
 
@@ -76,6 +79,28 @@ class NotificationError(ShuianError):
     """A notifier could not deliver a message; names the notifier, the server and the cause."""
 
     status = 502
+
+
+class AuthenticationError(ShuianError):
+    """No credentials came with a request that needs them, or they are wrong or expired."""
+
+    status = 401
+
+
+class TooManyAttemptsError(AuthenticationError):
+    """Too many failed logins for a user from one address; ``retry_after_s`` says how long."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class PermissionDeniedError(ShuianError):
+    """The user's role (or the API key's scopes) does not allow the operation."""
+
+    status = 403
 
 
 class StoreError(ShuianError):

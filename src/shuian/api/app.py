@@ -17,8 +17,9 @@ from shuian import __version__
 from shuian.api.errors import install_error_handlers
 from shuian.api.routes import api_router
 from shuian.errors import ShuianError
+from shuian.services.accounts import AuthSettings
 from shuian.services.analysis import Analyzer
-from shuian.services.events import EventHub, watch
+from shuian.services.events import EventHub, pause, watch
 from shuian.store import open_store
 from shuian.web import INDEX_HTML, STATIC_DIR
 
@@ -27,13 +28,12 @@ __all__ = ["create_app"]
 logger = logging.getLogger(__name__)
 
 
-async def _evaluate_periodically(app: FastAPI, every_s: float) -> None:
-    """Run the analysis every ``every_s`` seconds, in a worker thread.
+async def _evaluate_periodically(app: FastAPI, every_s: float, stop: asyncio.Event) -> None:
+    """Run the analysis every ``every_s`` seconds, in a worker thread, until ``stop`` is set.
 
     A channel that falls silent thus raises its no-data alarm even when nothing else arrives.
     """
-    while True:
-        await asyncio.sleep(every_s)
+    while not await pause(stop, every_s):
         try:
             store = app.state.store
             stored = await asyncio.to_thread(store.site)
@@ -48,10 +48,20 @@ Shuian (水安) monitors a reservoir and its dam: its site, channels and reading
 Times are ISO 8601. Answers give them in UTC (ending in `Z`); a time sent without an offset
 is read in the site's time zone. Every error answers
 `{"error": {"type", "message", "status"}}`.
+
+Reads are open (unless the server sets `SHUIAN_REQUIRE_LOGIN_FOR_READS`); every write needs
+a login (`POST /api/auth/login`: the `shuian_session` cookie, or `Authorization: Bearer TOKEN`)
+with a role high enough (viewer < operator < engineer < admin), or an API key
+(`X-API-Key: KEY`) with the right scope: 401 without credentials, 403 when not enough.
 """
 
 
-def create_app(url: str | None = None, *, evaluate_every_s: float | None = None) -> FastAPI:
+def create_app(
+    url: str | None = None,
+    *,
+    evaluate_every_s: float | None = None,
+    auth: AuthSettings | None = None,
+) -> FastAPI:
     """Build the application for the store at ``url``.
 
     The store is opened (and its schema migrated) once, when the application starts, and
@@ -66,6 +76,9 @@ def create_app(url: str | None = None, *, evaluate_every_s: float | None = None)
         Judge the readings not judged yet, and look for silent channels (no-data alarms),
         every so many seconds while the application runs (``shuian serve`` sets it); None:
         only when readings arrive.
+    auth : AuthSettings, optional
+        Session lifetime, login rate limit, whether reads need a login; default from the
+        environment (``SHUIAN_SESSION_HOURS``, ``SHUIAN_REQUIRE_LOGIN_FOR_READS``).
 
     Returns
     -------
@@ -80,18 +93,17 @@ def create_app(url: str | None = None, *, evaluate_every_s: float | None = None)
         app.state.ingestors = {}  # by site id
         app.state.analyzers = {}
         app.state.events = EventHub()
-        live = asyncio.create_task(watch(store, app.state.events))
-        periodic = (
-            None
-            if evaluate_every_s is None
-            else asyncio.create_task(_evaluate_periodically(app, evaluate_every_s))
-        )
+        # Background work stops at the next pause when told, never in the middle of a query
+        # (a cancelled worker thread would go on holding a database connection).
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(watch(store, app.state.events, stop=stop))]
+        if evaluate_every_s is not None:
+            tasks.append(asyncio.create_task(_evaluate_periodically(app, evaluate_every_s, stop)))
         try:
             yield
         finally:
-            live.cancel()
-            if periodic is not None:
-                periodic.cancel()
+            stop.set()
+            await asyncio.gather(*tasks)
             store.close()
 
     app = FastAPI(
@@ -102,6 +114,7 @@ def create_app(url: str | None = None, *, evaluate_every_s: float | None = None)
         docs_url=None,  # served below from the installed Swagger UI, not from a CDN
         redoc_url=None,
     )
+    app.state.auth = auth or AuthSettings.from_env()
     install_error_handlers(app)
     app.include_router(api_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -7,6 +7,9 @@
 ``type`` is the class name of the error (a :class:`~shuian.errors.ShuianError` subclass,
 ``RequestValidationError`` for a request FastAPI could not parse, ``HTTPException`` for an
 unknown path or method, ``InternalError`` for a bug), ``status`` repeats the HTTP status.
+
+A 401 (:class:`~shuian.errors.AuthenticationError`) also sends ``WWW-Authenticate``; a 429
+(:class:`~shuian.errors.TooManyAttemptsError`) sends ``Retry-After`` in seconds.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from shuian.errors import ShuianError
+from shuian.errors import AuthenticationError, ShuianError, TooManyAttemptsError
 
 __all__ = ["error_response", "install_error_handlers"]
 
@@ -53,7 +56,14 @@ def error_response(
 
 async def _shuian_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ShuianError)
-    return error_response(error_type=type(exc).__name__, message=exc.message, status=exc.status)
+    headers: dict[str, str] = {}
+    if isinstance(exc, TooManyAttemptsError):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    elif isinstance(exc, AuthenticationError):
+        headers["WWW-Authenticate"] = 'Bearer realm="shuian"'
+    return error_response(
+        error_type=type(exc).__name__, message=exc.message, status=exc.status, headers=headers
+    )
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -7,13 +7,26 @@ own schema, so it is not repeated here.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from shuian.services.accounts import Role, Scope
+
 __all__ = [
     "MAX_BATCH",
-    "ActorIn",
+    "ApiKeyCreatedPublic",
+    "ApiKeyIn",
+    "ApiKeyPublic",
+    "AuditPublic",
+    "CommentIn",
+    "LoginIn",
+    "MePublic",
+    "SessionPublic",
+    "UserCreatedPublic",
+    "UserIn",
+    "UserPublic",
+    "UserUpdateIn",
     "AlarmDetailPublic",
     "AlarmEventPublic",
     "AlarmPublic",
@@ -140,14 +153,13 @@ class RejectedPublic(BaseModel):
     items: list[RejectedRowPublic]
 
 
-class ActorIn(BaseModel):
-    """Who does something and why (kept in the history)."""
+class CommentIn(BaseModel):
+    """Why something is done (kept in the history); who does it is the logged-in user."""
 
-    by: str = Field(min_length=1, max_length=64, description="the person's name or login")
     comment: str = Field(default="", max_length=2000)
 
 
-class FlagIn(ActorIn):
+class FlagIn(CommentIn):
     """A reading an engineer marks as suspect."""
 
     time: str = Field(description="the reading's time, ISO 8601 (no offset: site time zone)")
@@ -244,3 +256,97 @@ class FitIn(BaseModel):
 
     channels: list[str] | None = None
     end: str | None = Field(default=None, description="ISO 8601; default now")
+
+
+# -- accounts ------------------------------------------------------------------------------
+
+class LoginIn(BaseModel):
+    """A user name and password."""
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class SessionPublic(BaseModel):
+    """A session just opened; the token is also set as the ``shuian_session`` cookie."""
+
+    token: str = Field(description="send as 'Authorization: Bearer TOKEN'")
+    username: str
+    role: Role
+    expires: dt.datetime
+
+
+class MePublic(BaseModel):
+    """Who the request's credentials are: a user with a role, or an API key with scopes."""
+
+    name: str
+    kind: Literal["user", "key"]
+    role: Role | None
+    scopes: list[str]
+
+
+class UserIn(BaseModel):
+    """A new user; without a password one is generated and answered once."""
+
+    username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
+    role: Role
+    password: str | None = Field(default=None, min_length=10, max_length=1024)
+
+
+class UserUpdateIn(BaseModel):
+    """Changes to a user (a new password ends the user's sessions, so does disabling)."""
+
+    role: Role | None = None
+    disabled: bool | None = None
+    password: str | None = Field(default=None, min_length=10, max_length=1024)
+
+
+class UserPublic(BaseModel):
+    """A user (never the password or its hash)."""
+
+    username: str
+    role: Role
+    disabled: bool
+    created_at: dt.datetime
+
+
+class UserCreatedPublic(UserPublic):
+    """A user just created, with its password when it was generated (shown this once)."""
+
+    password: str | None = Field(description="the generated password; null when one was given")
+
+
+class ApiKeyIn(BaseModel):
+    """A new API key for a device or script."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
+    scopes: list[Scope] = Field(min_length=1, description="ingest: post readings; read: read")
+
+
+class ApiKeyPublic(BaseModel):
+    """An API key as listed: its first characters, never the key."""
+
+    id: int
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_by: str
+    created_at: dt.datetime
+    revoked: bool
+
+
+class ApiKeyCreatedPublic(ApiKeyPublic):
+    """An API key just created, with the key itself: shown this once, kept only hashed."""
+
+    key: str = Field(description="send as 'X-API-Key: KEY'")
+
+
+class AuditPublic(BaseModel):
+    """One entry of the audit log: who changed what, when."""
+
+    id: int
+    at: dt.datetime
+    actor: str = Field(description="a user name, key:NAME for an API key, cli:USER")
+    action: str = Field(description="e.g. alarm.acknowledge, flag.set, readings.post")
+    target: str = Field(description="e.g. alarm 12")
+    detail: dict[str, Any]

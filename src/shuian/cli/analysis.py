@@ -1,6 +1,9 @@
 """Commands of the analysis: models, checks and alarms.
 
 ``fit``, ``analyze``, ``alarms``, ``ack``, ``flag``, ``unflag``, ``flags``, ``hst``.
+
+``ack``, ``flag`` and ``unflag`` are in the audit log as ``cli:<operating-system user>``, with
+the ``--by`` name in the entry's detail.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from shuian.cli.common import (
     store_for,
     user_errors,
 )
+from shuian.services.accounts import cli_actor
 from shuian.store import DEFAULT_URL, Store, StoredSite
 from shuian.store.analysis import StoredAlarm
 from shuian.times import parse_time
@@ -90,6 +94,8 @@ def ack(
     """Acknowledge an alarm (who, when and why are kept)."""
     with store_for(db) as store:
         alarm = store.acknowledge_alarm(alarm_id, actor=by, comment=comment)
+        store.audit(actor=cli_actor(), action="alarm.acknowledge", target=f"alarm {alarm_id}",
+                    detail={"by": by, "comment": comment, "level": alarm.level})
     out.print(f"alarm #{alarm.id} acknowledged by {by}")
 
 
@@ -110,6 +116,8 @@ def flag(
         flag_id = store.set_flag(
             channel_id=info.id, time_us=time_us, kind="suspect", actor=by, comment=comment
         )
+        store.audit(actor=cli_actor(), action="flag.set", target=f"flag {flag_id}",
+                    detail={"by": by, "channel": channel, "time": time, "comment": comment})
     out.print(f"flag #{flag_id}: {channel} at {time} marked suspect by {by}")
 
 
@@ -123,6 +131,8 @@ def unflag(
     """Clear a flag (it stays in the history with who cleared it and why)."""
     with store_for(db) as store:
         store.clear_flag(flag_id, actor=by, comment=comment)
+        store.audit(actor=cli_actor(), action="flag.clear", target=f"flag {flag_id}",
+                    detail={"by": by, "comment": comment})
     out.print(f"flag #{flag_id} cleared by {by}")
 
 

@@ -262,6 +262,9 @@ def demo(
             f"readings: flags {found['flags']}, alarm steps {found['alarm_steps']} "
             "('shuian alarms' lists them)"
         )
+        if summary.admin_password is not None:
+            out.print("user admin (role admin) created; 'shuian user passwd admin' changes it")
+            out.print(f"admin password: {summary.admin_password} (shown once)")
     if serve_after:
         _serve(db, port)
 

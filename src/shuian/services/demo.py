@@ -12,11 +12,14 @@ import numpy as np
 from shuian.alarms.levels import US_PER_DAY
 from shuian.demo.synthetic import InjectedFault, generate_history
 from shuian.readings import ReadingBatch
+from shuian.services.accounts import Accounts
 from shuian.services.analysis import Analyzer, EvaluationReport, FitOutcome
 from shuian.site import parse_site
 from shuian.store import Store, StoredSite
 
 DEMO_SITE_FILE = "shimenzi.yaml"
+#: The demo's administrator.
+DEMO_ADMIN = "admin"
 
 
 def demo_site_text() -> str:
@@ -38,6 +41,8 @@ class DemoSummary:
     site_file: Path | None
     fits: list[FitOutcome]
     evaluation: EvaluationReport
+    admin_password: str | None = None
+    """The password of the ``admin`` user created by this demo (None when it existed)."""
 
 
 def build_demo(
@@ -54,6 +59,9 @@ def build_demo(
     history but its last year (all of it when shorter than two years) and every reading is
     judged, as if the station had run all along. When ``site_file`` is given, the site file is
     also written there (if it does not exist) for the user to read and edit.
+
+    A user ``admin`` (role admin) is created with a generated password, unless it exists; the
+    summary holds the password, for the caller to show once.
     """
     text = demo_site_text()
     site = parse_site(text, source=DEMO_SITE_FILE)
@@ -79,4 +87,8 @@ def build_demo(
     calibration_days = days - EVALUATED_DAYS if days > 2 * EVALUATED_DAYS else days
     fits = analyzer.fit(end_us=start_us + calibration_days * US_PER_DAY)
     evaluation = analyzer.evaluate(notify=False, now_us=int(batch.time_us.max()))
-    return DemoSummary(stored, len(batch), history.faults, site_file, fits, evaluation)
+    admin_password = None
+    if store.user(DEMO_ADMIN) is None:
+        _, admin_password = Accounts(store).add_user(DEMO_ADMIN, role="admin", actor="demo")
+    return DemoSummary(stored, len(batch), history.faults, site_file, fits, evaluation,
+                       admin_password)

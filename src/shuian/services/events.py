@@ -9,6 +9,7 @@ the events out to every subscriber (one queue per server-sent-event connection).
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,8 @@ import numpy as np
 from shuian.errors import ShuianError
 from shuian.store import Store
 from shuian.times import iso_utc
+
+logger = logging.getLogger(__name__)
 
 #: Seconds between two looks at the store.
 POLL_S = 0.5
@@ -116,10 +119,21 @@ class ChangeWatcher:
         return events
 
 
-async def watch(store: Store, hub: EventHub, *, every_s: float = POLL_S) -> None:
-    """Poll the store for changes (in a worker thread) and publish them, until cancelled."""
+async def pause(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait ``seconds`` or until ``stop`` is set; whether it was set."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def watch(
+    store: Store, hub: EventHub, *, stop: asyncio.Event, every_s: float = POLL_S
+) -> None:
+    """Poll the store for changes (in a worker thread) and publish them until ``stop`` is set."""
     watcher: ChangeWatcher | None = None
-    while True:
+    while not stop.is_set():
         try:
             if watcher is None:
                 watcher = await asyncio.to_thread(ChangeWatcher, store)
@@ -129,4 +143,6 @@ async def watch(store: Store, hub: EventHub, *, every_s: float = POLL_S) -> None
                 await asyncio.to_thread(watcher.poll)  # keep the snapshot current
         except ShuianError:
             pass  # no site yet, or the database is away: look again next time
-        await asyncio.sleep(every_s)
+        except Exception:  # a live display must not stop for good: say why, look again
+            logger.exception("the live-event watcher failed; trying again")
+        await pause(stop, every_s)

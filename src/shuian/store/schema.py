@@ -162,3 +162,58 @@ evaluated = sa.Table(
     sa.Column("channel_id", sa.Integer, sa.ForeignKey("channels.id"), primary_key=True),
     sa.Column("until_us", sa.BigInteger, nullable=False),
 )
+
+# -- users, sessions, API keys, audit log (migration 0003) ------------------------------------
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.Text, nullable=False),  # argon2id, PHC string
+    sa.Column("role", sa.String(16), nullable=False),  # viewer | operator | engineer | admin
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),  # sha256 hex of the token
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),  # sha256 hex of the key
+    sa.Column("prefix", sa.String(16), nullable=False),  # first characters, for display
+    sa.Column("scopes", sa.JSON, nullable=False),  # e.g. ["ingest"]
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked", sa.Boolean, nullable=False),
+)
+
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("client", sa.String(64), nullable=False),  # the client's IP address
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.String(80), nullable=False),  # a username, "key:NAME" or "cli:USER"
+    sa.Column("action", sa.String(64), nullable=False),  # e.g. alarm.acknowledge
+    sa.Column("target", sa.Text, nullable=False),  # e.g. alarm 12
+    sa.Column("detail", sa.JSON, nullable=False),
+)

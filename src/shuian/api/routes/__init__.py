@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
+from shuian.api.auth import reads_allowed
 from shuian.api.routes import (
     alarms,
     analysis,
+    api_keys,
+    audit,
+    auth,
     channels,
     events,
     health,
@@ -15,11 +19,15 @@ from shuian.api.routes import (
     rejected,
     site,
     sites,
+    users,
 )
 
 __all__ = ["api_router"]
 
-api_router = APIRouter(prefix="/api")
-ROUTERS = (health, site, sites, channels, readings, rejected, analysis, alarms, hydrology, events)
+api_router = APIRouter(prefix="/api", dependencies=[Depends(reads_allowed)])
+ROUTERS = (
+    health, site, sites, channels, readings, rejected, analysis, alarms, hydrology, events,
+    auth, users, api_keys, audit,
+)
 for module in ROUTERS:
     api_router.include_router(module.router)

@@ -10,6 +10,9 @@
     Clear a flag (kept in its history).
 ``POST /api/models/fit``, ``POST /api/analyze``
     Refit models; judge the readings not judged yet.
+
+Every write needs an engineer or above (401 without credentials, 403 otherwise) and is in
+the audit log.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Query
 
+from shuian.api.auth import EngineerDep
 from shuian.api.deps import AnalyzerDep, SiteDep, StoreDep
 from shuian.api.routes.readings import DEFAULT_POINTS, MAX_POINTS
-from shuian.api.schemas import ActorIn, ComponentsPublic, FitIn, FlagIn, FlagPublic, ModelPublic
+from shuian.api.schemas import CommentIn, ComponentsPublic, FitIn, FlagIn, FlagPublic, ModelPublic
 from shuian.errors import InvalidRequestError
 from shuian.series.downsample import MIN_POINTS, downsample
 from shuian.times import iso_utc, parse_time
@@ -146,17 +150,21 @@ def read_flags(
 
 
 @router.post("/channels/{code}/flags")
-def create_flag(code: str, body: FlagIn, store: StoreDep, stored: SiteDep) -> FlagPublic:
+def create_flag(
+    engineer: EngineerDep, code: str, body: FlagIn, store: StoreDep, stored: SiteDep
+) -> FlagPublic:
     """Mark a reading suspect; it is then left out of model fits and alarm rules.
 
-    Writes are open to any client in this version of the API: run it on a trusted network.
+    Needs an engineer or above; the flag's history keeps who set it (the logged-in user).
     """
     channel = store.channel(stored.id, code)
     time_us = parse_time(name="time", text=body.time, timezone=stored.site.reservoir.timezone)
     if time_us is None:
         raise InvalidRequestError("time is required: the reading's time, ISO 8601")
     flag_id = store.set_flag(channel_id=channel.id, time_us=time_us, kind="suspect",
-                             actor=body.by, comment=body.comment)
+                             actor=engineer.actor, comment=body.comment)
+    store.audit(actor=engineer.actor, action="flag.set", target=f"flag {flag_id}",
+                detail={"channel": code, "time": body.time, "comment": body.comment})
     flag = next(f for f in store.flags([channel.id], start_us=time_us, end_us=time_us + 1)
                 if f.id == flag_id)
     return FlagPublic(id=flag.id, time=iso_utc(times_us=np.array([time_us]))[0],
@@ -165,21 +173,42 @@ def create_flag(code: str, body: FlagIn, store: StoreDep, stored: SiteDep) -> Fl
 
 
 @router.post("/flags/{flag_id}/clear")
-def clear_flag(flag_id: int, body: ActorIn, store: StoreDep) -> dict[str, Any]:
-    """Clear a flag; its history keeps who set and cleared it, when and why."""
-    store.clear_flag(flag_id, actor=body.by, comment=body.comment)
+def clear_flag(
+    engineer: EngineerDep, flag_id: int, body: CommentIn, store: StoreDep
+) -> dict[str, Any]:
+    """Clear a flag; its history keeps who set and cleared it, when and why (engineers)."""
+    store.clear_flag(flag_id, actor=engineer.actor, comment=body.comment)
+    store.audit(actor=engineer.actor, action="flag.clear", target=f"flag {flag_id}",
+                detail={"comment": body.comment})
     return {"id": flag_id, "active": False, "history": store.flag_history(flag_id)}
 
 
 @router.post("/models/fit")
-def fit_models(body: FitIn, analyzer: AnalyzerDep, stored: SiteDep) -> dict[str, Any]:
-    """Fit a new version of the models (of ``channels``, or all) up to ``end`` (default now)."""
+def fit_models(
+    engineer: EngineerDep, body: FitIn, analyzer: AnalyzerDep, stored: SiteDep
+) -> dict[str, Any]:
+    """Fit a new version of the models (of ``channels``, or all) up to ``end`` (default now).
+
+    Needs an engineer or above.
+    """
     end_us = parse_time(name="end", text=body.end, timezone=stored.site.reservoir.timezone)
     outcomes = analyzer.fit(end_us=end_us, codes=body.channels)
+    analyzer.store.audit(
+        actor=engineer.actor, action="models.fit",
+        target=", ".join(body.channels) if body.channels else "all channels",
+        detail={"end": body.end, "fitted": sum(1 for o in outcomes if o.ok),
+                "failed": sum(1 for o in outcomes if not o.ok)},
+    )
     return {"models": [vars(o) for o in outcomes]}
 
 
 @router.post("/analyze")
-def analyze(analyzer: AnalyzerDep) -> dict[str, Any]:
-    """Judge every reading not judged yet, and look for silent channels (no data)."""
-    return analyzer.evaluate().as_json()
+def analyze(engineer: EngineerDep, analyzer: AnalyzerDep) -> dict[str, Any]:
+    """Judge every reading not judged yet, and look for silent channels (no data).
+
+    Needs an engineer or above.
+    """
+    report = analyzer.evaluate().as_json()
+    analyzer.store.audit(actor=engineer.actor, action="analysis.run", target="site",
+                         detail={k: report[k] for k in ("readings", "flags", "alarm_steps")})
+    return report

@@ -5,7 +5,8 @@
 ``GET /api/latest``
     The newest reading of every channel that has one.
 ``POST /api/readings``
-    A batch of readings, validated and stored like a file's rows.
+    A batch of readings, validated and stored like a file's rows (operators and above, or an
+    API key with scope ``ingest``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, Query
 
+from shuian.api.auth import IngestDep
 from shuian.api.deps import IngestorDep, SiteDep, StoreDep
 from shuian.api.schemas import (
     IngestReportPublic,
@@ -99,7 +101,9 @@ def read_latest(store: StoreDep, stored: SiteDep) -> list[LatestPublic]:
 
 
 @router.post("/readings")
-def create_readings(body: ReadingsIn, ingestor: IngestorDep) -> IngestReportPublic:
+def create_readings(
+    principal: IngestDep, body: ReadingsIn, ingestor: IngestorDep
+) -> IngestReportPublic:
     """Validate and store a batch of readings (at most 100,000).
 
     Each reading is checked like a row of a data file: known channel, ISO 8601 time (the
@@ -110,8 +114,14 @@ def create_readings(body: ReadingsIn, ingestor: IngestorDep) -> IngestReportPubl
     every one with its index in the batch (``line``) and the reason, and the store keeps them
     (source ``api``, see ``GET /api/rejected``).
 
-    Writes are open to any client in this version of the API: run it on a trusted network.
+    Needs an operator (or above) or an API key with scope ``ingest`` (401 without
+    credentials, 403 when not enough); the batch is in the audit log.
     """
     records = [reading.model_dump(exclude_unset=True) for reading in body.readings]
     report = ingestor.ingest_records(records, source="api")
+    ingestor.store.audit(
+        actor=principal.actor, action="readings.post", target=f"{len(records)} readings",
+        detail={"accepted": report.accepted, "duplicates": report.duplicates,
+                "rejected": report.rejected},
+    )
     return IngestReportPublic.model_validate(report.as_json())

@@ -1,0 +1,317 @@
+"""The dashboard in a real browser (Chromium through Playwright) against a real server.
+
+One uvicorn server in a thread serves the Shimenzi demo (60 days, synthetic) from an SQLite
+file for the whole module; each test opens a fresh browser page. Screenshots go to
+``test-artifacts/`` for a person to look at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from shuian.api import create_app
+from shuian.services.demo import build_demo
+from shuian.store import open_store
+
+ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no browser at {CHROMIUM}")
+
+
+@dataclass
+class Server:
+    url: str
+    db_url: str
+    instruments: list[str]
+    admin: dict[str, str]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The demo site served over HTTP on a free local port."""
+    db_url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'demo.db'}"
+    store = open_store(db_url)
+    summary = build_demo(store, days=60)
+    instruments = [i.code for i in summary.stored.site.instruments]
+    admin = {"username": "admin", "password": summary.admin_password or ""}
+    store.close()
+    port = _free_port()
+    config = uvicorn.Config(create_app(db_url), host="127.0.0.1", port=port,
+                            log_level="warning", ws="none", lifespan="on")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not uv.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield Server(f"http://127.0.0.1:{port}", db_url, instruments, admin)
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Tab:
+    page: Page
+    errors: list[str]
+
+
+def _open(browser: Browser, server: Server, **context: Any) -> Tab:
+    ctx = browser.new_context(base_url=server.url, **context)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(f"{m.text} {m.location.get('url', '')}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return Tab(page, errors)
+
+
+@pytest.fixture
+def tab(browser: Browser, server: Server) -> Iterator[Tab]:
+    """A control-room sized page."""
+    tab = _open(browser, server, viewport={"width": 1440, "height": 1000})
+    yield tab
+    tab.page.context.close()
+
+
+def _ready(page: Page, path: str = "/") -> None:
+    page.goto(path)
+    expect(page.locator("body[data-ready=true]")).to_be_attached(timeout=10_000)
+
+
+def _shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+# --- writing to the API ------------------------------------------------------------------------
+# Writes need a logged-in operator: the demo creates the user ``admin`` with a generated password
+# (``DemoSummary.admin_password``); the tests log in with it, through the API or the page's
+# sign-in dialog.
+
+
+def _post(server: Server, path: str, body: Any) -> httpx.Response:
+    """POST as the demo admin (logging in on the first 401)."""
+    response = httpx.post(server.url + path, json=body, headers=server.headers, timeout=10)
+    if response.status_code == 401:
+        login = httpx.post(server.url + "/api/auth/login", json=server.admin, timeout=10)
+        assert login.status_code == 200, login.text
+        server.headers["Authorization"] = f"Bearer {login.json()['token']}"
+        response = httpx.post(server.url + path, json=body, headers=server.headers, timeout=10)
+    return response
+
+
+def _login_if_asked(page: Page, server: Server) -> None:
+    """Fill the page's sign-in dialog when a write asked for it (auth in place)."""
+    dialog = page.locator("dialog#login")
+    try:
+        dialog.wait_for(state="visible", timeout=1000)
+    except Exception:  # noqa: BLE001 - no dialog: writes are open
+        return
+    dialog.locator("input[name=username]").fill(server.admin["username"])
+    dialog.locator("input[name=password]").fill(server.admin["password"])
+    dialog.locator("button[value=login]").click()
+
+
+# --- the tests ---------------------------------------------------------------------------------
+
+
+def test_dashboard_loads_without_errors_with_a_marker_per_instrument(
+    tab: Tab, server: Server
+) -> None:
+    page = tab.page
+    _ready(page)
+    markers = page.locator("#schematic svg .marker")
+    expect(markers).to_have_count(len(server.instruments))
+    drawn = set(markers.evaluate_all("nodes => nodes.map(n => n.dataset.instrument)"))
+    assert drawn == set(server.instruments)
+    expect(page.locator("#synthetic")).to_be_visible()
+    expect(page.locator("#synthetic")).to_contain_text("SYNTHETIC DATA")
+    expect(page.locator("#reservoir .gauge")).to_be_visible()
+    expect(page.locator("#latest tbody tr")).to_have_count(
+        len(httpx.get(server.url + "/api/channels").json())
+    )
+    expect(page.locator("#schematic-legend li")).to_have_count(7)
+    _shot(page, "dashboard")
+    assert tab.errors == []
+
+
+def test_a_posted_reading_appears_without_reload(tab: Tab, server: Server) -> None:
+    paths = httpx.get(server.url + "/openapi.json").json()["paths"]
+    if "/api/events" not in paths:
+        pytest.skip("GET /api/events (live event stream) is not served yet")
+    page = tab.page
+    _ready(page)
+    expect(page.locator("#live")).to_have_attribute("data-status", "on", timeout=5000)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    response = _post(server, "/api/readings",
+                      {"readings": [{"channel": "PL1.R", "time": now, "value": 42.125}]})
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 1
+    cell = page.locator('#latest tr[data-code="PL1.R"] .value')
+    expect(cell).to_have_text("42.125", timeout=2000)
+    assert tab.errors == []
+
+
+def test_an_alarm_is_acknowledged_from_the_page(tab: Tab, server: Server) -> None:
+    store = open_store(server.db_url)
+    try:
+        stored = store.site()
+        channel = store.channel(stored.id, "PZ2")
+        alarm_id = store.record_alarm_step(
+            channel_id=channel.id, rule="threshold", kind="raised", level="warning",
+            time_us=int(time.time() * 1e6), value=1372.5,
+            message="PZ2 above its warning threshold (browser test)",
+        )
+    finally:
+        store.close()
+    page = tab.page
+    _ready(page)
+    item = page.locator(f'#alarm-list li[data-id="{alarm_id}"]')
+    expect(item).to_be_visible()
+    expect(page.locator('#schematic .marker[data-instrument="PZ2"]')).to_have_class(
+        "marker state-warning"
+    )
+    item.locator("input[name=comment]").fill("checked the gauge on site")
+    item.locator("button.ack").click()
+    _login_if_asked(page, server)
+    expect(item).to_have_attribute("data-state", "acknowledged")
+    expect(item).to_contain_text("acknowledged by")
+    answer = httpx.get(f"{server.url}/api/alarms/{alarm_id}").json()
+    assert answer["state"] == "acknowledged"
+    assert answer["acknowledge_comment"] == "checked the gauge on site"
+
+
+def test_the_instrument_view_charts_the_model_and_zooms(tab: Tab) -> None:
+    page = tab.page
+    _ready(page, "/#/instrument/PZ1")
+    chart = page.locator("#history-chart svg")
+    expect(chart.locator("path.line")).to_have_count(3)  # measured, model, second series
+    expect(chart.locator("path.band")).to_have_count(2)  # 2σ and 3σ envelopes
+    expect(page.locator("#components-chart svg path.line")).not_to_have_count(0)
+    expect(page.locator("#history-note")).to_contain_text("HST")
+    box = chart.bounding_box()
+    assert box is not None
+    with page.expect_request(lambda r: "/readings" in r.url and "end=" in r.url):
+        page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5, steps=5)
+        page.mouse.up()
+    expect(page.locator("#history-chart svg path.line")).to_have_count(3)
+    _shot(page, "instrument")
+    assert tab.errors == []
+
+
+def test_the_hydrology_view_routes_a_flood(tab: Tab) -> None:
+    page = tab.page
+    _ready(page, "/#/hydrology")
+    expect(page.locator("#hydro-level svg path.line")).to_have_count(1)
+    expect(page.locator("#hydro-flows svg path.line")).to_have_count(2)
+    page.locator("#route-peak").fill("400")
+    page.locator("#route-volume").fill("1500")
+    page.locator(".route-form button[type=submit]").click()
+    expect(page.locator("#route-chart svg path.line")).to_have_count(3)
+    expect(page.locator("#route-summary")).to_contain_text("400")
+    _shot(page, "hydrology")
+    assert tab.errors == []
+
+
+def test_the_phone_layout_has_summary_alarms_and_the_manual_form(
+    browser: Browser, server: Server
+) -> None:
+    tab = _open(browser, server, viewport={"width": 390, "height": 844}, is_mobile=True,
+                has_touch=True)
+    page = tab.page
+    try:
+        _ready(page)
+        for part in ("#phone-summary", "#phone-alarms", "#phone-search", "#manual-form"):
+            expect(page.locator(part)).to_be_visible()
+        expect(page.locator("#phone-summary dd").first).not_to_be_empty()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page is {width} px wide on a 390 px phone"
+
+        page.locator("#phone-search").fill("weir")
+        expect(page.locator("#search-results li")).to_have_count(2)
+
+        form = page.locator("#manual-form")
+        form.locator("select").select_option("WE1")
+        form.locator("#manual-value").fill("3.25")
+        form.locator("button[type=submit]").click()
+        _login_if_asked(page, server)
+        expect(page.locator("#manual-messages li").first).to_contain_text("accepted")
+
+        form.locator("#manual-value").fill("250")  # above the weir's limit of 100 L/s
+        form.locator("button[type=submit]").click()
+        expect(page.locator("#manual-messages li.bad").first).to_contain_text("Rejected")
+
+        page.context.set_offline(True)
+        form.locator("#manual-time").fill("2020-01-01T08:00")
+        form.locator("#manual-value").fill("3.5")
+        form.locator("button[type=submit]").click()
+        expect(page.locator("#queue-count")).to_have_text("1 waiting to be sent")
+        _shot(page, "phone")
+        page.context.set_offline(False)
+        expect(page.locator("#queue-count")).to_have_text("nothing waiting", timeout=5000)
+        got = httpx.get(server.url + "/api/channels/WE1/readings",
+                        params={"start": "2020-01-01T08:00", "end": "2020-01-01T08:01"}).json()
+        assert got["values"] == [3.5]
+    finally:
+        page.context.close()
+    rejected = [e for e in tab.errors if "Failed to load resource" not in e]
+    assert rejected == []
+
+
+def test_the_language_switch_changes_the_labels_and_is_remembered(tab: Tab) -> None:
+    page = tab.page
+    _ready(page)
+    nav = page.locator("nav.main a[data-view=overview]")
+    expect(nav).to_have_text("Overview")
+    page.locator("#lang").click()
+    expect(nav).to_have_text("总览")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page.locator("#view-overview h2").first).to_have_text("大坝与测点")
+    expect(page.locator('#latest tr[data-code="PZ1"]')).to_contain_text("渗压计")
+    page.reload()
+    expect(page.locator("body[data-ready=true]")).to_be_attached()
+    expect(nav).to_have_text("总览")
+    _shot(page, "chinese")
+    page.locator("#lang").click()
+    expect(nav).to_have_text("Overview")
+    expect(page.locator("#view-overview h2").first).to_have_text("Dam and instruments")
+    assert tab.errors == []
