@@ -82,9 +82,9 @@ def first_load(base: str, runs: int) -> dict[str, float]:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             started = time.perf_counter()
             page.goto(base + "/")
-            page.wait_for_function(
-                "document.querySelectorAll('[data-instrument]').length > 0 &&"
-                " document.querySelectorAll('[data-latest]').length > 0",
+            page.wait_for_function(  # the page marks itself ready once everything is drawn
+                "document.body.dataset.ready === 'true' &&"
+                " document.querySelectorAll('#schematic svg .marker').length > 0",
                 timeout=30_000,
             )
             times.append(time.perf_counter() - started)
