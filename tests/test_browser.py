@@ -22,7 +22,8 @@ import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from shuian.api import create_app
-from shuian.services.demo import build_demo
+from shuian.services.demo import build_demo, demo_site_text
+from shuian.site import parse_site
 from shuian.store import open_store
 
 ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"
@@ -216,6 +217,12 @@ def test_an_alarm_is_acknowledged_from_the_page(tab: Tab, server: Server) -> Non
     answer = httpx.get(f"{server.url}/api/alarms/{alarm_id}").json()
     assert answer["state"] == "acknowledged"
     assert answer["acknowledge_comment"] == "checked the gauge on site"
+    login = httpx.post(f"{server.url}/api/auth/login", json=server.admin).json()
+    audit = httpx.get(f"{server.url}/api/audit",
+                      headers={"Authorization": f"Bearer {login['token']}"}).json()
+    entries = audit if isinstance(audit, list) else audit.get("items", audit.get("entries"))
+    assert any(e["action"] == "alarm.acknowledge" and e["actor"] == "admin"
+               and str(alarm_id) in e["target"] for e in entries)
 
 
 def test_the_instrument_view_charts_the_model_and_zooms(tab: Tab) -> None:
@@ -314,4 +321,26 @@ def test_the_language_switch_changes_the_labels_and_is_remembered(tab: Tab) -> N
     page.locator("#lang").click()
     expect(nav).to_have_text("Overview")
     expect(page.locator("#view-overview h2").first).to_have_text("Dam and instruments")
+    assert tab.errors == []
+
+
+def test_the_bureau_sees_every_reservoir_and_opens_one(tab: Tab, server: Server) -> None:
+    """Several reservoirs in one store: the overview lists them with their worst open alarm."""
+    text = demo_site_text().replace("code: shimenzi", "code: second", 1)
+    text = text.replace("name: Shimenzi Reservoir", "name: Second Reservoir", 1)
+    store = open_store(server.db_url)
+    try:
+        store.save_site(parse_site(text), text)
+    finally:
+        store.close()
+    page = tab.page
+    _ready(page, "/#/sites")
+    cards = page.locator(".site-card")
+    expect(cards).to_have_count(2)
+    expect(page.locator('.site-card[data-site="shimenzi"]')).to_contain_text("Shimenzi")
+    _shot(page, "reservoirs")
+    page.locator('.site-card[data-site="second"]').click()
+    expect(page.locator("body[data-ready=true]")).to_be_attached()
+    expect(page.locator("header")).to_contain_text("Second Reservoir")
+    page.evaluate("localStorage.removeItem('shuian.site')")
     assert tab.errors == []

@@ -4,6 +4,7 @@
 //   #/instrument/PL1.R      one channel (or instrument) in detail
 //   #/hydrology             level, storage, flows and the flood-routing "what if"
 //   #/phone                 the field layout (default on a narrow screen)
+//   #/sites                 every reservoir of the store with its worst open alarm
 //
 // Plain ES modules, no framework, nothing fetched from outside this server.
 
@@ -12,6 +13,7 @@ import { renderOverview, updateOverview } from "./dashboard.js";
 import { showHydrology } from "./hydrology.js";
 import { lang, onLangChange, setLang, t, translate } from "./i18n.js";
 import { showInstrument } from "./instrument.js";
+import { showSites } from "./sites.js";
 import { connectLive } from "./live.js";
 import { renderPhone, startQueueFlusher, updatePhone } from "./phone.js";
 import {
@@ -19,7 +21,7 @@ import {
 } from "./state.js";
 import { el, setTimeZone } from "./util.js";
 
-const VIEWS = ["overview", "instrument", "hydrology", "phone"];
+const VIEWS = ["overview", "instrument", "hydrology", "phone", "sites"];
 const NARROW = window.matchMedia("(max-width: 640px)");
 
 const page = {
@@ -255,6 +257,8 @@ function route() {
     showInstrument(root, arg);
   } else if (name === "hydrology") {
     showHydrology(root);
+  } else if (name === "sites") {
+    showSites(root);
   }
   window.scrollTo(0, 0);
 }
