@@ -56,7 +56,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The demo site served over HTTP on a free local port."""
     db_url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'demo.db'}"
     store = open_store(db_url)
-    summary = build_demo(store, days=60)
+    summary = build_demo(store, days=400)  # over a year: the models can be fitted
     instruments = [i.code for i in summary.stored.site.instruments]
     admin = {"username": "admin", "password": summary.admin_password or ""}
     store.close()

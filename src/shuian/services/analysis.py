@@ -44,6 +44,8 @@ from shuian.store.base import EARLIEST_US
 #: Describes the reading at a position of the new readings, for an alarm's message.
 Describe = Callable[[int], str]
 
+#: Shortest span of readings (days) over which yearly harmonics can be fitted.
+MIN_SEASONAL_SPAN_DAYS = 330
 #: Readings of context before the first new one (the checks' windows, the persistence rules).
 CONTEXT_READINGS = 50
 #: Flag kinds that keep a reading out of the rate and envelope rules and the model fits.
@@ -217,6 +219,12 @@ class Analyzer:
             try:
                 if len(times) == 0:
                     raise InvalidRequestError("no readings in the fit window")
+                span_days = (int(times[-1]) - int(times[0])) / US_PER_DAY
+                if spec.kind != "htt" and spec.harmonics and span_days < MIN_SEASONAL_SPAN_DAYS:
+                    raise InvalidRequestError(
+                        f"{span_days:.0f} days of readings cannot separate the seasonal effect "
+                        f"from the time effect: fit over at least {MIN_SEASONAL_SPAN_DAYS} days"
+                    )
                 reference = self._reference(times)
                 model = hst.fit(spec, times, values, series.level, series.temperatures(spec),
                                 reference_us=reference)
