@@ -76,3 +76,14 @@ def iso_utc(*, times_us: NDArray[np.int64]) -> list[str]:
     stamps: NDArray[np.datetime64] = times_us.astype("datetime64[us]")
     text: list[str] = np.datetime_as_string(stamps, unit=unit, timezone="UTC").tolist()
     return text
+
+
+def iso_us(text: str) -> int | None:
+    """An ISO 8601 time as µs since 1970 UTC (no offset: UTC); None when it is not one."""
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return (moment - _EPOCH) // _ONE_US

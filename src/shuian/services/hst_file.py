@@ -34,7 +34,7 @@ from shuian.errors import InputFileError, InvalidRequestError
 from shuian.models import hst
 from shuian.readings import Rejection
 from shuian.site.analysis import ModelSpec
-from shuian.times import iso_utc
+from shuian.times import iso_us, iso_utc
 
 REQUIRED_COLUMNS = ("time", "value", "level")
 FLAG_NAMES = ("", "warning", "alarm")
@@ -139,16 +139,6 @@ def _number(text: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _time_us(text: str) -> int | None:
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return (moment - _EPOCH) // _ONE_US
-
-
 def _read(path: Path, source: str) -> tuple[list[str], _Rows, list[Rejection]]:
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
@@ -181,7 +171,7 @@ def _read(path: Path, source: str) -> tuple[list[str], _Rows, list[Rejection]]:
                 reject(line, row, f"{len(row)} fields where the header has {len(header)}")
                 continue
             cells = {name: row[i].strip() for name, i in index.items()}
-            moment = _time_us(cells["time"])
+            moment = iso_us(cells["time"])
             if moment is None:
                 reject(line, row, f"time {cells['time']!r} is not an ISO 8601 date or time")
                 continue

@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from shuian.errors import InputFileError, InvalidRequestError
 from shuian.hydrology.routing import ACRE_FOOT_FT3, RoutingResult, route_puls
 from shuian.hydrology.storage import StageStorage
-from shuian.times import iso_utc
+from shuian.times import iso_us, iso_utc
 
 FloatArray = NDArray[np.float64]
 
@@ -194,22 +194,12 @@ def _read_table(path: Path) -> tuple[FloatArray, FloatArray, FloatArray]:
     return values[:, 0], values[:, 1], values[:, 2]
 
 
-def _iso_us(text: str) -> int | None:
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return (moment - _EPOCH) // _ONE_US
-
-
 def read_inflow(path: Path) -> tuple[FloatArray, float, int | None, float]:
     """Inflow, step (s), first time (µs, ISO files) and first hour (hour files)."""
     source, rows = _rows(path, INFLOW_COLUMNS)
     inflow = np.array([_number(source, line, "inflow", cells["inflow"]) for line, cells in rows])
     first = rows[0][1]["time"]
-    hours_given = _iso_us(first) is None
+    hours_given = iso_us(first) is None
     if hours_given:
         hours = np.array([_number(source, line, "time", cells["time"]) for line, cells in rows])
         step = hours[1] - hours[0]
@@ -219,7 +209,7 @@ def read_inflow(path: Path) -> tuple[FloatArray, float, int | None, float]:
     else:
         stamps: list[int] = []
         for line, cells in rows:
-            moment = _iso_us(cells["time"])
+            moment = iso_us(cells["time"])
             if moment is None:
                 raise InputFileError(
                     f"{source}: line {line}: column time: {cells['time']!r} is not an ISO 8601 "
