@@ -21,7 +21,6 @@ Rows:
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +38,6 @@ from shuian.times import iso_us, iso_utc
 REQUIRED_COLUMNS = ("time", "value", "level")
 FLAG_NAMES = ("", "warning", "alarm")
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_ONE_US = dt.timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, eq=False)

@@ -19,7 +19,6 @@ file, the line and the column.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +43,6 @@ RESULT_COLUMNS = ("time", "inflow", "outflow", "level", "storage")
 #: Hours given as numbers may differ from the fixed step by this much (h), for rounding.
 _HOURS_TOLERANCE = 1e-6
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_ONE_US = dt.timedelta(microseconds=1)
 
 Units = Literal["si", "us"]
 
