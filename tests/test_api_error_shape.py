@@ -96,6 +96,8 @@ EXAMPLES: list[errors.ShuianError] = [
     errors.NotFoundError("no channel 'X'"),
     errors.InvalidRequestError("bad parameter"),
     errors.NotificationError("webhook http://example.test: 500"),
+    errors.MqttError("mqtt: the variable MQTT_PASSWORD is not set"),
+    errors.Sl651Error(11, "length 40 but 38 bytes follow"),
     errors.AuthenticationError("log in first"),
     errors.TooManyAttemptsError("too many failed logins for 'li': try again in 60 s",
                                 retry_after_s=60),

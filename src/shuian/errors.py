@@ -10,9 +10,11 @@ psycopg, SQLAlchemy) are translated at the store boundary into :class:`StoreErro
     ├── SiteError              a site file that cannot be loaded (all problems listed at once)
     ├── ConversionError        a calibration that cannot convert a raw reading
     ├── InputFileError         a data file whose structure cannot be read (TOA5 header, CSV header)
+    │   └── Sl651Error         an SL 651 telemetry frame that cannot be read (names the byte)
     ├── NotFoundError          a channel, instrument or site that does not exist   (HTTP 404)
     ├── InvalidRequestError    a request whose parameters are wrong                (HTTP 400)
     ├── NotificationError      a webhook or mail server did not take a message     (HTTP 502)
+    ├── MqttError              an MQTT source cannot be set up (password variable missing)
     ├── AuthenticationError    no credentials, or wrong or expired ones            (HTTP 401)
     │   └── TooManyAttemptsError  too many failed logins: wait ``retry_after_s``   (HTTP 429)
     ├── PermissionDeniedError  authenticated, but the role or scope does not allow it (HTTP 403)
@@ -63,6 +65,15 @@ class InputFileError(ShuianError):
     status = 422
 
 
+class Sl651Error(InputFileError):
+    """A telemetry frame whose structure cannot be read; ``offset`` is the byte of the problem."""
+
+    def __init__(self, offset: int, problem: str) -> None:
+        self.offset = offset
+        self.problem = problem
+        super().__init__(f"SL 651 frame, offset {offset}: {problem}")
+
+
 class NotFoundError(ShuianError):
     """A named object (channel, instrument, site) does not exist."""
 
@@ -101,6 +112,12 @@ class PermissionDeniedError(ShuianError):
     """The user's role (or the API key's scopes) does not allow the operation."""
 
     status = 403
+
+
+class MqttError(ShuianError):
+    """An MQTT source cannot be set up (e.g. its password variable is not set)."""
+
+    status = 500
 
 
 class StoreError(ShuianError):

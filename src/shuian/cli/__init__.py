@@ -5,7 +5,7 @@ Every command takes ``--db URL`` (or the environment variable ``SHUIAN_DB``; def
 error naming what was wrong, and exit status 1; never a stack trace.
 """
 
-from shuian.cli import analysis, data, hydrology, users  # noqa: F401 - registers the commands
+from shuian.cli import analysis, data, hydrology, telemetry, users  # noqa: F401 - registers the commands
 from shuian.cli.common import app
 
 __all__ = ["app"]

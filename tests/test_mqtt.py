@@ -1,0 +1,221 @@
+"""Readings over MQTT: against the real Mosquitto at 127.0.0.1:1883, on both store backends.
+
+Every test has its own topics and client id, so tests never see each other's messages.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import paho.mqtt.publish as publish
+import pytest
+from paho.mqtt.enums import MQTTProtocolVersion
+
+from shuian.errors import StoreError
+from shuian.readings import Rejection
+from shuian.services.ingest import Ingestor, IngestReport
+from shuian.store import Store, StoredSite
+from shuian.telemetry.mqtt import MqttSettings, MqttSource, PayloadError, parse_payload
+
+BROKER = ("127.0.0.1", 1883)
+T0 = 1_709_251_200  # 2024-03-01T00:00:00Z
+
+
+def iso(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def send(topic: str, *payloads: Any) -> None:
+    """Publish payloads with QoS 1 (dicts and lists as JSON, bytes as they are)."""
+    publish.multiple(
+        [{"topic": topic, "qos": 1,
+          "payload": p if isinstance(p, bytes) else json.dumps(p)} for p in payloads],
+        hostname=BROKER[0], port=BROKER[1], protocol=MQTTProtocolVersion.MQTTv5,
+    )
+
+
+def stored_count(store: Store, stored_site: StoredSite, channel: str) -> int:
+    return len(store.readings(store.channel(stored_site.id, channel).id)[0])
+
+
+class Setup:
+    """A test's topic prefix, settings, ingestor, and the sources it started."""
+
+    def __init__(self, store: Store, stored_site: StoredSite) -> None:
+        self.store = store
+        self.stored_site = stored_site
+        self.prefix = f"shuian-test/{uuid.uuid4().hex}"
+        self.settings = MqttSettings(
+            host=BROKER[0], port=BROKER[1], client_id=f"shuian-test-{uuid.uuid4().hex[:12]}",
+            topics=[f"{self.prefix}/#"], session_expiry=30, retry_delay=0.1,
+        )
+        self.ingestor = Ingestor(store, stored_site)
+        self.sources: list[MqttSource] = []
+
+    def ingest(self, records: list[dict[str, Any]], source: str) -> IngestReport:
+        return self.ingestor.ingest_records(records, source=source)
+
+    def reject(self, rejection: Rejection) -> None:
+        self.store.write_rejections(self.stored_site.id, [rejection])
+
+    def start(
+        self,
+        ingest: Callable[[list[dict[str, Any]], str], IngestReport] | None = None,
+        **settings: Any,
+    ) -> MqttSource:
+        source = MqttSource(
+            self.settings.model_copy(update=settings), ingest or self.ingest, self.reject
+        )
+        source.start()
+        self.sources.append(source)
+        assert source.wait_subscribed(10)
+        return source
+
+    def count(self, channel: str = "WL.level") -> int:
+        return stored_count(self.store, self.stored_site, channel)
+
+
+@pytest.fixture
+def mq(store: Store, stored_site: StoredSite) -> Iterator[Setup]:
+    setup = Setup(store, stored_site)
+    yield setup
+    for source in setup.sources:
+        source.stop()
+
+
+def reading(seconds: int, value: float = 120.0, channel: str = "WL.level") -> dict[str, Any]:
+    return {"channel": channel, "time": iso(seconds), "value": value}
+
+
+# -- payload forms (no broker) -----------------------------------------------------------
+
+
+def test_a_payload_is_one_reading_a_list_or_an_object_with_readings() -> None:
+    one = reading(T0)
+    assert parse_payload(json.dumps(one).encode(), "a/b") == [one]
+    assert parse_payload(json.dumps([one, one]).encode(), "a/b") == [one, one]
+    assert parse_payload(json.dumps({"readings": [one]}).encode(), "a/b") == [one]
+
+
+def test_a_record_without_channel_takes_the_last_topic_level() -> None:
+    records = parse_payload(b'{"time": "2024-03-01T00:00:00Z", "value": 1}', "s/testres/WL.level")
+    assert records[0]["channel"] == "WL.level"
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [(b"{not json", "not JSON: "), (b"\xff\xfe", "not JSON: "), (b"[1, 2]", "malformed payload"),
+     (b'{"readings": 3}', "malformed payload")],
+)
+def test_an_unreadable_payload_says_why(payload: bytes, reason: str) -> None:
+    with pytest.raises(PayloadError) as caught:
+        parse_payload(payload, "a/b")
+    assert caught.value.reason.startswith(reason)
+
+
+def test_topic_filters_are_checked() -> None:
+    with pytest.raises(ValueError, match="'#' must be a whole, last level"):
+        MqttSettings(client_id="x", topics=["a/#/b"])
+
+
+# -- against the broker ------------------------------------------------------------------
+
+
+def test_a_published_reading_is_stored_once(mq: Setup) -> None:
+    source = mq.start()
+    send(f"{mq.prefix}/WL.level", {"time": iso(T0), "value": 120.5})
+    eventually(lambda: source.status()["accepted"] == 1)
+    assert mq.count() == 1
+    status = source.status()
+    assert status["connected"] and status["messages"] == 1 and status["last_message_at"]
+
+
+def test_a_batch_payload_is_stored(mq: Setup) -> None:
+    source = mq.start()
+    send(f"{mq.prefix}/batch",
+         {"readings": [reading(T0 + i * 60) for i in range(5)]
+          + [reading(T0, 20.0, "LOG.airt")]})
+    eventually(lambda: source.status()["accepted"] == 6)
+    assert (mq.count(), mq.count("LOG.airt")) == (5, 1)
+
+
+def test_invalid_json_is_kept_with_its_text_and_reason_and_the_source_keeps_working(
+    mq: Setup,
+) -> None:
+    source = mq.start()
+    topic = f"{mq.prefix}/WL.level"
+    send(topic, b"{broken", {"time": iso(T0), "value": 121.0})
+    eventually(lambda: mq.count() == 1)
+    [kept] = mq.store.rejections(mq.stored_site.id)
+    assert (kept.source, kept.line, kept.raw) == (f"mqtt:{topic}", None, "{broken")
+    assert kept.reason.startswith("not JSON: ")
+    assert source.status()["rejected"] == 1
+
+
+def test_a_record_that_fails_validation_is_kept_with_its_reason(mq: Setup) -> None:
+    source = mq.start()
+    send(f"{mq.prefix}/x", [reading(T0), reading(T0, 999.0)])
+    eventually(lambda: source.status()["rejected"] == 1)
+    [kept] = mq.store.rejections(mq.stored_site.id)
+    assert kept.line == 1 and kept.source == f"mqtt:{mq.prefix}/x"
+    assert mq.count() == 1
+
+
+def test_a_message_whose_ingest_fails_is_delivered_again_and_stored_once(mq: Setup) -> None:
+    calls: list[int] = []
+
+    def ingest_failing_once(records: list[dict[str, Any]], source: str) -> IngestReport:
+        calls.append(len(records))
+        if len(calls) == 1:
+            raise StoreError("the database cannot be reached")
+        return mq.ingest(records, source)
+
+    source = mq.start(ingest_failing_once)
+    send(f"{mq.prefix}/WL.level", reading(T0))
+    eventually(lambda: source.status()["accepted"] == 1)
+    assert mq.count() == 1 and len(calls) == 2
+    status = source.status()
+    assert status["failures"] == 1 and "database cannot be reached" in status["last_error"]
+
+
+def test_an_unacknowledged_message_comes_to_the_restarted_source(mq: Setup) -> None:
+    def database_down(records: list[dict[str, Any]], source: str) -> IngestReport:
+        raise StoreError("the database cannot be reached")
+
+    first = mq.start(database_down, retry_delay=60)  # does not reconnect by itself
+    send(f"{mq.prefix}/WL.level", reading(T0))
+    eventually(lambda: first.status()["failures"] == 1)
+    first.stop()
+    assert mq.count() == 0
+
+    second = mq.start()  # the same client id: the broker kept the session and the message
+    eventually(lambda: second.status()["accepted"] == 1)
+    assert mq.count() == 1
+
+
+def test_the_same_reading_twice_is_a_duplicate_and_stored_once(mq: Setup) -> None:
+    source = mq.start()
+    send(f"{mq.prefix}/WL.level", reading(T0), reading(T0))
+    eventually(lambda: source.status()["messages"] == 2)
+    eventually(lambda: source.status()["duplicates"] == 1)
+    assert source.status()["accepted"] == 1 and mq.count() == 1
+
+
+def test_every_published_reading_is_stored(mq: Setup) -> None:
+    n = 200
+    source = mq.start()
+    send(f"{mq.prefix}/WL.level", *[reading(T0 + i * 60, 100 + i / 10) for i in range(n)])
+    eventually(lambda: source.status()["accepted"] == n, timeout=20)
+    status = source.status()
+    assert (n, mq.count(), status["accepted"], status["duplicates"]) == (n, n, n, 0), status
