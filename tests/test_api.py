@@ -389,6 +389,7 @@ def test_every_endpoint_is_in_the_openapi_document(client: Api) -> None:
         "/api/hydrology/state",
         "/api/hydrology/balance",
         "/api/hydrology/route",
+        "/api/telemetry",
         "/api/sites",
         "/api/events",
         "/api/auth/login",

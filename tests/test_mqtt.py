@@ -9,15 +9,19 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.publish as publish
 import pytest
 from paho.mqtt.enums import MQTTProtocolVersion
 
+from conftest import SITE_FILE, serve
+from shuian.api import create_app
 from shuian.errors import StoreError
 from shuian.readings import Rejection
 from shuian.services.ingest import Ingestor, IngestReport
+from shuian.site import parse_site
 from shuian.store import Store, StoredSite
 from shuian.telemetry.mqtt import MqttSettings, MqttSource, PayloadError, parse_payload
 
@@ -219,3 +223,32 @@ def test_every_published_reading_is_stored(mq: Setup) -> None:
     eventually(lambda: source.status()["accepted"] == n, timeout=20)
     status = source.status()
     assert (n, mq.count(), status["accepted"], status["duplicates"]) == (n, n, n, 0), status
+
+
+def test_a_site_with_mqtt_telemetry_is_served_by_the_listeners(
+    store: Store, tmp_path: Path
+) -> None:
+    """The site file's telemetry section starts a source feeding the one ingest service, and
+    the server answers its status at /api/telemetry."""
+    import yaml
+
+    from shuian.services.telemetry import Listeners
+
+    topic = f"shuian/test/{uuid.uuid4().hex}"
+    data = yaml.safe_load(SITE_FILE.read_text(encoding="utf-8"))
+    data["telemetry"] = {"mqtt": {"client_id": f"shuian-{uuid.uuid4().hex[:8]}",
+                                  "topics": [f"{topic}/#"]}}
+    text = yaml.safe_dump(data, allow_unicode=True)
+    store.save_site(parse_site(text), text)
+    listeners = Listeners(store, store.site())
+    listeners.start()
+    try:
+        source = listeners.sources["mqtt"]
+        assert source.wait_subscribed(10)
+        send(f"{topic}/WL.level", reading(T0))
+        eventually(lambda: listeners.status()["mqtt"]["accepted"] == 1)
+        with serve(create_app(store.url, listeners=listeners)) as client:
+            status = client.get("/api/telemetry").json()
+        assert status["mqtt"]["connected"] and status["mqtt"]["accepted"] == 1
+    finally:
+        listeners.stop()

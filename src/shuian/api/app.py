@@ -20,6 +20,7 @@ from shuian.errors import ShuianError
 from shuian.services.accounts import AuthSettings
 from shuian.services.analysis import Analyzer
 from shuian.services.events import EventHub, pause, watch
+from shuian.services.telemetry import Listeners
 from shuian.store import open_store
 from shuian.web import INDEX_HTML, STATIC_DIR
 
@@ -61,6 +62,7 @@ def create_app(
     *,
     evaluate_every_s: float | None = None,
     auth: AuthSettings | None = None,
+    listeners: Listeners | None = None,
 ) -> FastAPI:
     """Build the application for the store at ``url``.
 
@@ -79,6 +81,9 @@ def create_app(
     auth : AuthSettings, optional
         Session lifetime, login rate limit, whether reads need a login; default from the
         environment (``SHUIAN_SESSION_HOURS``, ``SHUIAN_REQUIRE_LOGIN_FOR_READS``).
+    listeners : Listeners, optional
+        The site's telemetry listeners, run beside the app (``shuian serve``); their status is
+        answered by ``GET /api/telemetry``.
 
     Returns
     -------
@@ -93,6 +98,7 @@ def create_app(
         app.state.ingestors = {}  # by site id
         app.state.analyzers = {}
         app.state.events = EventHub()
+        app.state.listeners = listeners
         # Background work stops at the next pause when told, never in the middle of a query
         # (a cancelled worker thread would go on holding a database connection).
         stop = asyncio.Event()

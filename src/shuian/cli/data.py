@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
@@ -33,8 +33,11 @@ from shuian.cli.common import (
     print_json,
     store_for,
 )
-from shuian.store import DEFAULT_URL
+from shuian.store import DEFAULT_URL, Store
 from shuian.times import iso_utc, parse_time
+
+if TYPE_CHECKING:
+    from shuian.services.telemetry import Listeners
 
 #: How often a served site looks for silent channels and unjudged readings (s).
 EVALUATE_EVERY_S = 300.0
@@ -282,9 +285,48 @@ def _serve(db: str, port: int) -> None:
 
     from shuian.api.app import create_app
 
-    out.print(f"Shuian {__version__} serving http://127.0.0.1:{port} (API docs: /docs)")
-    app = create_app(db, evaluate_every_s=EVALUATE_EVERY_S)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    with store_for(db) as store:
+        listeners = _listeners(store)
+        out.print(f"Shuian {__version__} serving http://127.0.0.1:{port} (API docs: /docs)")
+        if listeners is not None and listeners.sources:
+            out.print(f"listening: {', '.join(listeners.sources)}")
+            listeners.start()
+        app = create_app(db, evaluate_every_s=EVALUATE_EVERY_S, listeners=listeners)
+        try:
+            uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+        finally:
+            if listeners is not None:
+                listeners.stop()
+
+
+def _listeners(store: Store) -> Listeners | None:
+    """The site's telemetry listeners (None while the store holds no site)."""
+    from shuian.services.telemetry import Listeners
+
+    if not store.sites():
+        return None
+    return Listeners(store, store.site())
+
+
+@app.command()
+def listen(db: DbOption = DEFAULT_URL) -> None:
+    """Run the site's telemetry listeners (MQTT ...) without the web app, until Ctrl-C."""
+    import time
+
+    with store_for(db) as store:
+        listeners = _listeners(store)
+        if listeners is None or not listeners.sources:
+            err.print("error: the site file configures no telemetry (add telemetry: mqtt: ...)")
+            raise typer.Exit(1)
+        listeners.start()
+        out.print(f"listening: {', '.join(listeners.sources)} (Ctrl-C stops)")
+        try:
+            while True:
+                time.sleep(1.0)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            listeners.stop()
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from shuian.notify.settings import NotificationSettings
 from shuian.site.analysis import Checks, ModelSpec, SiteAnalysis, Thresholds, default_model
 from shuian.site.conversions import Conversion, Identity
 from shuian.site.hydrology import HydrologySettings
+from shuian.telemetry.mqtt import MqttSettings
 
 InstrumentType = Literal[
     "thermometer",
@@ -203,6 +204,12 @@ class Logger(_Strict):
     columns: dict[str, str] = Field(min_length=1, description="TOA5 column -> channel code")
 
 
+class TelemetrySettings(_Strict):
+    """Ways readings arrive on their own: an MQTT broker's topics (more sources to come)."""
+
+    mqtt: MqttSettings | None = None
+
+
 class Site(_Strict):
     """A whole site: reservoir, dam, instruments with their channels, and loggers."""
 
@@ -213,6 +220,7 @@ class Site(_Strict):
     analysis: SiteAnalysis = SiteAnalysis()
     notifications: NotificationSettings | None = None
     hydrology: HydrologySettings = HydrologySettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
 
     @model_validator(mode="after")
     def _references(self) -> Self:

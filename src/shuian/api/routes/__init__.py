@@ -19,6 +19,7 @@ from shuian.api.routes import (
     rejected,
     site,
     sites,
+    telemetry,
     users,
 )
 
@@ -27,7 +28,7 @@ __all__ = ["api_router"]
 api_router = APIRouter(prefix="/api", dependencies=[Depends(reads_allowed)])
 ROUTERS = (
     health, site, sites, channels, readings, rejected, analysis, alarms, hydrology, events,
-    auth, users, api_keys, audit,
+    auth, users, api_keys, audit, telemetry,
 )
 for module in ROUTERS:
     api_router.include_router(module.router)
