@@ -7,14 +7,16 @@ own schema, so it is not repeated here.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from shuian.services.accounts import Role, Scope
 
 __all__ = [
     "MAX_BATCH",
+    "RowId",
     "ApiKeyCreatedPublic",
     "ApiKeyIn",
     "ApiKeyPublic",
@@ -46,6 +48,10 @@ __all__ = [
     "RejectedRowPublic",
     "RejectionPublic",
 ]
+
+#: A row number in a path (an alarm, a flag, an API key): a positive 64-bit integer, so that a
+#: number too large for the database is a 422, not a server error.
+RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="the row's number")]
 
 #: Most readings one ``POST /api/readings`` may carry.
 MAX_BATCH = 100_000

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query
 
 from shuian.api.auth import OperatorDep
 from shuian.api.deps import SiteDep, StoreDep
-from shuian.api.schemas import AlarmDetailPublic, AlarmEventPublic, AlarmPublic, CommentIn
+from shuian.api.schemas import AlarmDetailPublic, AlarmEventPublic, AlarmPublic, CommentIn, RowId
 from shuian.errors import NotFoundError
 from shuian.store import Store, StoredSite
 from shuian.store.analysis import StoredAlarm
@@ -75,7 +75,7 @@ def read_alarms(
 
 
 @router.get("/alarms/{alarm_id}")
-def read_alarm(alarm_id: int, store: StoreDep, stored: SiteDep) -> AlarmDetailPublic:
+def read_alarm(alarm_id: RowId, store: StoreDep, stored: SiteDep) -> AlarmDetailPublic:
     """Answer one alarm with every step of its lifecycle (404 when unknown)."""
     alarm, codes = _alarm_of_site(store, stored, alarm_id)
     steps = store.alarm_history(alarm_id)
@@ -90,7 +90,7 @@ def read_alarm(alarm_id: int, store: StoreDep, stored: SiteDep) -> AlarmDetailPu
 
 @router.post("/alarms/{alarm_id}/acknowledge")
 def acknowledge_alarm(
-    operator: OperatorDep, alarm_id: int, body: CommentIn, store: StoreDep, stored: SiteDep
+    operator: OperatorDep, alarm_id: RowId, body: CommentIn, store: StoreDep, stored: SiteDep
 ) -> AlarmPublic:
     """Acknowledge an open alarm (400 when already cleared, 404 when unknown).
 

@@ -26,7 +26,15 @@ from fastapi import APIRouter, Query
 from shuian.api.auth import EngineerDep
 from shuian.api.deps import AnalyzerDep, SiteDep, StoreDep
 from shuian.api.routes.readings import DEFAULT_POINTS, MAX_POINTS
-from shuian.api.schemas import CommentIn, ComponentsPublic, FitIn, FlagIn, FlagPublic, ModelPublic
+from shuian.api.schemas import (
+    CommentIn,
+    ComponentsPublic,
+    FitIn,
+    FlagIn,
+    FlagPublic,
+    ModelPublic,
+    RowId,
+)
 from shuian.errors import InvalidRequestError
 from shuian.series.downsample import MIN_POINTS, downsample
 from shuian.times import iso_utc, parse_time
@@ -174,7 +182,7 @@ def create_flag(
 
 @router.post("/flags/{flag_id}/clear")
 def clear_flag(
-    engineer: EngineerDep, flag_id: int, body: CommentIn, store: StoreDep
+    engineer: EngineerDep, flag_id: RowId, body: CommentIn, store: StoreDep
 ) -> dict[str, Any]:
     """Clear a flag; its history keeps who set and cleared it, when and why (engineers)."""
     store.clear_flag(flag_id, actor=engineer.actor, comment=body.comment)

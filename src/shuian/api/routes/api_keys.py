@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from shuian.api.auth import AccountsDep, AdminDep
-from shuian.api.schemas import ApiKeyCreatedPublic, ApiKeyIn, ApiKeyPublic
+from shuian.api.schemas import ApiKeyCreatedPublic, ApiKeyIn, ApiKeyPublic, RowId
 from shuian.store.auth import StoredApiKey
 
 router = APIRouter(tags=["api keys"])
@@ -41,6 +41,6 @@ def create_api_key(body: ApiKeyIn, admin: AdminDep, accounts: AccountsDep) -> Ap
 
 
 @router.delete("/api-keys/{key_id}")
-def revoke_api_key(key_id: int, admin: AdminDep, accounts: AccountsDep) -> ApiKeyPublic:
+def revoke_api_key(key_id: RowId, admin: AdminDep, accounts: AccountsDep) -> ApiKeyPublic:
     """Revoke an API key for good (admins only); it stays listed. 404 when unknown."""
     return api_key_public(accounts.revoke_api_key(key_id, actor=admin.actor))
