@@ -33,6 +33,8 @@ from shuian.site.hydrology import OutletSpec
 from shuian.store import Store, StoredSite
 from shuian.times import iso_utc
 
+#: Most steps one routing may take (a year of one-minute steps is 525,600).
+MAX_STEPS = 2_000_000
 #: Level step (m) of the release table built from the outlets and the operating rule.
 RULE_STEP_M = 0.05
 #: Periods of the water-balance volumes.
@@ -258,7 +260,20 @@ class Hydrology:
         base: float = 0.0,
         start_level: float | None = None,
     ) -> RouteReport:
-        """Route a design flood built from its peak (m³/s) and volume (m³)."""
+        """Route a design flood built from its peak (m³/s) and volume (m³).
+
+        Raises
+        ------
+        InvalidRequestError
+            When the flood would need more than :data:`MAX_STEPS` steps (choose a longer step).
+        """
+        duration_s = 2.0 * volume / peak + plateau_s  # a triangle's base, plus the plateau
+        if duration_s / dt_s > MAX_STEPS:
+            raise InvalidRequestError(
+                f"a flood of {volume:g} m³ peaking at {peak:g} m³/s lasts about "
+                f"{duration_s / 3600:.0f} h: more than {MAX_STEPS:,} steps of {dt_s:g} s; "
+                "choose a longer step"
+            )
         _, flows = design_hydrograph(peak, volume, dt_s, plateau_s=plateau_s, base=base)
         now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
         return self.route(flows, dt_s, start_level=start_level,

@@ -21,7 +21,7 @@ def read_rejected(
     store: StoreDep,
     stored: SiteDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="rows per page")] = 100,
-    offset: Annotated[int, Query(ge=0, description="rows to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**62, description="rows to skip")] = 0,
 ) -> RejectedPublic:
     """Answer a page of rejected rows, newest first, with their source, raw text and reason."""
     rows = store.rejections(stored.id, limit=limit, offset=offset)
