@@ -8,8 +8,6 @@ file for the whole module; each test opens a fresh browser page. Screenshots go 
 from __future__ import annotations
 
 import datetime as dt
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,9 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from conftest import http_server
 from shuian.api import create_app
 from shuian.services.demo import build_demo, demo_site_text
 from shuian.site import parse_site
@@ -45,12 +43,6 @@ class Server:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The demo site served over HTTP on a free local port."""
@@ -60,21 +52,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     instruments = [i.code for i in summary.stored.site.instruments]
     admin = {"username": "admin", "password": summary.admin_password or ""}
     store.close()
-    port = _free_port()
-    config = uvicorn.Config(create_app(db_url), host="127.0.0.1", port=port,
-                            log_level="warning", ws="none", lifespan="on")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uv.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    try:
-        yield Server(f"http://127.0.0.1:{port}", db_url, instruments, admin)
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=5)
+    with http_server(create_app(db_url)) as url:
+        yield Server(url, db_url, instruments, admin)
 
 
 @pytest.fixture(scope="module")

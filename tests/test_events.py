@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,35 +18,19 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import yaml
 
-from conftest import SITE_FILE
+from conftest import SITE_FILE, http_server
 from shuian.api import create_app
 from shuian.services.ingest import Ingestor
 from shuian.site import parse_site
 from shuian.store import Store
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server(store_url: str, stored_site: Any) -> Iterator[str]:
-    port = free_port()
-    instance = uvicorn.Server(
-        uvicorn.Config(create_app(store_url), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    while not instance.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join()
+    with http_server(create_app(store_url)) as url:
+        yield url
 
 
 def listen(url: str, found: list[tuple[float, str, dict[str, Any]]], ready: threading.Event,
