@@ -2,36 +2,60 @@
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from typing import Any, Protocol
 
 from shuian.readings import Rejection
 from shuian.services.analysis import Analyzer
-from shuian.services.ingest import Ingestor
+from shuian.services.ingest import Ingestor, IngestReport
 from shuian.store import Store, StoredSite
 from shuian.telemetry.mqtt import MqttSource
+
+
+class Source(Protocol):
+    """A telemetry source: runs in its own thread(s), reports where it stands."""
+
+    def start(self) -> None:
+        """Start receiving (returns at once)."""
+
+    def stop(self) -> None:
+        """Stop receiving; what was not acknowledged stays with the sender."""
+
+    def status(self) -> dict[str, Any]:
+        """JSON-ready: ``kind``, ``connected``, counts, ``last_message_at``, ``last_error``."""
 
 
 class Listeners:
     """Starts, stops and reports on the sources the site file configures.
 
     Every source ends in the one ingest service, which validates, stores, judges (checks,
-    models, alarms) and only then lets the source acknowledge.
+    models, alarms) and only then lets the source acknowledge. Ingests from different sources
+    take turns (one writer), so the analysis sees each committed block once.
     """
 
     def __init__(self, store: Store, stored: StoredSite) -> None:
         self.store = store
         self.stored = stored
         self.ingestor = Ingestor(store, stored, analyzer=Analyzer(store, stored))
-        self.sources: dict[str, MqttSource] = {}
+        self._writer = threading.Lock()
+        self.sources: dict[str, Source] = {}
         settings = stored.site.telemetry
         if settings.mqtt is not None:
-            self.sources["mqtt"] = MqttSource(settings.mqtt, self._ingest, self._reject)
+            self.sources["mqtt"] = MqttSource(settings.mqtt, self.ingest, self.reject)
 
-    def _ingest(self, records: list[dict[str, Any]], source: str) -> Any:
-        return self.ingestor.ingest_records(records, source=source)
+    def ingest(self, records: list[dict[str, Any]], source: str) -> IngestReport:
+        """Validate, store and judge records (committed when this returns)."""
+        with self._writer:
+            return self.ingestor.ingest_records(records, source=source)
 
-    def _reject(self, rejection: Rejection) -> None:
-        self.store.write_rejections(self.stored.id, [rejection])
+    def reject(self, rejection: Rejection) -> None:
+        """Keep one rejected message (committed when this returns)."""
+        self.reject_many([rejection])
+
+    def reject_many(self, rejections: list[Rejection]) -> None:
+        """Keep rejected messages (committed when this returns)."""
+        with self._writer:
+            self.store.write_rejections(self.stored.id, rejections)
 
     def start(self) -> None:
         """Start every source in its own thread."""
@@ -39,10 +63,10 @@ class Listeners:
             source.start()
 
     def stop(self) -> None:
-        """Stop every source (un-acknowledged messages stay with the broker)."""
+        """Stop every source (un-acknowledged messages stay with their senders)."""
         for source in self.sources.values():
             source.stop()
 
     def status(self) -> dict[str, Any]:
-        """Each source's status: connected, messages, accepted, rejected, last error ..."""
+        """Each source's status, by name (``mqtt``, ``sl651``, ``modbus:<logger>``)."""
         return {name: source.status() for name, source in self.sources.items()}

@@ -200,6 +200,7 @@ class MqttSource:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._status: dict[str, Any] = {
+            "kind": "mqtt", "endpoint": f"{settings.host}:{settings.port}",
             "connected": False, "messages": 0, "accepted": 0, "duplicates": 0, "rejected": 0,
             "failures": 0, "last_message_at": None, "last_error": None,
         }
@@ -279,7 +280,8 @@ class MqttSource:
     def status(self) -> dict[str, Any]:
         """Where the source stands, as JSON-ready values.
 
-        ``connected``; ``messages`` received; readings ``accepted``, ``duplicates`` and
+        ``kind`` (``mqtt``), ``endpoint`` (the broker), ``connected``; ``messages`` received;
+        readings ``accepted``, ``duplicates`` and
         ``rejected`` (records and unreadable payloads); ``failures`` (ingests that raised, the
         message left for redelivery); ``last_message_at`` (ISO 8601, UTC) and ``last_error``.
         """
