@@ -46,6 +46,7 @@ __all__ = [
     "decode_frame",
     "element",
     "encode_frame",
+    "frame_size",
 ]
 
 START = b"\x7e\x7e"
@@ -242,6 +243,25 @@ def element(
 
 
 # --- decoding -------------------------------------------------------------------------------
+
+
+def frame_size(head: bytes) -> int:
+    """The size in bytes of the whole frame whose first :data:`HEADER` bytes are ``head``.
+
+    For cutting frames out of a byte stream: read ``HEADER`` bytes, then the rest.
+
+    Raises
+    ------
+    Sl651Error
+        ``head`` does not start with the start characters or is shorter than the header.
+    """
+    if head[:2] != START:
+        raise Sl651Error(0, f"start characters {head[:2].hex().upper() or 'missing'}, "
+                            "expected 7E7E (HEX/BCD mode)")
+    if len(head) < HEADER:
+        raise Sl651Error(len(head), f"frame ends inside the header ({len(head)} bytes)")
+    length = int.from_bytes(head[11:13], "big") & 0x0FFF
+    return HEADER + 1 + length + 1 + 2
 
 
 def decode_frame(data: bytes) -> Sl651Frame:
