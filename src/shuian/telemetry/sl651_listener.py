@@ -1,0 +1,621 @@
+"""The SL 651-2014 centre: a TCP listener for remote telemetry units (RTUs).
+
+:class:`Sl651Listener` accepts any number of station connections on one port, cuts frames out
+of each byte stream, checks their CRC, maps station address + element identifier to a channel
+of the site (``telemetry: {sl651: {stations: ...}}``), stores the readings and only then answers
+with the acknowledgement frame of the standard (down frame, same function code and serial
+number, end EOT or ESC). Frames from all connections that arrive together are committed in one
+ingest, so hundreds of stations reporting on the hour cost one transaction, not hundreds.
+
+Nothing is lost: a frame that cannot be taken (malformed, CRC mismatch, unknown station,
+wrong password, an element that maps to no channel) is kept as a rejection with its bytes in
+hex and the reason; a frame whose readings could not be committed (the database is away) is
+not acknowledged, so the station sends it again. A frame with a CRC mismatch is answered NAK
+(``15``), which asks the station to send it again.
+
+A site file configures it like this::
+
+    telemetry:
+      sl651:
+        port: 5005
+        stations:
+          - address: "0012345678"          # 10 hex digits, quoted
+            name: Dam crest gauge
+            elements: {"39": WL.level, "38": LOG.batt, "20": RAIN.mm}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import threading
+import zoneinfo
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shuian.errors import Sl651Error
+from shuian.readings import Rejection
+from shuian.telemetry.mqtt import Ingest, IngestOutcome, Reject
+from shuian.telemetry.sl651 import (
+    HEADER,
+    NAK,
+    START,
+    Element,
+    Sl651Frame,
+    acknowledgement,
+    decode_frame,
+    encode_frame,
+    frame_size,
+)
+
+__all__ = ["Sl651Listener", "Sl651Settings", "Sl651Station", "frame_records"]
+
+log = logging.getLogger(__name__)
+
+#: Function codes of reports the centre acknowledges (Annex B: test to picture).
+ACKNOWLEDGED_FUNCTIONS = frozenset(range(0x30, 0x37))
+LINK_KEEP_ALIVE = 0x2F
+#: Elements that describe other elements rather than being readings (time-step code).
+STRUCTURAL_ELEMENTS = frozenset({"04"})
+#: Most bytes kept of a run of bytes that is not a frame (the rest is counted).
+MAX_GARBAGE = 4096
+#: Seconds a station may take to send the rest of a frame it has begun.
+FRAME_TIMEOUT = 30.0
+
+
+class Sl651Station(BaseModel):
+    """One RTU: its address, and which channel each of its elements feeds.
+
+    Attributes
+    ----------
+    address : the station address as 10 hex digits (quote it in YAML)
+    name : a name for people (status pages); default the address
+    password : 4 hex digits; when given, frames with another password are refused
+    timezone : the station's clock (IANA name); default the site's
+    elements : element identifier (two hex digits of Annex C, e.g. ``39`` river level,
+        ``38`` supply voltage, or a vendor's) -> channel code
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    address: str = Field(pattern=r"^[0-9A-Fa-f]{10}$")
+    name: str | None = None
+    password: str | None = Field(default=None, pattern=r"^[0-9A-Fa-f]{4}$")
+    timezone: str | None = None
+    elements: dict[str, str] = Field(min_length=1)
+
+    @field_validator("address", "password", mode="before")
+    @classmethod
+    def _quoted(cls, value: Any) -> Any:
+        if isinstance(value, int):
+            raise ValueError(f"{value} was read as a number: quote it, e.g. \"{value:010d}\"")
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("elements", mode="before")
+    @classmethod
+    def _element_ids(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        ids: dict[str, Any] = {}
+        for key, channel in value.items():
+            # YAML reads 39 as a number and 07 as octal 7: both mean the two digits written.
+            text = f"{key:02d}" if isinstance(key, int) else str(key).upper()
+            if len(text) != 2 or any(c not in "0123456789ABCDEF" for c in text):
+                raise ValueError(f"element {key!r}: an identifier is two hex digits, e.g. 39")
+            ids[text] = channel
+        return ids
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None and value not in zoneinfo.available_timezones():
+            raise ValueError(f"unknown time zone {value!r} (an IANA name, e.g. Asia/Shanghai)")
+        return value
+
+    @property
+    def label(self) -> str:
+        """The name, else the address."""
+        return self.name or self.address
+
+
+class Sl651Settings(BaseModel):
+    """The centre's listener (``telemetry: {sl651: ...}``).
+
+    Attributes
+    ----------
+    host, port : where to listen (port 0: any free port, for tests)
+    center : the centre address (1 byte); when given, frames addressed to another are refused
+    acknowledge : answer reports (function codes 30–36) once stored (modes M2/M4)
+    keep_open : end the acknowledgement with ESC (keep the link 10 minutes) instead of EOT
+    idle_timeout : seconds of silence after which a connection is closed
+    stations : the RTUs and their element-to-channel maps
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=5005, ge=0, le=65535)
+    center: int | None = Field(default=None, ge=0, le=255)
+    acknowledge: bool = True
+    keep_open: bool = False
+    idle_timeout: float = Field(default=600.0, gt=0)
+    stations: tuple[Sl651Station, ...] = Field(min_length=1)
+
+    @field_validator("stations")
+    @classmethod
+    def _unique(cls, stations: tuple[Sl651Station, ...]) -> tuple[Sl651Station, ...]:
+        seen: set[str] = set()
+        for station in stations:
+            if station.address in seen:
+                raise ValueError(f"station {station.address} is listed twice")
+            seen.add(station.address)
+        return stations
+
+
+def frame_records(
+    frame: Sl651Frame, station: Sl651Station
+) -> tuple[list[dict[str, Any]], list[Element]]:
+    """The readings of a report for a station's channels, and the elements that map to none.
+
+    A reading's ``time`` is the element's observation time (ISO 8601, in the station's zone
+    when it names one, else without an offset: the site's zone). An array element (twelve
+    5-minute values of the hour, ``F4``–``FC``) gives one reading per valid value, each at the
+    end of its 5 minutes. Missing values (all F) and the time-step code are not readings.
+    """
+    zone = zoneinfo.ZoneInfo(station.timezone) if station.timezone else None
+    records: list[dict[str, Any]] = []
+    unmapped: list[Element] = []
+    for item in frame.elements:
+        if item.id in STRUCTURAL_ELEMENTS:
+            continue
+        channel = station.elements.get(item.id)
+        if channel is None:
+            unmapped.append(item)
+            continue
+        observed = item.observed_time or frame.observed_time or frame.send_time
+        if observed is None:
+            continue
+        if item.values:
+            start = observed - dt.timedelta(minutes=5 * len(item.values))
+            points = [(start + dt.timedelta(minutes=5 * (i + 1)), v)
+                      for i, v in enumerate(item.values)]
+        else:
+            points = [(observed, item.value)]
+        for time, value in points:
+            if value is None:
+                continue
+            stamp = time.replace(tzinfo=zone) if zone is not None else time
+            records.append({
+                "channel": channel, "time": stamp.isoformat(), "value": value,
+                "station": frame.station, "element": item.id, "serial": frame.serial,
+            })
+    return records, unmapped
+
+
+@dataclass
+class _Peer:
+    """What the status shows of one station."""
+
+    name: str
+    station: str
+    connections: int = 0
+    address: str | None = None
+    messages: int = 0
+    rejected: int = 0
+    last_message_at: dt.datetime | None = None
+    last_error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "station": self.station, "connected": self.connections > 0,
+            "address": self.address, "messages": self.messages, "rejected": self.rejected,
+            "last_message_at": _iso(self.last_message_at), "last_error": self.last_error,
+        }
+
+
+@dataclass
+class _Pending:
+    """Work for the writer: readings and rejections of frames waiting for one commit."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+
+
+class _Rejected(Exception):
+    """A frame kept as a rejection; ``answer`` is what to send back (None: nothing)."""
+
+    def __init__(
+        self,
+        rejection: Rejection,
+        answer: bytes | None,
+        *,
+        station: str | None = None,
+        close: bool = False,
+    ) -> None:
+        super().__init__(rejection.reason)
+        self.rejection = rejection
+        self.answer = answer
+        self.station = station
+        self.close = close
+
+
+class Sl651Listener:
+    """The centre's TCP listener; runs its own event loop in a background thread.
+
+    ``ingest(records, source)`` and ``reject(rejection)`` are called in one writer thread; both
+    must commit before they return and raise if they could not.
+    """
+
+    def __init__(
+        self,
+        settings: Sl651Settings,
+        ingest: Ingest,
+        reject: Reject,
+        *,
+        timezone: str = "UTC",
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._ingest = ingest
+        self._reject = reject
+        self._zone = zoneinfo.ZoneInfo(timezone)
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._stations = {s.address: s for s in settings.stations}
+        self._peers = {s.address: _Peer(s.label, s.address) for s in settings.stations}
+        self._lock = threading.Lock()
+        self._listening = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._pending = _Pending()
+        self._open: set[asyncio.StreamWriter] = set()
+        self._wake: asyncio.Event | None = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shuian-sl651")
+        self.port: int = settings.port
+        self._status: dict[str, Any] = {
+            "kind": "sl651", "endpoint": f"{settings.host}:{settings.port}", "connected": False,
+            "connections": 0, "messages": 0, "accepted": 0, "duplicates": 0, "rejected": 0,
+            "failures": 0, "last_message_at": None, "last_error": None,
+        }
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Listen in a background thread (returns at once; see :meth:`wait_listening`)."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="shuian-sl651", daemon=True)
+        self._thread.start()
+
+    def wait_listening(self, timeout: float) -> bool:
+        """Wait until the port is open; False if it is not yet (see ``last_error``)."""
+        return self._listening.wait(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Close the port and every connection, and wait for the thread to end."""
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            loop.call_soon_threadsafe(stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except OSError as exc:
+            self._note_error(f"cannot listen on {self.settings.host}:{self.settings.port}: {exc}")
+        finally:
+            self._listening.clear()
+            self._set(connected=False)
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        server = await asyncio.start_server(
+            self._connection, self.settings.host, self.settings.port, limit=1 << 16
+        )
+        self.port = server.sockets[0].getsockname()[1]
+        self._set(connected=True, endpoint=f"{self.settings.host}:{self.port}")
+        self._listening.set()
+        batcher = asyncio.create_task(self._batcher())
+        await self._stop.wait()
+        server.close()
+        # Open connections end here: a frame not yet acknowledged comes again later.
+        for writer in list(self._open):
+            writer.close()
+        await server.wait_closed()
+        batcher.cancel()
+
+    # -- status ---------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Where the listener stands, as JSON-ready values.
+
+        ``kind`` (``sl651``), ``endpoint``, ``connected`` (listening), ``connections`` open,
+        ``messages`` (frames) received, readings ``accepted`` and ``duplicates``, ``rejected``
+        (frames and elements kept as rejections), ``failures`` (commits that failed, the frames
+        left unacknowledged), ``last_message_at``, ``last_error``, and ``peers``: per station,
+        whether it is connected, from where, its frames, rejections and last error.
+        """
+        with self._lock:
+            status = dict(self._status)
+            status["peers"] = [peer.as_json() for peer in self._peers.values()]
+        status["last_message_at"] = _iso(status["last_message_at"])
+        return status
+
+    def _set(self, **values: Any) -> None:
+        with self._lock:
+            self._status.update(values)
+
+    def _count(self, **increments: int) -> None:
+        with self._lock:
+            for key, value in increments.items():
+                self._status[key] += value
+
+    def _note_error(self, message: str) -> None:
+        log.warning("sl651: %s", message)
+        self._set(last_error=message)
+
+    def _peer(self, station: str) -> _Peer:
+        """The status entry of a station (unknown stations get one too)."""
+        peer = self._peers.get(station)
+        if peer is None:
+            peer = self._peers[station] = _Peer(f"{station} (unknown)", station)
+        return peer
+
+    # -- connections ----------------------------------------------------------------------
+
+    async def _connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        host, port = writer.get_extra_info("peername")[:2]
+        remote = f"{host}:{port}"
+        self._count(connections=1)
+        self._open.add(writer)
+        stations: set[str] = set()
+        buffer = bytearray()
+        try:
+            while True:
+                timeout = FRAME_TIMEOUT if buffer else self.settings.idle_timeout
+                try:
+                    chunk = await asyncio.wait_for(reader.read(1 << 16), timeout)
+                except TimeoutError:
+                    chunk = b""
+                if not chunk:
+                    if buffer:
+                        await self._commit([], [self._rejection(
+                            remote, bytes(buffer),
+                            f"frame truncated: the connection ended after {len(buffer)} bytes"
+                            + _expected(buffer),
+                        )], station=None)
+                    return
+                buffer += chunk
+                frames, garbage = _cut(buffer)
+                if garbage:
+                    await self._commit([], [self._rejection(
+                        remote, garbage[:MAX_GARBAGE],
+                        f"{len(garbage)} bytes that are not a frame (no 7E7E start characters)",
+                    )], station=None)
+                for data in frames:
+                    answer, close = await self._frame(data, remote, stations)
+                    if answer is not None:
+                        writer.write(answer)
+                        await writer.drain()
+                    if close:
+                        return
+        except ConnectionError:
+            return
+        except _NotStored as exc:
+            self._count(failures=1)
+            self._note_error(f"{remote}: not stored, the station will send it again: {exc}")
+        finally:
+            with self._lock:
+                self._status["connections"] -= 1
+                for station in stations:
+                    self._peer(station).connections -= 1
+            self._open.discard(writer)
+            writer.close()
+
+    async def _frame(
+        self, data: bytes, remote: str, stations: set[str]
+    ) -> tuple[bytes | None, bool]:
+        """Take one frame; return the answer to send (if any) and whether to close after it."""
+        self._count(messages=1)
+        now = self._clock()
+        self._set(last_message_at=now)
+        try:
+            frame = self._check(data, remote)
+        except _Rejected as rejected:
+            await self._commit([], [rejected.rejection], station=rejected.station)
+            return rejected.answer, rejected.close
+        with self._lock:
+            peer = self._peer(frame.station)
+            peer.messages += 1
+            peer.last_message_at = now
+            peer.address = remote
+            if frame.station not in stations:
+                stations.add(frame.station)
+                peer.connections += 1
+        if frame.function_code == LINK_KEEP_ALIVE:
+            return None, False
+        station = self._stations[frame.station]
+        records, unmapped = frame_records(frame, station)
+        rejections = [
+            Rejection(
+                f"sl651:{frame.station}", frame.serial,
+                json.dumps({"station": frame.station, "element": e.id, "name": e.name,
+                            "value": e.value, "values": list(e.values), "raw": e.raw}),
+                f"station {station.label}: element {e.id} ({e.name}"
+                f"{'' if e.standard else ', not standard'}) maps to no channel: add it under "
+                "telemetry.sl651.stations[].elements",
+            )
+            for e in unmapped
+        ]
+        await self._commit(records, rejections, station=frame.station)
+        if self.settings.acknowledge and frame.function_code in ACKNOWLEDGED_FUNCTIONS:
+            return self._answer(frame), False
+        return None, False
+
+    def _check(self, data: bytes, remote: str) -> Sl651Frame:
+        """Decode a frame and check that this centre takes it; raises :class:`_Rejected`."""
+        try:
+            frame = decode_frame(data)
+        except Sl651Error as exc:
+            raise _Rejected(self._rejection(
+                remote, data, f"malformed frame, byte {exc.offset}: {exc.problem}"), None) from exc
+        at = frame.station
+        if not frame.valid_crc:
+            answer = self._answer(frame, end=NAK) if frame.serial is not None else None
+            raise _Rejected(self._rejection(
+                remote, data, f"CRC mismatch: computed {frame.crc_expected:04X}, the frame says "
+                f"{frame.crc_found:04X}"), answer, station=at)
+        if frame.direction != "up":
+            raise _Rejected(self._rejection(
+                remote, data, "a down frame (centre to station) was sent to the centre"),
+                None, station=at)
+        center = self.settings.center
+        if center is not None and frame.center != center:
+            raise _Rejected(self._rejection(
+                remote, data, f"addressed to centre {frame.center}, this is centre {center}"),
+                None, station=at)
+        station = self._stations.get(at)
+        if station is None:
+            # Kept, so acknowledged: sending it again would not help.
+            raise _Rejected(self._rejection(
+                remote, data, f"unknown station {at}: add it under telemetry.sl651.stations"),
+                self._acknowledged(frame), station=at)
+        if station.password is not None and frame.password != station.password:
+            raise _Rejected(self._rejection(
+                remote, data, f"station {station.label}: password {frame.password} is not the "
+                "configured one"), None, station=at, close=True)
+        if frame.packets is not None:
+            raise _Rejected(self._rejection(
+                remote, data, f"station {station.label}: multi-packet messages (SYN, packet "
+                f"{frame.packets[1]} of {frame.packets[0]}) are not taken yet"),
+                self._acknowledged(frame), station=at)
+        return frame
+
+    def _acknowledged(self, frame: Sl651Frame) -> bytes | None:
+        """The acknowledgement of a report (None for other frames or when not answering)."""
+        if (self.settings.acknowledge and frame.function_code in ACKNOWLEDGED_FUNCTIONS
+                and frame.serial is not None):
+            return self._answer(frame)
+        return None
+
+    def _answer(self, frame: Sl651Frame, end: int | None = None) -> bytes:
+        """The down frame answering ``frame`` (acknowledgement, or NAK with ``end``)."""
+        local = self._clock().astimezone(self._zone).replace(tzinfo=None, microsecond=0)
+        ack = acknowledgement(frame, send_time=local, keep_open=self.settings.keep_open)
+        if end is None:
+            return ack
+        down = decode_frame(ack)
+        return encode_frame(Sl651Frame(
+            center=down.center, station=down.station, password=down.password,
+            function_code=down.function_code, serial=down.serial, send_time=down.send_time,
+            direction="down", end=end,
+        ))
+
+    def _rejection(self, remote: str, data: bytes, reason: str) -> Rejection:
+        """A rejected frame or run of bytes: source ``sl651:<remote>``, bytes in hex."""
+        return Rejection(f"sl651:{remote}", None, data.hex().upper(), reason)
+
+    # -- the writer -----------------------------------------------------------------------
+
+    async def _commit(
+        self, records: list[dict[str, Any]], rejections: list[Rejection], *, station: str | None
+    ) -> None:
+        """Hand work to the writer and wait until it is committed; raises :class:`_NotStored`."""
+        assert self._wake is not None
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.records.extend(records)
+        self._pending.rejections.extend(rejections)
+        self._pending.waiters.append(future)
+        self._wake.set()
+        await future
+        if rejections:
+            self._count(rejected=len(rejections))
+            if station is not None:
+                with self._lock:
+                    peer = self._peer(station)
+                    peer.rejected += len(rejections)
+                    peer.last_error = rejections[-1].reason
+
+    async def _batcher(self) -> None:
+        """Commit what the connections have gathered, one ingest at a time."""
+        assert self._wake is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            work, self._pending = self._pending, _Pending()
+            if not work.waiters:
+                continue
+            try:
+                report = await loop.run_in_executor(self._writer, self._write, work)
+            except Exception as exc:  # noqa: BLE001 - not committed: nobody is acknowledged
+                for waiter in work.waiters:
+                    if not waiter.done():
+                        waiter.set_exception(_NotStored(str(exc)))
+                continue
+            if report is not None:
+                self._count(accepted=report.accepted, duplicates=report.duplicates,
+                            rejected=report.rejected)
+            for waiter in work.waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def _write(self, work: _Pending) -> IngestOutcome | None:
+        """In the writer thread: keep the rejections, then ingest the readings."""
+        for rejection in work.rejections:
+            self._reject(rejection)
+        return self._ingest(work.records, "sl651") if work.records else None
+
+
+class _NotStored(Exception):
+    """A commit failed: the frames waiting on it are not acknowledged."""
+
+
+def _cut(buffer: bytearray) -> tuple[list[bytes], bytes]:
+    """Cut whole frames from the front of ``buffer``; return them and the stray bytes.
+
+    Frames and stray bytes (those before a frame's start characters) are removed from the
+    buffer; an incomplete frame stays in it.
+    """
+    frames: list[bytes] = []
+    garbage = bytearray()
+    while buffer:
+        start = buffer.find(START)
+        if start != 0:
+            # Keep a last 7E: it may be the first half of the next start characters.
+            cut = len(buffer) - (buffer[-1:] == START[:1]) if start < 0 else start
+            garbage += buffer[:cut]
+            del buffer[:cut]
+            if start < 0:
+                break
+        if len(buffer) < HEADER:
+            break
+        size = frame_size(bytes(buffer[:HEADER]))
+        if len(buffer) < size:
+            break
+        frames.append(bytes(buffer[:size]))
+        del buffer[:size]
+    return frames, bytes(garbage)
+
+
+def _expected(buffer: bytearray) -> str:
+    if buffer[:2] == START and len(buffer) >= HEADER:
+        return f" of the {frame_size(bytes(buffer[:HEADER]))} its length field announces"
+    return ""
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()

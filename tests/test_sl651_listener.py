@@ -1,0 +1,425 @@
+"""Specification of the SL 651-2014 centre (``shuian.telemetry.sl651_listener``).
+
+Stations connect over real TCP sockets; readings land in the real store (SQLite and
+PostgreSQL). A report is acknowledged only once its readings are committed; anything that cannot
+be taken is kept as a rejection with its bytes, and the listener keeps serving everyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from shuian.readings import Rejection
+from shuian.services.ingest import Ingestor, IngestReport
+from shuian.store import Store, StoredSite
+from shuian.telemetry.sl651 import (
+    EOT,
+    NAK,
+    Sl651Frame,
+    crc16,
+    decode_frame,
+    element,
+    encode_frame,
+)
+from shuian.telemetry.sl651_listener import Sl651Listener, Sl651Settings, Sl651Station
+
+GAUGE = "0012345678"
+OBSERVED = dt.datetime(2024, 3, 1, 8, 0)  # station clock: the site's zone, Asia/Shanghai
+NOW = dt.datetime(2024, 3, 1, 0, 5, tzinfo=dt.UTC)
+
+
+def report(
+    serial: int = 1,
+    *,
+    station: str = GAUGE,
+    observed: dt.datetime = OBSERVED,
+    level: float | None = 120.5,
+    function: int = 0x32,
+    extra: tuple[Any, ...] = (),
+) -> bytes:
+    """A timed report (32) of the gauge: water level (39), supply voltage (38) and extras."""
+    elements = (element("39", level), element("38", 12.6), *extra)
+    return encode_frame(Sl651Frame(
+        center=1, station=station, password="1234", function_code=function, serial=serial,
+        send_time=observed + dt.timedelta(minutes=1), station_class="K",
+        observed_time=observed, elements=elements,
+    ))
+
+
+class Centre:
+    """A running listener for one test, with the store behind it."""
+
+    def __init__(self, store: Store, stored_site: StoredSite) -> None:
+        self.store = store
+        self.stored_site = stored_site
+        self.ingestor = Ingestor(store, stored_site)
+        self.fail_next = 0
+        self.listeners: list[Sl651Listener] = []
+
+    def ingest(self, records: list[dict[str, Any]], source: str) -> IngestReport:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise ConnectionError("database unreachable (simulated by the test's ingest)")
+        return self.ingestor.ingest_records(records, source=source)
+
+    def reject(self, rejection: Rejection) -> None:
+        self.store.write_rejections(self.stored_site.id, [rejection])
+
+    def start(self, **settings: Any) -> Sl651Listener:
+        stations = settings.pop("stations", [
+            {"address": GAUGE, "name": "crest gauge",
+             "elements": {"39": "WL.level", "38": "LOG.batt"}},
+        ])
+        listener = Sl651Listener(
+            Sl651Settings(host="127.0.0.1", port=0, stations=stations, **settings),
+            self.ingest, self.reject, timezone="Asia/Shanghai", clock=lambda: NOW,
+        )
+        listener.start()
+        assert listener.wait_listening(10)
+        self.listeners.append(listener)
+        return listener
+
+    def count(self, channel: str = "WL.level") -> int:
+        return len(self.store.readings(self.store.channel(self.stored_site.id, channel).id)[0])
+
+    def values(self, channel: str = "WL.level") -> list[float]:
+        return [float(v) for v in
+                self.store.readings(self.store.channel(self.stored_site.id, channel).id)[1]]
+
+    def times(self, channel: str = "WL.level") -> list[str]:
+        """Reading times in UTC, as "YYYY-MM-DD hh:mm"."""
+        micros = self.store.readings(self.store.channel(self.stored_site.id, channel).id)[0]
+        return [dt.datetime.fromtimestamp(int(us) / 1e6, dt.UTC).strftime("%Y-%m-%d %H:%M")
+                for us in micros]
+
+    def rejections(self) -> list[Any]:
+        return self.store.rejections(self.stored_site.id, limit=1000)
+
+
+@pytest.fixture
+def centre(store: Store, stored_site: StoredSite) -> Iterator[Centre]:
+    setup = Centre(store, stored_site)
+    yield setup
+    for listener in setup.listeners:
+        listener.stop()
+
+
+def connect(listener: Sl651Listener) -> socket.socket:
+    conn = socket.create_connection(("127.0.0.1", listener.port), timeout=10)
+    return conn
+
+
+def answer(conn: socket.socket) -> Sl651Frame:
+    """Read one down frame from the centre."""
+    data = b""
+    while len(data) < 13 or len(data) < 13 + 1 + (int.from_bytes(data[11:13]) & 0xFFF) + 3:
+        chunk = conn.recv(4096)
+        assert chunk, "the centre closed the connection without answering"
+        data += chunk
+    return decode_frame(data)
+
+
+def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+# --- reports are stored, then acknowledged --------------------------------------------------
+
+
+def test_a_report_is_stored_then_acknowledged_with_its_serial_number(centre: Centre) -> None:
+    listener = centre.start()
+    with connect(listener) as conn:
+        conn.sendall(report(serial=7))
+        ack = answer(conn)
+    assert (ack.direction, ack.function_code, ack.serial, ack.end) == ("down", 0x32, 7, EOT)
+    assert (ack.station, ack.center, ack.valid_crc) == (GAUGE, 1, True)
+    assert ack.send_time == dt.datetime(2024, 3, 1, 8, 5)  # the centre's clock, station zone
+    assert centre.values() == [120.5]
+    assert centre.values("LOG.batt") == [12.6]
+    assert centre.times() == ["2024-03-01 00:00"]  # 08:00 Beijing time is 00:00 UTC
+
+
+def test_the_acknowledgement_keeps_the_link_open_when_configured(centre: Centre) -> None:
+    listener = centre.start(keep_open=True)
+    with connect(listener) as conn:
+        conn.sendall(report())
+        assert answer(conn).end == 0x1B  # ESC
+
+
+def test_several_frames_on_one_connection_are_each_acknowledged(centre: Centre) -> None:
+    listener = centre.start()
+    frames = [report(serial=n, observed=OBSERVED + dt.timedelta(hours=n)) for n in range(5)]
+    with connect(listener) as conn:
+        conn.sendall(b"".join(frames))  # back to back, in one write
+        serials = [answer(conn).serial for _ in frames]
+    assert serials == [0, 1, 2, 3, 4]
+    assert centre.count() == 5
+
+
+def test_a_frame_split_across_writes_is_put_together(centre: Centre) -> None:
+    listener = centre.start()
+    data = report()
+    with connect(listener) as conn:
+        for part in (data[:5], data[5:20], data[20:]):
+            conn.sendall(part)
+            time.sleep(0.05)
+        assert answer(conn).serial == 1
+    assert centre.count() == 1
+
+
+def test_a_report_sent_again_is_stored_once(centre: Centre) -> None:
+    listener = centre.start()
+    with connect(listener) as conn:
+        for _ in range(2):
+            conn.sendall(report())
+            answer(conn)
+    assert centre.count() == 1
+    assert listener.status()["duplicates"] == 2  # level and voltage
+
+
+def test_a_link_keep_alive_is_not_answered_but_shows_the_station_connected(
+    centre: Centre,
+) -> None:
+    listener = centre.start()
+    keep_alive = encode_frame(Sl651Frame(
+        center=1, station=GAUGE, password="1234", function_code=0x2F, serial=3,
+        send_time=OBSERVED,
+    ))
+    with connect(listener) as conn:
+        conn.sendall(keep_alive)
+        eventually(lambda: listener.status()["peers"][0]["connected"])
+        conn.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            conn.recv(100)
+        peer = listener.status()["peers"][0]
+        assert peer["name"] == "crest gauge" and peer["messages"] == 1
+        assert peer["address"].startswith("127.0.0.1:")
+    eventually(lambda: not listener.status()["peers"][0]["connected"])
+    assert centre.count() == 0
+
+
+def test_five_minute_arrays_become_readings_at_the_end_of_each_five_minutes(
+    centre: Centre,
+) -> None:
+    listener = centre.start(stations=[
+        {"address": GAUGE, "elements": {"F5": "WL.level"}},
+    ])
+    levels = tuple([120.0 + i / 100 for i in range(11)] + [None])
+    frame = encode_frame(Sl651Frame(
+        center=1, station=GAUGE, password="1234", function_code=0x34, serial=1,
+        send_time=OBSERVED, station_class="K", observed_time=OBSERVED,
+        elements=(element("F5", None, values=levels),),
+    ))
+    with connect(listener) as conn:
+        conn.sendall(frame)
+        answer(conn)
+    times = centre.times()
+    assert len(times) == 11  # the invalid twelfth value is not a reading
+    assert (times[0], times[-1]) == ("2024-02-29 23:05", "2024-02-29 23:55")  # 07:05, 07:55
+    assert centre.values()[:2] == [120.0, 120.01]
+
+
+def test_a_missing_value_is_not_a_reading(centre: Centre) -> None:
+    listener = centre.start()
+    with connect(listener) as conn:
+        conn.sendall(report(level=None))
+        answer(conn)
+    assert centre.count() == 0 and centre.count("LOG.batt") == 1
+
+
+# --- what cannot be taken is kept, and the listener goes on ---------------------------------
+
+
+def test_a_crc_mismatch_is_kept_with_both_values_and_answered_nak(centre: Centre) -> None:
+    listener = centre.start()
+    bad = bytearray(report(serial=9))
+    bad[-1] ^= 0xFF
+    with connect(listener) as conn:
+        conn.sendall(bytes(bad))
+        nak = answer(conn)
+        assert (nak.end, nak.serial) == (NAK, 9)
+        conn.sendall(report(serial=10))  # the same connection goes on
+        assert answer(conn).serial == 10
+    [rejection] = centre.rejections()
+    good = crc16(bytes(bad[:-2]))
+    assert rejection.reason == (f"CRC mismatch: computed {good:04X}, the frame says "
+                                f"{int.from_bytes(bad[-2:]):04X}")
+    assert rejection.raw == bytes(bad).hex().upper()
+    assert rejection.source.startswith("sl651:127.0.0.1:")
+    assert centre.count() == 1
+    assert listener.status()["peers"][0]["last_error"] == rejection.reason
+
+
+def test_bytes_that_are_not_a_frame_are_kept_and_the_next_frame_is_taken(
+    centre: Centre,
+) -> None:
+    listener = centre.start()
+    with connect(listener) as conn:
+        conn.sendall(b"AT+CSQ\r\n" + report())
+        assert answer(conn).serial == 1
+    [rejection] = centre.rejections()
+    assert rejection.raw == b"AT+CSQ\r\n".hex().upper()
+    assert "8 bytes that are not a frame" in rejection.reason
+    assert centre.count() == 1
+
+
+def test_a_malformed_frame_is_kept_with_the_byte_offset(centre: Centre) -> None:
+    listener = centre.start()
+    data = bytearray(report())
+    data[13] = 0x09  # not STX or SYN
+    data[-2:] = crc16(bytes(data[:-2])).to_bytes(2, "big")
+    with connect(listener) as conn:
+        conn.sendall(bytes(data) + report(serial=2))
+        assert answer(conn).serial == 2
+    [rejection] = centre.rejections()
+    assert rejection.reason.startswith("malformed frame, byte 13: ")
+    assert "start-of-text character 09" in rejection.reason
+
+
+def test_a_frame_cut_short_by_the_station_is_kept_as_truncated(centre: Centre) -> None:
+    listener = centre.start()
+    data = report()
+    with connect(listener) as conn:
+        conn.sendall(data[:30])
+    eventually(lambda: len(centre.rejections()) == 1)
+    [rejection] = centre.rejections()
+    assert rejection.reason == (f"frame truncated: the connection ended after 30 bytes of the "
+                                f"{len(data)} its length field announces")
+    assert rejection.raw == data[:30].hex().upper()
+    assert listener.status()["connected"]
+
+
+def test_an_unknown_station_is_kept_and_acknowledged(centre: Centre) -> None:
+    listener = centre.start()
+    with connect(listener) as conn:
+        conn.sendall(report(station="0099999999"))
+        assert answer(conn).station == "0099999999"
+    [rejection] = centre.rejections()
+    assert rejection.reason == ("unknown station 0099999999: add it under "
+                                "telemetry.sl651.stations")
+    peers = {p["station"]: p for p in listener.status()["peers"]}
+    assert peers["0099999999"]["rejected"] == 1
+
+
+def test_an_element_mapped_to_no_channel_is_kept_and_the_others_stored(centre: Centre) -> None:
+    listener = centre.start()
+    vendor = element("7A", 3.5, decimals=1, size=2)
+    with connect(listener) as conn:
+        conn.sendall(report(extra=(element("20", 1.5), vendor)))
+        answer(conn)
+    assert centre.count() == 1 and centre.count("LOG.batt") == 1
+    reasons = sorted(r.reason for r in centre.rejections())
+    assert reasons == [
+        "station crest gauge: element 20 (current rainfall (since last report)) maps to no "
+        "channel: add it under telemetry.sl651.stations[].elements",
+        "station crest gauge: element 7A (element 7A, not standard) maps to no channel: add it "
+        "under telemetry.sl651.stations[].elements",
+    ]
+    assert all(r.source == f"sl651:{GAUGE}" for r in centre.rejections())
+
+
+def test_a_wrong_password_is_kept_and_the_connection_closed(centre: Centre) -> None:
+    listener = centre.start(stations=[
+        {"address": GAUGE, "password": "9999", "elements": {"39": "WL.level"}},
+    ])
+    with connect(listener) as conn:
+        conn.sendall(report())
+        assert conn.recv(100) == b""
+    assert "password 1234 is not the configured one" in centre.rejections()[0].reason
+    assert centre.count() == 0
+
+
+def test_a_reading_outside_its_channel_limits_is_kept_by_the_ingest(centre: Centre) -> None:
+    listener = centre.start()
+    with connect(listener) as conn:
+        conn.sendall(report(level=999.0))
+        answer(conn)  # the frame was taken: its bad reading is kept, not lost
+    [rejection] = centre.rejections()
+    assert rejection.channel == "WL.level" and '"station": "0012345678"' in rejection.raw
+
+
+# --- nothing acknowledged is lost ---------------------------------------------------------
+
+
+def test_a_report_that_could_not_be_stored_is_not_acknowledged(centre: Centre) -> None:
+    listener = centre.start()
+    centre.fail_next = 1
+    with connect(listener) as conn:
+        conn.sendall(report())
+        assert conn.recv(100) == b""  # closed without an answer: the station sends it again
+    status = listener.status()
+    assert status["failures"] == 1 and "database unreachable" in status["last_error"]
+    with connect(listener) as conn:
+        conn.sendall(report())
+        assert answer(conn).serial == 1
+    assert centre.count() == 1
+
+
+def test_hundreds_of_stations_report_at_once(centre: Centre) -> None:
+    stations = [f"{n:010d}" for n in range(1, 301)]
+    listener = centre.start(stations=[
+        {"address": s, "elements": {"39": "WL.level", "38": "LOG.batt"}} for s in stations
+    ])
+
+    async def station(n: int, address: str) -> int | None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        # Each station reports a different hour, so every report is a new reading.
+        writer.write(report(serial=n, station=address,
+                            observed=OBSERVED + dt.timedelta(hours=n)))
+        await writer.drain()
+        data = await asyncio.wait_for(reader.read(100), 30)
+        writer.close()
+        return decode_frame(data).serial
+
+    async def everyone() -> list[int | None]:
+        return await asyncio.gather(*(station(n, s) for n, s in enumerate(stations)))
+
+    serials = asyncio.run(everyone())
+    assert serials == list(range(300))
+    assert centre.count() == 300
+    status = listener.status()
+    assert (status["messages"], status["accepted"], status["rejected"]) == (300, 600, 0)
+    assert sum(p["messages"] for p in status["peers"]) == 300
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+def test_element_identifiers_read_as_numbers_by_yaml_mean_their_digits() -> None:
+    station = Sl651Station(address=GAUGE, elements={39: "WL.level", 7: "X", "f5": "Y"})
+    assert station.elements == {"39": "WL.level", "07": "X", "F5": "Y"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"address": 12345678, "elements": {"39": "WL.level"}}, "quote it"),
+        ({"address": "12345", "elements": {"39": "WL.level"}}, "String should match"),
+        ({"address": GAUGE, "elements": {"3G": "WL.level"}}, "two hex digits"),
+        ({"address": GAUGE, "elements": {}}, "at least 1 item"),
+        ({"address": GAUGE, "timezone": "Mars/Olympus", "elements": {"39": "W"}},
+         "unknown time zone"),
+    ],
+)
+def test_a_station_setting_that_cannot_be_right_is_refused(
+    fields: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Sl651Station(**fields)
+
+
+def test_a_station_listed_twice_is_refused() -> None:
+    station = {"address": GAUGE, "elements": {"39": "WL.level"}}
+    with pytest.raises(ValidationError, match="station 0012345678 is listed twice"):
+        Sl651Settings(stations=[station, station])
