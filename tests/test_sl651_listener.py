@@ -9,16 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import signal
 import socket
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
+from conftest import SITE_FILE
+from shuian.errors import SiteError
 from shuian.readings import Rejection
 from shuian.services.ingest import Ingestor, IngestReport
+from shuian.site import parse_site
 from shuian.store import Store, StoredSite
 from shuian.telemetry.sl651 import (
     EOT,
@@ -31,6 +40,7 @@ from shuian.telemetry.sl651 import (
 )
 from shuian.telemetry.sl651_listener import Sl651Listener, Sl651Settings, Sl651Station
 
+SHUIAN = Path(sys.executable).parent / "shuian"
 GAUGE = "0012345678"
 OBSERVED = dt.datetime(2024, 3, 1, 8, 0)  # station clock: the site's zone, Asia/Shanghai
 NOW = dt.datetime(2024, 3, 1, 0, 5, tzinfo=dt.UTC)
@@ -423,3 +433,87 @@ def test_a_station_listed_twice_is_refused() -> None:
     station = {"address": GAUGE, "elements": {"39": "WL.level"}}
     with pytest.raises(ValidationError, match="station 0012345678 is listed twice"):
         Sl651Settings(stations=[station, station])
+
+
+# --- the site file, and a station that outlives the centre ----------------------------------
+
+
+def test_a_site_file_mapping_an_element_to_an_unknown_channel_is_refused() -> None:
+    data = yaml.safe_load(SITE_FILE.read_text(encoding="utf-8"))
+    data["telemetry"] = {"sl651": {"stations": [
+        {"address": GAUGE, "elements": {"39": "WL.level", "38": "NOPE.batt"}},
+    ]}}
+    with pytest.raises(SiteError) as caught:
+        parse_site(yaml.safe_dump(data), source="site.yaml")
+    assert any("telemetry.sl651.stations[0].elements.38: element 38 maps to unknown channel "
+               "'NOPE.batt'" in problem for problem in caught.value.problems)
+
+
+def station_reports(port: int, frames: list[bytes], acknowledged: list[int]) -> None:
+    """An RTU in mode M2: send each report until it is acknowledged, reconnecting as needed."""
+    conn: socket.socket | None = None
+    for serial, frame in enumerate(frames):
+        deadline = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < deadline, f"report {serial} never acknowledged"
+            try:
+                if conn is None:
+                    conn = socket.create_connection(("127.0.0.1", port), timeout=2)
+                conn.sendall(frame)
+                if answer(conn).serial == serial:
+                    acknowledged.append(serial)
+                    break
+            except (OSError, AssertionError):
+                if conn is not None:
+                    conn.close()
+                conn = None
+                time.sleep(0.1)
+    if conn is not None:
+        conn.close()
+
+
+def test_the_centre_killed_mid_stream_loses_no_acknowledged_report(
+    store: Store, store_url: str, tmp_path: Path
+) -> None:
+    """``shuian listen`` killed with SIGKILL and started again: the station sends again what
+    was not acknowledged; every acknowledged report is stored, none twice."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = yaml.safe_load(SITE_FILE.read_text(encoding="utf-8"))
+    data["telemetry"] = {"sl651": {"host": "127.0.0.1", "port": port, "stations": [
+        {"address": GAUGE, "elements": {"39": "WL.level", "38": "LOG.batt"}},
+    ]}}
+    text = yaml.safe_dump(data)
+    store.save_site(parse_site(text), text)
+    n = 100
+    frames = [report(serial=i, observed=OBSERVED + dt.timedelta(hours=i)) for i in range(n)]
+    acknowledged: list[int] = []
+    log = tmp_path / "listen.log"
+
+    def listen() -> subprocess.Popen[bytes]:
+        with log.open("ab") as out:
+            return subprocess.Popen([str(SHUIAN), "listen", "--db", store_url],
+                                    stdout=out, stderr=subprocess.STDOUT)
+
+    centre = listen()
+    rtu = threading.Thread(target=station_reports, args=(port, frames, acknowledged))
+    try:
+        rtu.start()
+        eventually(lambda: len(acknowledged) >= 40, timeout=60)
+        centre.send_signal(signal.SIGKILL)
+        centre.wait(10)
+        killed_at = len(acknowledged)
+        centre = listen()
+        rtu.join(120)
+        assert not rtu.is_alive(), log.read_text()
+    finally:
+        centre.kill()
+        centre.wait(10)
+    assert killed_at < n and acknowledged == list(range(n))
+    assert centre_count(store) == n, log.read_text()
+
+
+def centre_count(store: Store) -> int:
+    site = store.site()
+    return len(store.readings(store.channel(site.id, "WL.level").id)[0])
