@@ -310,13 +310,14 @@ def _listeners(store: Store) -> Listeners | None:
 
 @app.command()
 def listen(db: DbOption = DEFAULT_URL) -> None:
-    """Run the site's telemetry listeners (MQTT ...) without the web app, until Ctrl-C."""
+    """Run the site's telemetry listeners (MQTT, SL 651, Modbus) alone, until Ctrl-C."""
     import time
 
     with store_for(db) as store:
         listeners = _listeners(store)
         if listeners is None or not listeners.sources:
-            err.print("error: the site file configures no telemetry (add telemetry: mqtt: ...)")
+            err.print("error: the site file configures no telemetry (add a telemetry: section "
+                      "with mqtt:, sl651: or modbus:)")
             raise typer.Exit(1)
         listeners.start()
         out.print(f"listening: {', '.join(listeners.sources)} (Ctrl-C stops)")
