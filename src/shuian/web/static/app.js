@@ -19,6 +19,9 @@ import { renderPhone, startQueueFlusher, updatePhone } from "./phone.js";
 import {
   applyAlarm, applyReading, data, loadSuspects, notify, onChange, setLatest, setSite,
 } from "./state.js";
+import {
+  loadTelemetry, renderTelemetry, renderTelemetryLine, startTelemetry,
+} from "./telemetry.js";
 import { el, setTimeZone } from "./util.js";
 
 const VIEWS = ["overview", "instrument", "hydrology", "phone", "sites"];
@@ -129,8 +132,11 @@ async function start() {
   } catch (error) {
     showProblem(t("error.load", { what: "/api/latest", message: error.message }));
   }
+  const telemetry = page.endpoints.has("/api/telemetry");
+  if (telemetry) await loadTelemetry();
   route();
   startLive(site);
+  if (telemetry) startTelemetry(showTelemetry);
   startQueueFlusher();
   document.body.dataset.ready = "true";
 }
@@ -195,6 +201,14 @@ function startLive(site) {
       notify({ kind: "alarm", alarm });
     },
   });
+}
+
+/** Redraw the telemetry status on the views drawn (after each poll of /api/telemetry). */
+function showTelemetry() {
+  if (page.drawn.has("overview")) renderTelemetry(view("overview").querySelector("#telemetry"));
+  if (page.drawn.has("phone")) {
+    renderTelemetryLine(view("phone").querySelector("#phone-telemetry"));
+  }
 }
 
 onChange((change) => {

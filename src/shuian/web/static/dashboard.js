@@ -1,10 +1,12 @@
-// The control-room overview: the dam schematic, the reservoir panel, the open alarms and the
-// latest value of every channel. Live events recolour markers and update values in place.
+// The control-room overview: the dam schematic, the reservoir panel, the open alarms, the
+// telemetry sources and the latest value of every channel. Live events recolour markers and
+// update values in place; the telemetry panel follows its own poll (telemetry.js).
 
 import { renderAlarms } from "./alarms.js";
 import { t, term } from "./i18n.js";
 import { drawSchematic, setMarkerState, STATES } from "./schematic.js";
 import { channelState, data, instrumentState } from "./state.js";
+import { renderTelemetry } from "./telemetry.js";
 import { el, fill, fmt, localTime, svg, timeZone } from "./util.js";
 
 const LEVEL_ORDER = ["dead", "flood_control", "normal", "design_flood", "check_flood", "crest"];
@@ -27,6 +29,7 @@ export function renderOverview(root, { onSelect }) {
     onSelect, level: data.hydrology ? data.hydrology.level : null,
   });
   fill(root.querySelector("#schematic-legend"), legend());
+  renderTelemetry(root.querySelector("#telemetry"));
   updateOverview(root);
 }
 

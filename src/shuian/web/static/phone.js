@@ -5,6 +5,7 @@ import { renderAlarms } from "./alarms.js";
 import { t, term } from "./i18n.js";
 import { flushQueue, onQueueChange, queued, sendReadings } from "./offline.js";
 import { data, instrumentState, manualChannels, worstAlarm } from "./state.js";
+import { renderTelemetryLine } from "./telemetry.js";
 import { el, fill, fmt, localInputNow } from "./util.js";
 
 let search = "";
@@ -41,7 +42,8 @@ export function renderPhone(root) {
 
   fill(root,
     el("section", { cls: "card", attrs: { id: "phone-summary" } },
-      el("h2", { text: t("phone.summary") }), el("div", { attrs: { id: "phone-summary-body" } })),
+      el("h2", { text: t("phone.summary") }), el("div", { attrs: { id: "phone-summary-body" } }),
+      el("p", { cls: "telemetry-line", attrs: { id: "phone-telemetry", hidden: true } })),
     el("section", { cls: "card", attrs: { id: "phone-alarms" } },
       el("h2", { text: t("alarms.title") }), el("ul", { cls: "alarms",
         attrs: { id: "phone-alarm-list" } })),
@@ -74,6 +76,7 @@ export function updatePhone(root) {
     el("dd", {}, el("span", { cls: `badge state-${worst || "normal"}`,
       text: worst ? t(`state.${worst}`) : t("alarms.none") })),
   ) : el("p", { cls: "muted", text: t("reservoir.unavailable") }));
+  renderTelemetryLine(root.querySelector("#phone-telemetry"));
   renderAlarms(root.querySelector("#phone-alarm-list"));
   renderResults(root.querySelector("#search-results"));
 }
