@@ -210,12 +210,14 @@ class _Peer:
     rejected: int = 0
     last_message_at: dt.datetime | None = None
     last_error: str | None = None
+    last_error_at: dt.datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
             "name": self.name, "station": self.station, "connected": self.connections > 0,
             "address": self.address, "messages": self.messages, "rejected": self.rejected,
             "last_message_at": _iso(self.last_message_at), "last_error": self.last_error,
+            "last_error_at": _iso(self.last_error_at),
         }
 
 
@@ -282,7 +284,7 @@ class Sl651Listener:
         self._status: dict[str, Any] = {
             "kind": "sl651", "endpoint": f"{settings.host}:{settings.port}", "connected": False,
             "connections": 0, "messages": 0, "accepted": 0, "duplicates": 0, "rejected": 0,
-            "failures": 0, "last_message_at": None, "last_error": None,
+            "failures": 0, "last_message_at": None, "last_error": None, "last_error_at": None,
         }
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -343,13 +345,15 @@ class Sl651Listener:
         ``kind`` (``sl651``), ``endpoint``, ``connected`` (listening), ``connections`` open,
         ``messages`` (frames) received, readings ``accepted`` and ``duplicates``, ``rejected``
         (frames and elements kept as rejections), ``failures`` (commits that failed, the frames
-        left unacknowledged), ``last_message_at``, ``last_error``, and ``peers``: per station,
+        left unacknowledged), ``last_message_at``, ``last_error`` and ``last_error_at`` (an
+        error older than the last message has passed), and ``peers``: per station,
         whether it is connected, from where, its frames, rejections and last error.
         """
         with self._lock:
             status = dict(self._status)
             status["peers"] = [peer.as_json() for peer in self._peers.values()]
-        status["last_message_at"] = _iso(status["last_message_at"])
+        for key in ("last_message_at", "last_error_at"):
+            status[key] = _iso(status[key])
         return status
 
     def _set(self, **values: Any) -> None:
@@ -363,7 +367,7 @@ class Sl651Listener:
 
     def _note_error(self, message: str) -> None:
         log.warning("sl651: %s", message)
-        self._set(last_error=message)
+        self._set(last_error=message, last_error_at=self._clock())
 
     def _peer(self, station: str) -> _Peer:
         """The status entry of a station (unknown stations get one too)."""
@@ -548,6 +552,7 @@ class Sl651Listener:
                     peer = self._peer(station)
                     peer.rejected += len(rejections)
                     peer.last_error = rejections[-1].reason
+                    peer.last_error_at = self._clock()
 
     async def _batcher(self) -> None:
         """Commit what the connections have gathered, one ingest at a time."""
