@@ -1,14 +1,16 @@
 """The telemetry status on the dashboard, in a real browser against a real server and broker.
 
 Three servers of the small test site for the module, each over its own SQLite file: one whose
-MQTT source subscribes to the real Mosquitto at 127.0.0.1:1883 (beside a stand-in SL 651
-listener with stations), one whose broker is a closed port, and one running no listener. The
+MQTT source subscribes to the real Mosquitto at 127.0.0.1:1883 (beside a real SL 651
+listener with two stations), one whose broker is a closed port, and one running no listener. The
 page polls ``GET /api/telemetry`` every ``?telemetry_ms=`` (300 ms here instead of 10 s).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -28,69 +30,47 @@ from shuian.site import parse_site
 from shuian.store import open_store
 from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from test_mqtt import T0, eventually, reading, send
+from test_sl651_listener import answer, report
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no browser at {CHROMIUM}")
 
 FAST = "/?telemetry_ms=300"
 STATUS_FIELDS = {"kind", "endpoint", "connected", "messages", "accepted", "duplicates",
                  "rejected", "failures", "last_message_at", "last_error"}
-SL651_STATUS: dict[str, Any] = {
-    "kind": "sl651", "endpoint": "0.0.0.0:5005", "connected": True, "messages": 7,
-    "accepted": 12, "duplicates": 0, "rejected": 1, "failures": 0,
-    "last_message_at": "2024-03-01T00:00:00+00:00", "last_error": None,
-    "peers": [
-        {"name": "dam crest RTU", "station": "0012345678", "connected": True,
-         "address": "10.0.0.7:40112", "messages": 6, "rejected": 0,
-         "last_message_at": "2024-03-01T00:00:00+00:00", "last_error": None},
-        {"name": "0087654321", "station": "0087654321", "connected": False, "address": None,
-         "messages": 1, "rejected": 1, "last_message_at": "2024-02-29T23:00:00+00:00",
-         "last_error": "frame CRC mismatch"},
-    ],
-}
-
-
-class StandIn:
-    """A source that reports a fixed status (the SL 651 listener's shape, without one)."""
-
-    def __init__(self, status: dict[str, Any]) -> None:
-        self._status = status
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-    def status(self) -> dict[str, Any]:
-        return self._status
+CREST, QUIET = "0012345678", "0087654321"
+SL651 = {"host": "127.0.0.1", "port": 0, "stations": [
+    {"address": CREST, "name": "dam crest RTU", "elements": {"39": "WL.level"}},
+    {"address": QUIET, "elements": {"39": "WL.level"}},
+]}
 
 
 @dataclass
 class Server:
     url: str
+    listeners: Listeners | None = None
     topic: str = ""
+    crest_address: str = ""
 
 
 @contextmanager
 def _serve(
-    directory: Path, mqtt: dict[str, Any] | None, extra: dict[str, StandIn] | None = None
+    directory: Path, mqtt: dict[str, Any] | None, sl651: dict[str, Any] | None = None
 ) -> Iterator[Server]:
     """Serve the test site; with ``mqtt`` settings, run its listeners beside the app."""
     url = f"sqlite:///{directory / 'shuian.db'}"
     site = yaml.safe_load(SITE_FILE.read_text(encoding="utf-8"))
     if mqtt is not None:
-        site["telemetry"] = {"mqtt": mqtt}
+        site["telemetry"] = {"mqtt": mqtt, "sl651": sl651}
     text = yaml.safe_dump(site, allow_unicode=True)
     store = open_store(url)
     store.save_site(parse_site(text), text)
     listeners = None
     if mqtt is not None:
         listeners = Listeners(store, store.site())
-        listeners.sources.update(extra or {})
         listeners.start()
     try:
         with http_server(create_app(url, listeners=listeners)) as served:
-            yield Server(served)
+            yield Server(served, listeners)
     finally:
         if listeners is not None:
             listeners.stop()
@@ -99,13 +79,26 @@ def _serve(
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """MQTT from the real broker (subscribed), and a stand-in SL 651 listener with stations."""
+    """MQTT from the real broker (subscribed), and an SL 651 listener with two stations: the
+    crest RTU connected after a good report, the other gone after a report with a bad CRC."""
     topic = f"shuian-test/{uuid.uuid4().hex}"
     mqtt = {"client_id": f"shuian-test-{uuid.uuid4().hex[:12]}", "topics": [f"{topic}/#"]}
-    with _serve(tmp_path_factory.mktemp("live"), mqtt, {"sl651": StandIn(SL651_STATUS)}) as s:
+    with _serve(tmp_path_factory.mktemp("live"), mqtt, SL651) as s:
         eventually(lambda: httpx.get(f"{s.url}/api/telemetry").json()["mqtt"]["connected"])
         s.topic = topic
-        yield s
+        assert s.listeners is not None
+        port = s.listeners.sources["sl651"].port  # type: ignore[attr-defined]
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as crest:
+            # a day after the MQTT reading of the tests, so that one is not a duplicate
+            crest.sendall(report(station=CREST, observed=dt.datetime(2024, 3, 2, 8)))
+            answer(crest)
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as quiet:
+                bad = bytearray(report(station=QUIET))
+                bad[-1] ^= 0xFF
+                quiet.sendall(bytes(bad))
+                answer(quiet)
+            s.crest_address = f"127.0.0.1:{crest.getsockname()[1]}"
+            yield s
 
 
 @pytest.fixture(scope="module")
@@ -229,15 +222,15 @@ def test_the_panel_lists_the_stations_of_a_source_with_peers(
         table = sl651.locator(".peers table")
         expect(table.locator("thead th")).to_have_count(7)
         expect(table.locator("tbody tr")).to_have_count(2)
-        crest = table.locator('tr[data-station="0012345678"]')
+        crest = table.locator(f'tr[data-station="{CREST}"]')
         expect(crest).to_contain_text("dam crest RTU")
-        expect(crest).to_contain_text("10.0.0.7:40112")
+        expect(crest).to_contain_text(live.crest_address)
         expect(crest.locator(".link")).to_have_text("connected")
-        quiet = table.locator('tr[data-station="0087654321"]')
+        expect(crest.locator("time")).to_have_text(re.compile(r"ago$"))
+        quiet = table.locator(f'tr[data-station="{QUIET}"]')
         expect(quiet).to_have_class("problem")
         expect(quiet.locator(".link")).to_have_text("disconnected")
-        expect(quiet).to_contain_text("frame CRC mismatch")
-        expect(quiet.locator("time")).to_have_attribute("datetime", "2024-02-29T23:00:00+00:00")
+        expect(quiet).to_contain_text("CRC mismatch: computed")
         # no station in the mqtt block
         expect(page.locator('#telemetry article[data-source="mqtt"] .peers')).to_be_hidden()
 

@@ -43,9 +43,17 @@ export function startTelemetry(onUpdate) {
 
 // ---- judging ----------------------------------------------------------------------------------
 
-/** A source is a problem when it is not connected (not listening) or reports an error. */
+/** An error is current when nothing has come in since it happened (then it has passed). */
+function errorIsCurrent(status) {
+  if (!status.last_error) return false;
+  const errorAt = Date.parse(status.last_error_at);
+  const messageAt = Date.parse(status.last_message_at);
+  return !Number.isFinite(errorAt) || !Number.isFinite(messageAt) || errorAt >= messageAt;
+}
+
+/** A source is a problem when it is not connected (not listening) or its error is current. */
 function isProblem(status) {
-  return !status.connected || Boolean(status.last_error);
+  return !status.connected || errorIsCurrent(status);
 }
 
 /** Counts of the sources, the names of those in trouble, and the newest message time. */
@@ -159,7 +167,9 @@ function updateSource(block, status) {
   }
   const error = block.querySelector(".source-error");
   error.hidden = !status.last_error;
+  error.classList.toggle("passed", !errorIsCurrent(status));
   error.querySelector(".error-text").textContent = status.last_error || "";
+  error.title = status.last_error_at ? localTime(status.last_error_at) : "";
   const peers = block.querySelector(".peers");
   peers.hidden = !Array.isArray(status.peers);
   if (Array.isArray(status.peers)) renderPeers(peers.querySelector("tbody"), status.peers);
@@ -187,7 +197,7 @@ function peerRow(peer) {
   const named = peer.name && peer.name !== peer.station;
   const time = el("time");
   setTime(time, peer.last_message_at);
-  return el("tr", { cls: peer.last_error ? "problem" : "",
+  return el("tr", { cls: errorIsCurrent(peer) ? "problem" : "",
     attrs: { "data-station": peer.station } },
     el("th", { attrs: { scope: "row" } }, peer.station || peer.name || "—",
       named ? el("small", { cls: "muted", text: ` ${peer.name}` }) : null),
