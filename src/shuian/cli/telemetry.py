@@ -1,7 +1,8 @@
-"""Commands of the telemetry protocols: ``shuian sl651 decode HEX...``."""
+"""Commands of the telemetry protocols: ``shuian sl651 decode FRAME...``."""
 
 from __future__ import annotations
 
+import re
 import string
 from typing import Annotated, Any
 
@@ -12,24 +13,46 @@ from shuian.telemetry.sl651 import Sl651Error, Sl651Frame, decode_frame
 
 sl651 = typer.Typer(
     name="sl651",
-    help="SL 651-2014 hydrological telemetry frames (HEX/BCD mode).",
+    help="SL 651-2014 hydrological telemetry frames (HEX/BCD and ASCII modes).",
     no_args_is_help=True,
 )
 app.add_typer(sl651, name="sl651")
 
 
+#: Control characters of SL 651 (Table 10), as written in an ASCII-mode frame given as text.
+CONTROL_NAMES = {"SOH": 0x01, "STX": 0x02, "ETX": 0x03, "EOT": 0x04, "ENQ": 0x05, "ACK": 0x06,
+                 "NAK": 0x15, "SYN": 0x16, "ETB": 0x17, "ESC": 0x1B}
+_CONTROL = re.compile("<(" + "|".join(CONTROL_NAMES) + ")>")
+
+
 @sl651.command()
 def decode(
     frames: Annotated[
-        list[str], typer.Argument(help="Frames in hex, one per argument (spaces allowed).")
+        list[str],
+        typer.Argument(help="Frames, one per argument: bytes in hex (spaces allowed), or with "
+                            "--ascii the text of an ASCII-mode frame."),
     ],
+    ascii_text: Annotated[
+        bool,
+        typer.Option(
+            "--ascii",
+            help="The frames are ASCII-mode text, not hex: write the control characters as "
+                 "<SOH> <STX> <SYN> <ETX> <ETB> <ENQ> <EOT> <ACK> <NAK> <ESC> (or the "
+                 "characters themselves), e.g. "
+                 "'<SOH>01001234567812342F0010<STX>0005170718110035<ETX>E593'.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Decode SL 651 frames; a frame that cannot be read is reported and the others decoded.
 
+    The first byte tells the mode (7E7E HEX/BCD, 01 SOH ASCII): a hex dump of either is read.
+
+    --ascii takes ASCII-mode frames as text instead (the "mode" of each frame is in --json).
+
     Exit status 0 when at least one frame was decoded, 1 when none was.
     """
-    found = [_decode_one(text) for text in frames]
+    found = [_decode_ascii(text) if ascii_text else _decode_one(text) for text in frames]
     if as_json:
         print_json(found)
     else:
@@ -42,19 +65,36 @@ def decode(
 def _decode_one(text: str) -> dict[str, Any]:
     compact = "".join(text.split())
     if not compact or any(c not in string.hexdigits for c in compact) or len(compact) % 2:
-        return {"error": f"{text!r} is not an even number of hex digits"}
+        return {"error": f"{text!r} is not an even number of hex digits (an ASCII-mode frame "
+                         "given as text needs --ascii)"}
+    return _decoded(bytes.fromhex(compact))
+
+
+def _decode_ascii(text: str) -> dict[str, Any]:
+    frame = _CONTROL.sub(lambda name: chr(CONTROL_NAMES[name[1]]), text)
+    if not frame.isascii():
+        return {"error": f"{text!r} is not ASCII text"}
+    return _decoded(frame.encode("ascii"))
+
+
+def _decoded(data: bytes) -> dict[str, Any]:
     try:
-        return frame_json(decode_frame(bytes.fromhex(compact)))
+        return frame_json(decode_frame(data))
     except Sl651Error as exc:
         return {"error": exc.message}
 
 
 def frame_json(frame: Sl651Frame) -> dict[str, Any]:
-    """A frame as JSON-ready data (times ISO 8601 on the station's clock, CRCs as 4 hex digits)."""
+    """A frame as JSON-ready data (times ISO 8601 on the station's clock, CRCs as 4 hex digits).
+
+    ``mode`` is ``"hex"`` (HEX/BCD) or ``"ascii"``; an element's ``id`` is its Annex C
+    identifier in both modes (an unknown ASCII symbol is its own ``id``).
+    """
     return {
         "valid_crc": frame.valid_crc,
         "crc_expected": f"{frame.crc_expected:04X}",
         "crc_found": f"{frame.crc_found:04X}",
+        "mode": frame.mode,
         "direction": frame.direction,
         "function_code": f"{frame.function_code:02X}",
         "function_name": frame.function_name,
@@ -91,6 +131,7 @@ def _print(number: int, item: dict[str, Any]) -> None:
     )
     out.print(
         f"frame {number}: function {item['function_code']} ({item['function_name']}), "
+        f"{'ASCII' if item['mode'] == 'ascii' else 'HEX/BCD'} mode, "
         f"centre {item['center']}, station {item['station']}, serial {item['serial']}, "
         f"crc {crc}", markup=False,
     )

@@ -1,8 +1,8 @@
-"""SL 651-2014 (水文监测数据通信规约) frames in HEX/BCD mode: decode, encode, acknowledge.
+"""SL 651-2014 (水文监测数据通信规约) frames in HEX/BCD and ASCII mode: decode, encode, acknowledge.
 
 Pure functions: bytes in, :class:`Sl651Frame` out, and back. Nothing here opens a socket.
 
-Layout of a frame (Tables 20 to 26 of the standard)::
+HEX/BCD mode (Tables 20 to 26 of the standard)::
 
     7E 7E | centre (1) | station (5) | password (2) | function (1) | flag+length (2)
           | STX 02  (or SYN 16 + packet total/sequence, 3 bytes)
@@ -17,6 +17,34 @@ address (5) + station class (1), ``F0 F0`` + observation time (5, BCD YYMMDDhhmm
 identifier, data-definition byte (top 5 bits: byte count, low 3 bits: decimal places), value
 (Annex C). A new ``F0 F0`` starts a new group of elements observed at that time.
 
+ASCII mode (Tables 16 to 19) has the same fields written as characters, each byte of the HEX/BCD
+header as two hex characters::
+
+    SOH 01 | centre (2) | station (10) | password (4) | function (2) | flag+length (4: "0" up or
+           "8" down, then 3 hex digits) | STX 02 (or SYN 16 + packet total and sequence, 3 hex
+           characters each) | body (length characters) | end character | CRC (4 hex characters)
+
+The length counts the characters between the start-of-text and the end character; the CRC is the
+same CRC-16/MODBUS, over every byte from SOH to the end character included. The body is the
+serial number (4 hex characters) and the send time (12 digits), with no separator, then groups
+separated by single spaces, the last one followed by a space too: ``ST`` station address and
+class, ``TT`` observation time (10 digits), and elements as their Annex C symbol and the value in
+decimal text (``PJ 0.5 Z 0.301 VT 10.91 ``). The time-step code is the symbol itself, ``DRxnn``
+(``x`` = ``D`` days, ``H`` hours or ``N`` minutes, ``nn`` = how many), with no value.
+
+Sources for ASCII mode, all of which agree with each other: two frames published with their CRC
+in "SL651-2014全协议解析(ASCII编码格式)" (blog.csdn.net/weixin_42163707/article/details/132556389),
+whose CRCs check with the rule above (byte for byte, see the tests); the ASCII codec of
+yushun1990/sl651_bridge (protocol/src/frame.rs and body.rs, citing Tables 16 to 19 and 6.6.2) and
+its golden frame. Not confirmed by any source read, so assumed here: the ASCII form of ``ZT`` (hex
+characters, like its 4 HEX bytes), of ``DRP``/``DRZn`` (their 12 or 24 bytes as hex characters,
+as sl651_bridge reads them) and of the multi-packet field (as sl651_bridge writes it); and how a
+missing value is written (a value that is not a number is decoded as None and its text kept in
+``raw``; :func:`encode_frame` refuses to invent a marker for a missing value in ASCII mode).
+
+Not read yet: several values after one identifier, as in the uniform-interval report (31H);
+the ASCII decoder says so at the offset of the first extra value.
+
 Examples
 --------
 >>> frame = decode_frame(bytes.fromhex(
@@ -24,21 +52,32 @@ Examples
 ...     "052619000005392300000127381211150320FA"))
 >>> frame.valid_crc, frame.function_name, [(e.id, e.value) for e in frame.elements]
 (True, 'test', [('20', 0.5), ('26', 0.5), ('39', 0.127), ('38', 11.15)])
+>>> ascii_frame = encode_frame(frame, mode="ascii")
+>>> ascii_frame[24:-5].decode()
+'0003591011154947ST 0012345678 H TT 5910111549 PJ 0.5 PT 0.5 Z 0.127 VT 11.15 '
+>>> [(e.id, e.value) for e in decode_frame(ascii_frame).elements] == [
+...     (e.id, e.value) for e in frame.elements]
+True
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+import string
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from shuian.errors import Sl651Error
 
 __all__ = [
+    "ASCII_HEADER",
     "ELEMENTS",
     "FUNCTION_CODES",
+    "HEADER",
     "ElementInfo",
     "Element",
+    "Mode",
     "Sl651Error",
     "Sl651Frame",
     "acknowledgement",
@@ -47,18 +86,22 @@ __all__ = [
     "element",
     "encode_frame",
     "frame_size",
+    "header_size",
 ]
 
 START = b"\x7e\x7e"
+SOH = 0x01
 STX, SYN = 0x02, 0x16
 ETX, ETB, ENQ, EOT, ACK, NAK, ESC = 0x03, 0x17, 0x05, 0x04, 0x06, 0x15, 0x1B
 UP_ENDS = {ETX: "ETX", ETB: "ETB"}
 DOWN_ENDS = {ENQ: "ENQ", EOT: "EOT", ESC: "ESC", ACK: "ACK", NAK: "NAK"}
-HEADER = 13  # bytes before the start-of-text character
+HEADER = 13  # bytes before the start-of-text character, HEX/BCD mode
+ASCII_HEADER = 23  # bytes before the start-of-text character, ASCII mode
 OBSERVED = b"\xf0\xf0"
 STATION = b"\xf1\xf1"
 
 Kind = Literal["bcd", "hex", "rain5", "level5", "timestep"]
+Mode = Literal["hex", "ascii"]
 
 FUNCTION_CODES: dict[int, str] = {
     0x2F: "link keep-alive",
@@ -74,7 +117,11 @@ FUNCTION_CODES: dict[int, str] = {
     0x39: "query manual entry",
     0x3A: "query element",
 }
-"""Function codes of Annex B; 40–51 are configuration and control, E0–FF user-defined."""
+"""Function codes of Annex B; 40–51 are configuration and control, E0–FF user-defined.
+
+Checked against the function-code lists of yu-xiaoyao/sl651-2014-server and
+blog.csdn.net/weixin_44815745/article/details/144933491 (2F 链路维持报 ... 3A 查询指定要素).
+"""
 
 
 @dataclass(frozen=True)
@@ -89,37 +136,106 @@ class ElementInfo:
     kind: Kind = "bcd"
 
 
+def _n(symbol: str, name: str, unit: str, digits: int, decimals: int) -> ElementInfo:
+    """An element whose data definition in Annex C is N(digits, decimals): BCD, digits/2 bytes."""
+    return ElementInfo(symbol, name, unit, (digits + 1) // 2, decimals)
+
+
+# Annex C (表C.1, 编码要素及标识符汇总表): identifier, symbol, meaning, unit and N(x,y), x digits of
+# which y decimals. Checked entry by entry against three transcriptions of the table, which agree
+# except where noted: yushun1990/sl651_bridge protocol/src/ident.rs; yu-xiaoyao/sl651-2014-server
+# netty-server/.../element/ElementMappings.java and EleIdentifierEnum.java (N(x,y)); the symbols
+# of aaasoft/Quick.SL651 src/Quick.SL651/Enums/ElementCodes.cs. Disagreements: 47 DO is N(4,1)
+# in sl651_bridge and N(4,2) in sl651-2014-server (N(4,1) kept: unresolved); 4C NH4N is N(6,2)
+# in both, N(6,3) in a third list (DTU.GateWay Identifier_Standard). 05 DT (hours.minutes) is
+# left out: no source gives its HEX form. Every entry of the previous table was confirmed.
 ELEMENTS: dict[str, ElementInfo] = {
-    "02": ElementInfo("AI", "instantaneous air temperature", "°C", 2, 1),
-    "03": ElementInfo("C", "instantaneous water temperature", "°C", 2, 1),
+    "01": _n("AC", "section area", "m²", 8, 2),
+    "02": _n("AI", "instantaneous air temperature", "°C", 3, 1),
+    "03": _n("C", "instantaneous water temperature", "°C", 3, 1),
     "04": ElementInfo("DRxnn", "time-step code (DDhhmm)", "min", 3, 0, "timestep"),
-    "06": ElementInfo("ED", "daily evaporation", "mm", 3, 1),
-    "07": ElementInfo("EJ", "current evaporation", "mm", 3, 1),
-    "08": ElementInfo("FL", "air pressure", "hPa", 3, 0),
-    "09": ElementInfo("GH", "gate opening", "m", 3, 2),
-    "1A": ElementInfo("P1", "1-hour rainfall", "mm", 3, 1),
-    "1B": ElementInfo("P2", "2-hour rainfall", "mm", 3, 1),
-    "1C": ElementInfo("P3", "3-hour rainfall", "mm", 3, 1),
-    "1D": ElementInfo("P6", "6-hour rainfall", "mm", 3, 1),
-    "1E": ElementInfo("P12", "12-hour rainfall", "mm", 3, 1),
-    "1F": ElementInfo("PD", "daily rainfall", "mm", 3, 1),
-    "20": ElementInfo("PJ", "current rainfall (since last report)", "mm", 3, 1),
-    "21": ElementInfo("PN01", "1-minute rainfall", "mm", 3, 1),
-    "22": ElementInfo("PN05", "5-minute rainfall", "mm", 3, 1),
-    "23": ElementInfo("PN10", "10-minute rainfall", "mm", 3, 1),
-    "24": ElementInfo("PN30", "30-minute rainfall", "mm", 3, 1),
-    "25": ElementInfo("PR", "storm rainfall", "mm", 3, 1),
-    "26": ElementInfo("PT", "accumulated rainfall", "mm", 3, 1),
-    "27": ElementInfo("Q", "instantaneous flow", "m³/s", 5, 3),
-    "30": ElementInfo("QA", "total outflow", "m³/s", 5, 3),
-    "35": ElementInfo("US", "wind speed", "m/s", 2, 1),
-    "36": ElementInfo("VA", "mean velocity of the section", "m/s", 3, 3),
-    "37": ElementInfo("VJ", "instantaneous velocity", "m/s", 3, 3),
-    "38": ElementInfo("VT", "supply voltage", "V", 2, 2),
-    "39": ElementInfo("Z", "instantaneous river level", "m", 4, 3),
-    "3A": ElementInfo("ZB", "reservoir downstream level", "m", 4, 3),
-    "3B": ElementInfo("ZU", "reservoir upstream level", "m", 4, 3),
+    "06": _n("ED", "daily evaporation", "mm", 5, 1),
+    "07": _n("EJ", "current evaporation", "mm", 5, 1),
+    "08": _n("FL", "air pressure", "hPa", 5, 0),
+    "09": _n("GH", "gate opening", "m", 5, 2),
+    "0A": _n("GN", "number of the gate or water-conveyance device (group)", "", 3, 0),
+    "0B": _n("GS", "type of water-conveyance device", "", 1, 0),
+    "0C": _n("GT", "number of gates open", "", 3, 0),
+    "0D": _n("GTP", "ground temperature", "°C", 3, 1),
+    "0E": _n("H", "instantaneous ground-water depth", "m", 6, 2),
+    "0F": _n("HW", "wave height", "m", 5, 2),
+    **{
+        f"{0x10 + i:02X}": _n(f"M{depth}", f"soil moisture at {depth} cm", "%", 4, 1)
+        for i, depth in enumerate((10, 20, 30, 40, 50, 60, 80, 100))
+    },
+    "18": _n("MST", "humidity", "%", 4, 1),
+    "19": _n("NS", "number of machines running", "", 2, 0),
+    "1A": _n("P1", "1-hour rainfall", "mm", 5, 1),
+    "1B": _n("P2", "2-hour rainfall", "mm", 5, 1),
+    "1C": _n("P3", "3-hour rainfall", "mm", 5, 1),
+    "1D": _n("P6", "6-hour rainfall", "mm", 5, 1),
+    "1E": _n("P12", "12-hour rainfall", "mm", 5, 1),
+    "1F": _n("PD", "daily rainfall", "mm", 5, 1),
+    "20": _n("PJ", "current rainfall (since last report)", "mm", 5, 1),
+    "21": _n("PN01", "1-minute rainfall", "mm", 5, 1),
+    "22": _n("PN05", "5-minute rainfall", "mm", 5, 1),
+    "23": _n("PN10", "10-minute rainfall", "mm", 5, 1),
+    "24": _n("PN30", "30-minute rainfall", "mm", 5, 1),
+    "25": _n("PR", "storm rainfall", "mm", 5, 1),
+    "26": _n("PT", "accumulated rainfall", "mm", 6, 1),
+    "27": _n("Q", "instantaneous flow", "m³/s", 9, 3),
+    **{
+        f"{0x28 + i:02X}": _n(f"Q{i + 1}", f"intake or outlet flow {i + 1}", "m³/s", 9, 3)
+        for i in range(8)
+    },
+    "30": _n("QA", "total outflow", "m³/s", 9, 3),
+    "31": _n("QZ", "flow of a water-conveyance device or gate group", "m³/s", 9, 3),
+    "32": _n("SW", "sediment discharge", "10⁴ t", 11, 3),
+    "33": _n("UC", "wind direction", "", 2, 0),
+    "34": _n("UE", "wind force", "Beaufort", 2, 0),
+    "35": _n("US", "wind speed", "m/s", 4, 1),
+    "36": _n("VA", "mean velocity of the section", "m/s", 5, 3),
+    "37": _n("VJ", "instantaneous velocity", "m/s", 5, 3),
+    "38": _n("VT", "supply voltage", "V", 4, 2),
+    "39": _n("Z", "instantaneous river level", "m", 7, 3),
+    "3A": _n("ZB", "reservoir downstream level", "m", 7, 3),
+    "3B": _n("ZU", "reservoir upstream level", "m", 7, 3),
+    **{
+        f"{0x3C + i:02X}": _n(f"Z{i + 1}", f"intake or outlet water level {i + 1}", "m", 7, 3)
+        for i in range(8)
+    },
+    "44": _n("SQ", "sediment concentration", "kg/m³", 9, 3),
     "45": ElementInfo("ZT", "status and alarm word", "", 4, 0, "hex"),
+    "46": _n("pH", "pH", "", 4, 2),
+    "47": _n("DO", "dissolved oxygen", "mg/L", 4, 1),
+    "48": _n("COND", "conductivity", "µS/cm", 5, 0),
+    "49": _n("TURB", "turbidity", "degree", 3, 0),
+    "4A": _n("CODMN", "permanganate index", "mg/L", 4, 1),
+    "4B": _n("REDOX", "redox potential", "mV", 5, 1),
+    "4C": _n("NH4N", "ammonia nitrogen", "mg/L", 6, 2),
+    "4D": _n("TP", "total phosphorus", "mg/L", 5, 3),
+    "4E": _n("TN", "total nitrogen", "mg/L", 5, 2),
+    "4F": _n("TOC", "total organic carbon", "mg/L", 4, 2),
+    "50": _n("CU", "copper", "mg/L", 7, 4),
+    "51": _n("ZN", "zinc", "mg/L", 6, 4),
+    "52": _n("SE", "selenium", "mg/L", 7, 5),
+    "53": _n("AS", "arsenic", "mg/L", 7, 5),
+    "54": _n("THG", "total mercury", "mg/L", 7, 5),
+    "55": _n("CD", "cadmium", "mg/L", 7, 5),
+    "56": _n("PB", "lead", "mg/L", 7, 5),
+    "57": _n("CHLA", "chlorophyll a", "mg/L", 4, 2),
+    **{f"{0x58 + i:02X}": _n(f"WP{i + 1}", f"water pressure {i + 1}", "kPa", 5, 2)
+       for i in range(8)},
+    **{f"{0x60 + i:02X}": _n(f"SYL{i + 1}", f"remaining water of meter {i + 1}", "m³", 11, 3)
+       for i in range(8)},
+    **{f"{0x68 + i:02X}": _n(f"SBL{i + 1}", f"hourly water of meter {i + 1}", "m³/h", 10, 2)
+       for i in range(8)},
+    "70": _n("VTA", "AC voltage, phase A", "V", 4, 1),
+    "71": _n("VTB", "AC voltage, phase B", "V", 4, 1),
+    "72": _n("VTC", "AC voltage, phase C", "V", 4, 1),
+    "73": _n("VIA", "AC current, phase A", "A", 4, 1),
+    "74": _n("VIB", "AC current, phase B", "A", 4, 1),
+    "75": _n("VIC", "AC current, phase C", "A", 4, 1),
     "F4": ElementInfo("DRP", "5-minute rainfall of the hour (12 values)", "mm", 12, 0, "rain5"),
     **{
         f"{0xF5 + i:02X}": ElementInfo(
@@ -129,7 +245,13 @@ ELEMENTS: dict[str, ElementInfo] = {
         for i in range(8)
     },
 }
-"""Elements of Annex C known to this decoder, by identifier (two hex digits)."""
+"""Elements of Annex C known to this codec, by identifier (two hex digits)."""
+
+# ASCII-mode symbols (upper case) to identifiers; the time-step code is a pattern, not a symbol.
+_BY_SYMBOL = {info.symbol.upper(): ident for ident, info in ELEMENTS.items() if ident != "04"}
+_STEP = re.compile(r"DR([DHN])(\d\d)")
+_STEP_UNITS = {"D": (1440, 31), "H": (60, 23), "N": (1, 59)}
+_NUMBER = re.compile(r"(-?)(\d+)(?:\.(\d+))?")
 
 
 @dataclass(frozen=True)
@@ -139,8 +261,15 @@ class Element:
     ``value`` is None when the station sent "missing" (all F), when the element is an array
     (``values`` then holds its twelve 5-minute values, None where invalid) or when the bytes are
     not a number. ``observed_time`` is None when the element belongs to the frame's
-    ``observed_time``; ``raw`` (hex of the value bytes, ignored in comparisons) is re-sent as is
-    by :func:`encode_frame` when given.
+    ``observed_time``; ``raw`` (ignored in comparisons) is what the frame carried for the value:
+    hex of the value bytes in HEX/BCD mode, the value text (or, for the time-step code, the
+    ``DRxnn`` symbol) in ASCII mode; :func:`encode_frame` re-sends it as is when it encodes in
+    the frame's own mode.
+
+    In ASCII mode ``id`` is still the identifier (``"39"`` for ``Z``); an unknown symbol is kept
+    as a non-standard element whose ``id`` is the symbol text. ``decimals`` are those
+    of the text, and ``size`` is the number of bytes the value takes in HEX/BCD mode (the usual
+    size of Annex C, more if the digits need it), so a frame can be re-encoded in either mode.
     """
 
     id: str
@@ -163,7 +292,8 @@ class Sl651Frame:
     ``station`` is the address as 10 hex digits; ``password`` 4 hex digits; ``station_class``
     the letter after ``F1 F1`` (``H`` river, ``K`` reservoir, ``P`` rainfall, ...). Frames of a
     multi-packet message (SYN) keep their body undecoded in ``body``, with ``packets`` = (total,
-    sequence).
+    sequence). ``mode`` is the encoding the frame came in (``"hex"`` for HEX/BCD, ``"ascii"``)
+    and the one :func:`encode_frame` and :func:`acknowledgement` use by default.
     """
 
     center: int
@@ -182,6 +312,7 @@ class Sl651Frame:
     valid_crc: bool = True
     crc_expected: int = 0
     crc_found: int = 0
+    mode: Mode = "hex"
 
     @property
     def function_name(self) -> str:
@@ -245,19 +376,43 @@ def element(
 # --- decoding -------------------------------------------------------------------------------
 
 
-def frame_size(head: bytes) -> int:
-    """The size in bytes of the whole frame whose first :data:`HEADER` bytes are ``head``.
+def header_size(head: bytes) -> int:
+    """How many bytes :func:`frame_size` needs, from the first byte of a frame.
 
-    For cutting frames out of a byte stream: read ``HEADER`` bytes, then the rest.
+    :data:`HEADER` (13) for HEX/BCD mode (``7E``), :data:`ASCII_HEADER` (23) for ASCII mode
+    (``SOH 01``). Reading :data:`HEADER` bytes first is always safe: it is the smaller.
 
     Raises
     ------
     Sl651Error
-        ``head`` does not start with the start characters or is shorter than the header.
+        ``head`` starts with neither.
     """
+    if head[:1] == bytes([SOH]):
+        return ASCII_HEADER
+    if head[:1] == START[:1]:
+        return HEADER
+    raise _bad_start(head)
+
+
+def frame_size(head: bytes) -> int:
+    """The size in bytes of the whole frame whose header is ``head``.
+
+    For cutting frames out of a byte stream: read :func:`header_size` bytes (:data:`HEADER`,
+    13, in HEX/BCD mode; :data:`ASCII_HEADER`, 23, in ASCII mode), then the rest.
+
+    Raises
+    ------
+    Sl651Error
+        ``head`` does not start with the start characters, is shorter than the header, or (ASCII
+        mode) its length field is not 3 hex characters.
+    """
+    if head[:1] == bytes([SOH]):
+        if len(head) < ASCII_HEADER:
+            raise Sl651Error(len(head), f"frame ends inside the header ({len(head)} bytes, "
+                                        f"the ASCII header is {ASCII_HEADER})")
+        return ASCII_HEADER + 1 + _hex_number(head, 20, 3, "length") + 1 + 4
     if head[:2] != START:
-        raise Sl651Error(0, f"start characters {head[:2].hex().upper() or 'missing'}, "
-                            "expected 7E7E (HEX/BCD mode)")
+        raise _bad_start(head)
     if len(head) < HEADER:
         raise Sl651Error(len(head), f"frame ends inside the header ({len(head)} bytes)")
     length = int.from_bytes(head[11:13], "big") & 0x0FFF
@@ -265,12 +420,12 @@ def frame_size(head: bytes) -> int:
 
 
 def decode_frame(data: bytes) -> Sl651Frame:
-    """Decode one HEX/BCD frame (Tables 20 to 26 and Annex C of SL 651-2014).
+    """Decode one frame, HEX/BCD (``7E 7E``) or ASCII (``SOH 01``) mode, told by its first byte.
 
     Parameters
     ----------
     data
-        The whole frame, from ``7E 7E`` to the CRC.
+        The whole frame, from the start characters to the CRC.
 
     Returns
     -------
@@ -282,12 +437,13 @@ def decode_frame(data: bytes) -> Sl651Frame:
     ------
     Sl651Error
         Bad start characters, a frame shorter or longer than its length field says, an unknown
-        start-of-text or end character, a truncated element or time; the message names the
-        byte offset.
+        start-of-text or end character, a truncated element or time, a header field that is not
+        hex (ASCII mode); the message names the byte offset.
     """
+    if data[:1] == bytes([SOH]):
+        return _decode_ascii(data)
     if data[:2] != START:
-        raise Sl651Error(0, f"start characters {data[:2].hex().upper() or 'missing'}, "
-                            "expected 7E7E (HEX/BCD mode)")
+        raise _bad_start(data)
     if len(data) < HEADER + 1:
         raise Sl651Error(len(data), f"frame ends inside the header ({len(data)} bytes, "
                                     f"the header is {HEADER + 1})")
@@ -301,14 +457,7 @@ def decode_frame(data: bytes) -> Sl651Frame:
         raise Sl651Error(11, f"length field says {length} body bytes, so {expected_len} bytes "
                              f"in all, but the frame has {len(data)}")
     start, end_at = data[HEADER], HEADER + 1 + length
-    if start not in (STX, SYN):
-        raise Sl651Error(HEADER, f"start-of-text character {start:02X}, expected 02 or 16")
-    end = data[end_at]
-    ends = UP_ENDS if direction == "up" else DOWN_ENDS
-    if end not in ends:
-        names = ", ".join(f"{c:02X} {n}" for c, n in ends.items())
-        raise Sl651Error(end_at, f"end character {end:02X} is not one of an {direction} frame "
-                                 f"({names})")
+    end = _check_marks(data, HEADER, end_at, direction)
     crc_expected = crc16(data[:-2])
     crc_found = int.from_bytes(data[-2:], "big")
     head = Sl651Frame(
@@ -324,6 +473,28 @@ def decode_frame(data: bytes) -> Sl651Frame:
         packed = int.from_bytes(data[pos:pos + 3], "big")
         return replace(head, packets=(packed >> 12, packed & 0xFFF), body=data[pos + 3:end_at])
     return _decode_body(data, pos, end_at, head)
+
+
+def _bad_start(data: bytes) -> Sl651Error:
+    shown = data[:2].hex().upper() or "missing"
+    if data[:1] == START[:1]:
+        return Sl651Error(0, f"start characters {shown}, expected 7E7E (HEX/BCD mode)")
+    return Sl651Error(0, f"start characters {shown}, expected 7E7E (HEX/BCD mode) or "
+                         "01 SOH (ASCII mode)")
+
+
+def _check_marks(data: bytes, start_at: int, end_at: int, direction: str) -> int:
+    """Check the start-of-text and end characters; returns the end character."""
+    if data[start_at] not in (STX, SYN):
+        raise Sl651Error(start_at, f"start-of-text character {data[start_at]:02X}, "
+                                   "expected 02 or 16")
+    end = data[end_at]
+    ends = UP_ENDS if direction == "up" else DOWN_ENDS
+    if end not in ends:
+        names = ", ".join(f"{c:02X} {n}" for c, n in ends.items())
+        raise Sl651Error(end_at, f"end character {end:02X} is not one of an {direction} frame "
+                                 f"({names})")
+    return end
 
 
 def _decode_body(data: bytes, pos: int, stop: int, head: Sl651Frame) -> Sl651Frame:
@@ -364,17 +535,21 @@ def _need(data: bytes, pos: int, count: int, stop: int, what: str) -> None:
 
 
 def _bcd_time(data: bytes, pos: int, count: int) -> dt.datetime:
-    digits = data[pos:pos + count].hex()
-    parts = [int(digits[i:i + 2]) if digits[i:i + 2].isdigit() else -1
-             for i in range(0, len(digits), 2)]
+    return _time(data[pos:pos + count].hex().upper(), pos, "BCD ")
+
+
+def _time(digits: str, pos: int, coding: str = "") -> dt.datetime:
+    """A time from its digits YYMMDDhhmm[ss] (12 or 10 of them), starting at byte ``pos``."""
+    layout = "YYMMDDhhmmss" if len(digits) >= 12 else "YYMMDDhhmm"
+    if len(digits) not in (10, 12) or not digits.isdigit() or not digits.isascii():
+        problem = "not digits" if len(digits) in (10, 12) else f"{len(digits)} characters"
+        raise Sl651Error(pos, f"time {digits} is not a {coding}{layout} ({problem})")
+    parts = [int(digits[i:i + 2]) for i in range(0, len(digits), 2)]
     try:
-        if min(parts) < 0:
-            raise ValueError("not BCD")
-        seconds = parts[5] if count == 6 else 0
+        seconds = parts[5] if len(parts) == 6 else 0
         return dt.datetime(2000 + parts[0], parts[1], parts[2], parts[3], parts[4], seconds)
     except ValueError as exc:
-        layout = "YYMMDDhhmmss" if count == 6 else "YYMMDDhhmm"
-        raise Sl651Error(pos, f"time {digits.upper()} is not a BCD {layout} ({exc})") from None
+        raise Sl651Error(pos, f"time {digits} is not a {coding}{layout} ({exc})") from None
 
 
 def _decode_element(data: bytes, pos: int, stop: int) -> tuple[Element, int]:
@@ -427,42 +602,247 @@ def _value(raw: bytes, decimals: int, kind: Kind) -> tuple[float | None, tuple[f
     return (-number if negative else number), ()
 
 
+# --- decoding, ASCII mode -------------------------------------------------------------------
+
+
+def _decode_ascii(data: bytes) -> Sl651Frame:
+    if len(data) < ASCII_HEADER + 1:
+        raise Sl651Error(len(data), f"frame ends inside the header ({len(data)} bytes, "
+                                    f"the ASCII header is {ASCII_HEADER + 1})")
+    flag = data[19:20].decode("latin-1")
+    if flag not in ("0", "8"):
+        raise Sl651Error(19, f"direction flag {flag!r}, expected '0' (up) or '8' (down)")
+    direction: Literal["up", "down"] = "up" if flag == "0" else "down"
+    center_at, station_at = (1, 3) if direction == "up" else (11, 1)
+    center = _hex_number(data, center_at, 2, "centre address")
+    station = _hex_text(data, station_at, 10, "station address")
+    password = _hex_text(data, 13, 4, "password")
+    function = _hex_number(data, 17, 2, "function code")
+    length = _hex_number(data, 20, 3, "length")
+    expected_len = ASCII_HEADER + 1 + length + 1 + 4
+    if len(data) != expected_len:
+        raise Sl651Error(19, f"length field says {length} body characters, so {expected_len} "
+                             f"bytes in all, but the frame has {len(data)}")
+    start, end_at = data[ASCII_HEADER], ASCII_HEADER + 1 + length
+    end = _check_marks(data, ASCII_HEADER, end_at, direction)
+    crc_found = _hex_number(data, len(data) - 4, 4, "CRC")
+    crc_expected = crc16(data[:-4])
+    head = Sl651Frame(
+        center=center, station=station, password=password, function_code=function,
+        serial=None, send_time=None, direction=direction, end=end,
+        valid_crc=crc_expected == crc_found, crc_expected=crc_expected, crc_found=crc_found,
+        mode="ascii",
+    )
+    pos = ASCII_HEADER + 1
+    if start == SYN:
+        if length < 6:
+            raise Sl651Error(pos, "a multi-packet frame needs 6 characters of packet total and "
+                                  "sequence after SYN")
+        packets = (_hex_number(data, pos, 3, "packet total"),
+                   _hex_number(data, pos + 3, 3, "packet sequence"))
+        return replace(head, packets=packets, body=data[pos + 6:end_at])
+    return _decode_ascii_body(data, pos, end_at, head)
+
+
+def _hex_text(data: bytes, pos: int, count: int, what: str) -> str:
+    text = data[pos:pos + count].decode("latin-1")
+    if len(text) < count or any(c not in string.hexdigits for c in text):
+        raise Sl651Error(pos, f"{what} {text!r} is not {count} hex characters")
+    return text.upper()
+
+
+def _hex_number(data: bytes, pos: int, count: int, what: str) -> int:
+    return int(_hex_text(data, pos, count, what), 16)
+
+
+def _tokens(data: bytes, pos: int, stop: int) -> list[tuple[int, str]]:
+    """The space-separated words of ``data[pos:stop]``, each with its byte offset."""
+    words: list[tuple[int, str]] = []
+    while pos < stop:
+        if data[pos] == 0x20:
+            pos += 1
+            continue
+        end = data.find(b" ", pos, stop)
+        end = stop if end < 0 else end
+        words.append((pos, data[pos:end].decode("latin-1")))
+        pos = end
+    return words
+
+
+def _decode_ascii_body(data: bytes, pos: int, stop: int, head: Sl651Frame) -> Sl651Frame:
+    if pos + 16 > stop:
+        raise Sl651Error(pos, f"serial number and send time truncated: needs 16 characters, "
+                              f"the body has {stop - pos}")
+    serial = _hex_number(data, pos, 4, "serial number")
+    send_time = _time(data[pos + 4:pos + 16].decode("latin-1"), pos + 4)
+    words = _tokens(data, pos + 16, stop)
+    station_class: str | None = None
+    first_observed: dt.datetime | None = None
+    observed: dt.datetime | None = None
+    elements: list[Element] = []
+    i = 0
+    while i < len(words):
+        at, word = words[i]
+        if word in ("ST", "TT"):
+            if i + 1 >= len(words):
+                what = "station address (ST)" if word == "ST" else "observation time (TT)"
+                raise Sl651Error(at, f"{what} truncated: nothing follows {word}")
+            if word == "TT":
+                observed = _time(words[i + 1][1], words[i + 1][0])
+                if first_observed is None:
+                    first_observed = observed
+                i += 2
+                continue
+            i += 2
+            if i < len(words) and _is_station_class(words, i):
+                station_class = words[i][1]
+                i += 1
+            continue
+        item, i = _decode_ascii_element(words, i)
+        if observed != first_observed:
+            item = replace(item, observed_time=observed)
+        elements.append(item)
+    return replace(
+        head, serial=serial, send_time=send_time, station_class=station_class,
+        observed_time=first_observed, elements=tuple(elements),
+    )
+
+
+def _is_station_class(words: list[tuple[int, str]], i: int) -> bool:
+    """Whether the word after ``ST`` and its address is the station class.
+
+    The class is one letter (``H``, ``Z``, ...), and so are some symbols: a letter followed by a
+    number is an element, not the class.
+    """
+    word = words[i][1]
+    if len(word) != 1 or word not in string.ascii_uppercase:
+        return False
+    return i + 1 >= len(words) or _NUMBER.fullmatch(words[i + 1][1]) is None
+
+
+def _decode_ascii_element(words: list[tuple[int, str]], i: int) -> tuple[Element, int]:
+    at, symbol = words[i]
+    step = _STEP.fullmatch(symbol)
+    if step is not None:
+        info = ELEMENTS["04"]
+        minutes = int(step[2]) * _STEP_UNITS[step[1]][0]
+        return Element("04", info.name, float(minutes), info.unit, True, 0, info.size,
+                       symbol=info.symbol, raw=symbol), i + 1
+    if _NUMBER.fullmatch(symbol):
+        raise Sl651Error(at, f"value {symbol!r} where an element symbol was expected (several "
+                             "values after one symbol, as in a uniform-interval report, are "
+                             "not read yet)")
+    if i + 1 >= len(words):
+        raise Sl651Error(at, f"element {symbol} truncated: its value is missing")
+    text = words[i + 1][1]
+    ident = _BY_SYMBOL.get(symbol.upper())
+    if ident is None:
+        number, places, needed = _decimal(text)
+        return Element(symbol, f"element {symbol}", number, "", False, places, needed,
+                       raw=text), i + 2
+    info = ELEMENTS[ident]
+    values: tuple[float | None, ...] = ()
+    value: float | None = None
+    decimals, size = info.decimals, info.size
+    if info.kind in ("rain5", "level5"):
+        if len(text) % 2 == 0 and all(c in string.hexdigits for c in text):
+            raw = bytes.fromhex(text)
+            _, values = _value(raw, 0, info.kind)
+            size = len(raw)
+    elif info.kind == "hex":
+        if text and all(c in string.hexdigits for c in text):
+            value = int(text, 16) / 10**decimals
+            size = max(size, (len(text) + 1) // 2)
+    else:
+        value, text_decimals, needed = _decimal(text)
+        if value is not None:
+            decimals, size = text_decimals, max(size, needed)
+    return Element(ident, info.name, value, info.unit, True, decimals, size,
+                   symbol=info.symbol, values=values, raw=text), i + 2
+
+
+def _decimal(text: str) -> tuple[float | None, int, int]:
+    """Value, decimals and HEX/BCD byte count of a decimal text (None, 0, 0 if not a number)."""
+    number = _NUMBER.fullmatch(text)
+    if number is None:
+        return None, 0, 0
+    sign, whole, fraction = number[1], number[2], number[3] or ""
+    scaled = int(whole + fraction)
+    size = (len(str(scaled)) + 1) // 2 + (1 if sign else 0)  # BCD digits, FF first if negative
+    value = scaled / 10 ** len(fraction)
+    return (-value if sign else value), len(fraction), size
+
+
 # --- encoding -------------------------------------------------------------------------------
 
 
-def encode_frame(frame: Sl651Frame) -> bytes:
+def encode_frame(frame: Sl651Frame, *, mode: Mode | None = None) -> bytes:
     """The bytes of ``frame``, with its CRC computed (the frame's CRC fields are ignored).
 
-    Elements are grouped under one ``F0 F0`` observation time each (an element's own
-    ``observed_time``, else the frame's); an element's ``raw`` bytes are sent when given.
+    Elements are grouped under one observation time each (an element's own ``observed_time``,
+    else the frame's); an element's ``raw`` is sent when given and ``mode`` is the frame's own.
+
+    Parameters
+    ----------
+    frame
+        The frame to encode.
+    mode
+        ``"hex"`` (HEX/BCD) or ``"ascii"``; by default the frame's ``mode``.
 
     Raises
     ------
     ValueError
-        A value that does not fit its size and decimals, or a malformed address or password.
+        A value that does not fit its size and decimals, a malformed address or password, an
+        ASCII-only symbol in HEX/BCD mode, or a missing value (None) in ASCII mode, for which no
+        source confirms a marker: give the element ``raw=`` the station's text.
     """
+    mode = frame.mode if mode is None else mode
+    if mode not in ("hex", "ascii"):
+        raise ValueError(f"mode {mode!r}: 'hex' (HEX/BCD) or 'ascii'")
+    use_raw = mode == frame.mode
+    _check_hex(frame.station, 10, "station")
+    _check_hex(frame.password, 4, "password")
+    if not 0 <= frame.center <= 0xFF or not 0 <= frame.function_code <= 0xFF:
+        raise ValueError("centre address and function code are one byte each (0 to 255)")
+    ascii_mode = mode == "ascii"
     if frame.packets is not None:
         total, sequence = frame.packets
-        body = (total << 12 | sequence).to_bytes(3, "big") + frame.body
-        start = SYN
+        if not (0 <= total <= 0xFFF and 0 <= sequence <= 0xFFF):
+            raise ValueError(f"packets {frame.packets}: total and sequence are 0 to 4095")
+        numbers = (f"{total:03X}{sequence:03X}".encode() if ascii_mode
+                   else (total << 12 | sequence).to_bytes(3, "big"))
+        body, start = numbers + frame.body, SYN
     else:
-        body = _encode_body(frame)
+        body = _encode_ascii_body(frame, use_raw) if ascii_mode else _encode_body(frame, use_raw)
         start = STX
     if len(body) > 0x0FFF:
         raise ValueError(f"body of {len(body)} bytes: at most 4095 fit the length field")
-    station = bytes.fromhex(frame.station)
-    if len(station) != 5:
-        raise ValueError(f"station {frame.station!r}: 10 hex digits expected")
-    centre = bytes([frame.center])
-    addresses = centre + station if frame.direction == "up" else station + centre
-    flag = 0x0000 if frame.direction == "up" else 0x8000
-    head = (START + addresses + bytes.fromhex(frame.password) + bytes([frame.function_code])
-            + (flag | len(body)).to_bytes(2, "big") + bytes([start]))
+    up = frame.direction == "up"
+    if ascii_mode:
+        centre, station = f"{frame.center:02X}", frame.station.upper()
+        addresses = (centre + station if up else station + centre).encode()
+        head = (bytes([SOH]) + addresses + frame.password.upper().encode()
+                + f"{frame.function_code:02X}{'0' if up else '8'}{len(body):03X}".encode()
+                + bytes([start]))
+    else:
+        station_bytes = bytes.fromhex(frame.station)
+        addresses = (bytes([frame.center]) + station_bytes if up
+                     else station_bytes + bytes([frame.center]))
+        flag = 0x0000 if up else 0x8000
+        head = (START + addresses + bytes.fromhex(frame.password)
+                + bytes([frame.function_code]) + (flag | len(body)).to_bytes(2, "big")
+                + bytes([start]))
     unsigned = head + body + bytes([frame.end])
-    return unsigned + crc16(unsigned).to_bytes(2, "big")
+    crc = crc16(unsigned)
+    return unsigned + (f"{crc:04X}".encode() if ascii_mode else crc.to_bytes(2, "big"))
 
 
-def _encode_body(frame: Sl651Frame) -> bytes:
+def _check_hex(text: str, count: int, what: str) -> None:
+    if len(text) != count or any(c not in string.hexdigits for c in text):
+        raise ValueError(f"{what} {text!r}: {count} hex digits expected")
+
+
+def _encode_body(frame: Sl651Frame, use_raw: bool) -> bytes:
     if frame.serial is None or frame.send_time is None:
         raise ValueError("a single-packet frame needs serial and send_time")
     out = bytearray(frame.serial.to_bytes(2, "big"))
@@ -475,17 +855,20 @@ def _encode_body(frame: Sl651Frame) -> bytes:
         if observed is not None and observed != current:
             out += OBSERVED + bytes.fromhex(observed.strftime("%y%m%d%H%M"))
             current = observed
-        out += _encode_element(item)
+        out += _encode_element(item, use_raw)
     if not frame.elements and frame.observed_time is not None:
         out += OBSERVED + bytes.fromhex(frame.observed_time.strftime("%y%m%d%H%M"))
     return bytes(out)
 
 
-def _encode_element(item: Element) -> bytes:
+def _encode_element(item: Element, use_raw: bool) -> bytes:
     if not 0 <= item.size <= 31 or not 0 <= item.decimals <= 7:
         raise ValueError(f"element {item.id}: size 0..31 and decimals 0..7")
+    if len(item.id) not in (2, 4) or any(c not in string.hexdigits for c in item.id):
+        raise ValueError(f"element {item.id}: not a HEX/BCD identifier (an ASCII symbol outside "
+                         "Annex C cannot be sent in HEX/BCD mode)")
     head = bytes.fromhex(item.id) + bytes([item.size << 3 | item.decimals])
-    if item.raw:
+    if item.raw and use_raw:
         return head + bytes.fromhex(item.raw)
     info = ELEMENTS.get(item.id)
     kind: Kind = info.kind if info is not None and item.standard else "bcd"
@@ -512,14 +895,91 @@ def _encode_element(item: Element) -> bytes:
     return head + (b"\xff" if negative else b"") + bytes.fromhex(digits)
 
 
+def _encode_ascii_body(frame: Sl651Frame, use_raw: bool) -> bytes:
+    if frame.serial is None or frame.send_time is None:
+        raise ValueError("a single-packet frame needs serial and send_time")
+    if not 0 <= frame.serial <= 0xFFFF:
+        raise ValueError(f"serial {frame.serial}: 0 to 65535")
+    words: list[str] = []
+    if frame.station_class is not None:
+        words += ["ST", frame.station.upper(), frame.station_class]
+    current: dt.datetime | None = None
+    for item in frame.elements:
+        observed = item.observed_time or frame.observed_time
+        if observed is not None and observed != current:
+            words += ["TT", observed.strftime("%y%m%d%H%M")]
+            current = observed
+        words += _ascii_element(item, use_raw)
+    if not frame.elements and frame.observed_time is not None:
+        words += ["TT", frame.observed_time.strftime("%y%m%d%H%M")]
+    for word in words:
+        if not word or not word.isascii() or not word.isprintable() or " " in word:
+            raise ValueError(f"{word!r} cannot be sent in ASCII mode: printable ASCII without "
+                             "spaces expected")
+    text = f"{frame.serial:04X}{frame.send_time:%y%m%d%H%M%S}" + "".join(w + " " for w in words)
+    return text.encode("ascii")
+
+
+def _ascii_element(item: Element, use_raw: bool) -> list[str]:
+    info = ELEMENTS.get(item.id) if item.standard else None
+    kind: Kind = info.kind if info is not None else "bcd"
+    if kind == "timestep":
+        if item.raw and use_raw:
+            return [item.raw]
+        return [_step_symbol(item)]
+    symbol = info.symbol if info is not None else (item.symbol or item.id)
+    if item.raw and use_raw:
+        return [symbol, item.raw]
+    if kind == "rain5":
+        return [symbol, "".join("FF" if v is None else f"{round(v * 10):02X}"
+                                for v in item.values)]
+    if kind == "level5":
+        return [symbol, "".join("FFFF" if v is None else f"{round(v * 100):04X}"
+                                for v in item.values)]
+    if item.value is None:
+        raise ValueError(f"element {item.id}: a missing value has no confirmed form in ASCII "
+                         "mode: give raw= the text the station sends")
+    if kind == "hex":
+        return [symbol, f"{round(item.value * 10**item.decimals):0{2 * item.size}X}"]
+    scaled = round(abs(item.value) * 10**item.decimals)
+    digits = f"{scaled:0{item.decimals + 1}d}"
+    text = f"{digits[:-item.decimals]}.{digits[-item.decimals:]}" if item.decimals else digits
+    return [symbol, ("-" if item.value < 0 and scaled else "") + text]
+
+
+def _step_symbol(item: Element) -> str:
+    minutes = None if item.value is None else round(item.value)
+    for letter, (unit, most) in _STEP_UNITS.items():
+        if minutes is not None and minutes % unit == 0 and 1 <= minutes // unit <= most:
+            return f"DR{letter}{minutes // unit:02d}"
+    raise ValueError(f"element 04: a time step of {item.value} minutes has no DRxnn symbol "
+                     "(1 to 59 minutes, 1 to 23 hours or 1 to 31 days)")
+
+
 def acknowledgement(
-    frame: Sl651Frame, *, send_time: dt.datetime | None = None, keep_open: bool = False
+    frame: Sl651Frame,
+    *,
+    send_time: dt.datetime | None = None,
+    keep_open: bool = False,
+    mode: Mode | None = None,
 ) -> bytes:
-    """The down frame the centre sends after an up frame (transmission modes M2 and M4).
+    """The down frame the centre sends after an up frame, in the mode of that frame.
 
     Same centre, station, password and function code; flag 8 (down); body = the serial number
     of the frame answered and the centre's send time; end character EOT 04 (close the link) or,
     with ``keep_open``, ESC 1B (keep it open 10 minutes).
+
+    When to send it (transmission modes M1 send/no answer, M2 send/confirm, M3 multi-packet
+    send/confirm, M4 query/answer): in M1 the centre answers nothing; in M2 and M4 it answers
+    each report, a frame ending ETX with EOT (or ESC to keep the station online) and a frame
+    ending ETB (more to come) with ACK 06; in M3 it answers only the last packet (EOT or ESC, the
+    sequence being the total) or asks again for a bad one with NAK 15. A link keep-alive (2F) is
+    never answered (6.6.4.2). Sources: the reply rules of yushun1990/sl651_bridge
+    (protocol/src/ack.rs, citing 6.6.4.2 and the acknowledgement tables), the 2F decoder of
+    yu-xiaoyao/sl651-2014-server ("6.6.4.2 链路维持报 ... 不需要回复"), the M1 to M4 names of
+    aaasoft/Quick.SL651 (Enums/WorkMode.cs) and Table 10 (ESC: stay online 10 minutes) as quoted
+    in sl651-2014-server's ControlChar.java; the standard's own text was not reachable. This
+    function builds the EOT/ESC answer only; choosing whether to answer is the caller's.
 
     Parameters
     ----------
@@ -530,6 +990,19 @@ def acknowledgement(
         function pure.
     keep_open
         End with ESC rather than EOT.
+    mode
+        ``"hex"`` or ``"ascii"``; by default the mode of ``frame``.
+
+    Examples
+    --------
+    The answer to the test report of blog.csdn.net/weixin_42163707/article/details/127638544,
+    byte for byte as published there (ESC, the station's send time repeated):
+
+    >>> report = decode_frame(bytes.fromhex(
+    ...     "7E7E010012345678123430002B020003591011154947F1F1001234567848F0F0591011154920190000"
+    ...     "052619000005392300000127381211150320FA"))
+    >>> acknowledgement(report, keep_open=True).hex().upper()
+    '7E7E00123456780112343080080200035910111549471B75D4'
     """
     if frame.direction != "up" or frame.serial is None or frame.send_time is None:
         raise ValueError("only a single-packet up frame with a serial and send time is "
@@ -538,6 +1011,6 @@ def acknowledgement(
         center=frame.center, station=frame.station, password=frame.password,
         function_code=frame.function_code, serial=frame.serial,
         send_time=send_time or frame.send_time, direction="down",
-        end=ESC if keep_open else EOT,
+        end=ESC if keep_open else EOT, mode=frame.mode if mode is None else mode,
     )
     return encode_frame(answer)
