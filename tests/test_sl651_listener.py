@@ -37,6 +37,8 @@ from shuian.telemetry.sl651 import (
     decode_frame,
     element,
     encode_frame,
+    frame_size,
+    header_size,
 )
 from shuian.telemetry.sl651_listener import Sl651Listener, Sl651Settings, Sl651Station
 
@@ -128,9 +130,9 @@ def connect(listener: Sl651Listener) -> socket.socket:
 
 
 def answer(conn: socket.socket) -> Sl651Frame:
-    """Read one down frame from the centre."""
+    """Read one down frame (either mode) from the centre."""
     data = b""
-    while len(data) < 13 or len(data) < 13 + 1 + (int.from_bytes(data[11:13]) & 0xFFF) + 3:
+    while not data or len(data) < header_size(data) or len(data) < frame_size(data):
         chunk = conn.recv(4096)
         assert chunk, "the centre closed the connection without answering"
         data += chunk
@@ -158,6 +160,23 @@ def test_a_report_is_stored_then_acknowledged_with_its_serial_number(centre: Cen
     assert centre.values() == [120.5]
     assert centre.values("LOG.batt") == [12.6]
     assert centre.times() == ["2024-03-01 00:00"]  # 08:00 Beijing time is 00:00 UTC
+
+
+def test_an_ascii_mode_report_is_answered_in_ascii_mode(centre: Centre) -> None:
+    listener = centre.start()
+    ascii_report = encode_frame(decode_frame(report(serial=4)), mode="ascii")
+    assert ascii_report[:1] == b"\x01"
+    bad = bytearray(encode_frame(decode_frame(report(serial=5)), mode="ascii"))
+    bad[-1:] = b"0" if bad[-1:] != b"0" else b"1"
+    with connect(listener) as conn:
+        conn.sendall(ascii_report)
+        ack = answer(conn)
+        assert (ack.mode, ack.serial, ack.end) == ("ascii", 4, EOT)
+        conn.sendall(bytes(bad))
+        nak = answer(conn)
+        assert (nak.mode, nak.serial, nak.end) == ("ascii", 5, NAK)
+    assert centre.values() == [120.5]
+    assert "CRC mismatch" in centre.rejections()[0].reason
 
 
 def test_the_acknowledgement_keeps_the_link_open_when_configured(centre: Centre) -> None:

@@ -30,6 +30,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import re
 import threading
 import zoneinfo
 from collections.abc import Callable
@@ -43,15 +44,14 @@ from shuian.errors import Sl651Error
 from shuian.readings import Rejection
 from shuian.telemetry.mqtt import Ingest, IngestOutcome, Reject
 from shuian.telemetry.sl651 import (
-    HEADER,
     NAK,
-    START,
     Element,
     Sl651Frame,
     acknowledgement,
     decode_frame,
     encode_frame,
     frame_size,
+    header_size,
 )
 
 __all__ = ["Sl651Listener", "Sl651Settings", "Sl651Station", "frame_records"]
@@ -407,7 +407,7 @@ class Sl651Listener:
                 if garbage:
                     await self._commit([], [self._rejection(
                         remote, garbage[:MAX_GARBAGE],
-                        f"{len(garbage)} bytes that are not a frame (no 7E7E start characters)",
+                        f"{len(garbage)} bytes that are not a frame (no 7E7E or SOH start)",
                     )], station=None)
                 for data in frames:
                     answer, close = await self._frame(data, remote, stations)
@@ -525,7 +525,7 @@ class Sl651Listener:
         return encode_frame(Sl651Frame(
             center=down.center, station=down.station, password=down.password,
             function_code=down.function_code, serial=down.serial, send_time=down.send_time,
-            direction="down", end=end,
+            direction="down", end=end, mode=down.mode,
         ))
 
     def _rejection(self, remote: str, data: bytes, reason: str) -> Rejection:
@@ -589,8 +589,12 @@ class _NotStored(Exception):
     """A commit failed: the frames waiting on it are not acknowledged."""
 
 
+#: Where a frame may begin: 7E 7E (HEX/BCD mode) or SOH and a hex character (ASCII mode).
+FRAME_START = re.compile(rb"\x7e\x7e|\x01[0-9A-Fa-f]")
+
+
 def _cut(buffer: bytearray) -> tuple[list[bytes], bytes]:
-    """Cut whole frames from the front of ``buffer``; return them and the stray bytes.
+    """Cut whole frames (either mode) from the front of ``buffer``; return them and stray bytes.
 
     Frames and stray bytes (those before a frame's start characters) are removed from the
     buffer; an incomplete frame stays in it.
@@ -598,17 +602,19 @@ def _cut(buffer: bytearray) -> tuple[list[bytes], bytes]:
     frames: list[bytes] = []
     garbage = bytearray()
     while buffer:
-        start = buffer.find(START)
-        if start != 0:
-            # Keep a last 7E: it may be the first half of the next start characters.
-            cut = len(buffer) - (buffer[-1:] == START[:1]) if start < 0 else start
-            garbage += buffer[:cut]
-            del buffer[:cut]
-            if start < 0:
-                break
-        if len(buffer) < HEADER:
+        found = FRAME_START.search(buffer)
+        # Without a start, keep a last 7E or SOH: it may begin the next frame.
+        start = found.start() if found else len(buffer) - (buffer[-1] in (0x7E, 0x01))
+        garbage += buffer[:start]
+        del buffer[:start]
+        if found is None or len(buffer) < header_size(bytes(buffer[:1])):
             break
-        size = frame_size(bytes(buffer[:HEADER]))
+        try:
+            size = frame_size(bytes(buffer[:header_size(bytes(buffer[:1]))]))
+        except Sl651Error:  # an SOH that does not begin an ASCII header
+            garbage += buffer[:1]
+            del buffer[:1]
+            continue
         if len(buffer) < size:
             break
         frames.append(bytes(buffer[:size]))
@@ -617,9 +623,11 @@ def _cut(buffer: bytearray) -> tuple[list[bytes], bytes]:
 
 
 def _expected(buffer: bytearray) -> str:
-    if buffer[:2] == START and len(buffer) >= HEADER:
-        return f" of the {frame_size(bytes(buffer[:HEADER]))} its length field announces"
-    return ""
+    try:
+        size = frame_size(bytes(buffer[:header_size(bytes(buffer[:1]))]))
+    except Sl651Error:
+        return ""
+    return f" of the {size} its length field announces"
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
