@@ -9,6 +9,7 @@ from shuian.readings import Rejection
 from shuian.services.analysis import Analyzer
 from shuian.services.ingest import Ingestor, IngestReport
 from shuian.store import Store, StoredSite
+from shuian.telemetry.modbus import ModbusPoller
 from shuian.telemetry.mqtt import MqttSource
 
 
@@ -42,6 +43,8 @@ class Listeners:
         settings = stored.site.telemetry
         if settings.mqtt is not None:
             self.sources["mqtt"] = MqttSource(settings.mqtt, self.ingest, self.reject)
+        for logger in settings.modbus:
+            self.sources[f"modbus:{logger.name}"] = ModbusPoller(logger, self.ingest, self.reject)
 
     def ingest(self, records: list[dict[str, Any]], source: str) -> IngestReport:
         """Validate, store and judge records (committed when this returns)."""

@@ -17,6 +17,7 @@ from shuian.notify.settings import NotificationSettings
 from shuian.site.analysis import Checks, ModelSpec, SiteAnalysis, Thresholds, default_model
 from shuian.site.conversions import Conversion, Identity
 from shuian.site.hydrology import HydrologySettings
+from shuian.telemetry.modbus import ModbusSettings
 from shuian.telemetry.mqtt import MqttSettings
 
 InstrumentType = Literal[
@@ -205,9 +206,14 @@ class Logger(_Strict):
 
 
 class TelemetrySettings(_Strict):
-    """Ways readings arrive on their own: an MQTT broker's topics (more sources to come)."""
+    """Ways readings arrive on their own.
+
+    ``mqtt``: an MQTT broker's topics; ``modbus``: data loggers polled over Modbus TCP, each
+    with its register map (names unique, registers mapped to channels of the site).
+    """
 
     mqtt: MqttSettings | None = None
+    modbus: tuple[ModbusSettings, ...] = ()
 
 
 class Site(_Strict):
@@ -269,8 +275,8 @@ def cross_reference_problems(data: Any) -> list[tuple[tuple[str | int, ...], str
 
     Works on the plain data of a file (dicts and lists, as YAML gives them), even when other
     parts of the file are invalid, so that the loader can report these with every other problem:
-    repeated instrument or channel codes, sections the dam does not define, logger columns mapped
-    to channels that do not exist.
+    repeated instrument or channel codes, sections the dam does not define, logger columns and
+    Modbus registers mapped to channels that do not exist, repeated Modbus logger names.
     """
     data = data if isinstance(data, dict) else {}
     instruments = [i for i in _list(data.get("instruments")) if isinstance(i, dict)]
@@ -336,6 +342,19 @@ def cross_reference_problems(data: Any) -> list[tuple[tuple[str | int, ...], str
                     (("loggers", n, "columns", column),
                      f"column {column!r} maps to unknown channel {code!r}")
                 )
+    telemetry = data.get("telemetry") if isinstance(data.get("telemetry"), dict) else {}
+    modbus = [m if isinstance(m, dict) else {} for m in _list(telemetry.get("modbus"))]
+    names = Counter(m.get("name") for m in modbus)
+    for n, poller in enumerate(modbus):
+        name = poller.get("name")
+        if name is not None and names[name] > 1:
+            problems.append((("telemetry", "modbus", n, "name"),
+                             f"Modbus logger names must be unique; repeated: {name}"))
+        for m, register in enumerate(_list(poller.get("registers"))):
+            code = register.get("channel") if isinstance(register, dict) else None
+            if code is not None and code not in codes:
+                problems.append((("telemetry", "modbus", n, "registers", m, "channel"),
+                                 f"unknown channel {code!r}"))
     return problems
 
 

@@ -1,0 +1,564 @@
+r"""Readings polled from data loggers over Modbus TCP, with nothing lost.
+
+:class:`ModbusPoller` reads a logger's registers every ``interval`` seconds, on the clock
+(``interval: 60`` polls on every minute), and ingests one reading per register, stamped with
+the time of the poll (UTC). The site file maps registers to channels
+(``telemetry: {modbus: [...]}``, :class:`ModbusSettings`): the table, the address (0-based, as
+sent in the request), the type and word order, and a linear scaling
+
+.. math:: x = r \cdot \mathrm{scale} + \mathrm{offset}
+
+where :math:`r` is the number the register(s) hold. ``kind: value`` stores :math:`x` as the
+engineering value; ``kind: raw`` stores it as the raw reading, which the channel's conversion
+turns into the engineering value (a vibrating-wire reading in digits, say).
+
+Registers that follow each other in one table are read with one request of at most
+:data:`MAX_BLOCK` registers (the Modbus limit for a read). A request answered with a Modbus
+exception (an address the logger does not define, say) is repeated register by register, so
+one bad register does not take its neighbours with it; a register that still fails, or holds no
+number (a float NaN), is kept as a rejection (source ``modbus:<name>``) naming the logger,
+table, address and the exception or value, and the other registers are stored.
+
+A logger that cannot be reached is not a rejection: the status says so (``last_error``,
+``failures``) and the next poll connects again. A poll whose ingest fails (the database is
+away) stays in memory, up to :data:`MAX_PENDING_POLLS` polls, and is ingested before the next
+poll's readings, so nothing polled is lost while the database is away; each reading is keyed by
+(channel, time), so a retried poll is stored once.
+
+Examples
+--------
+>>> settings = ModbusSettings(
+...     name="crest", host="10.0.0.21", interval=60,
+...     registers=[{"channel": "WL.level", "address": 0, "type": "float32"},
+...                {"channel": "LOG.batt", "address": 2, "type": "uint16", "scale": 0.01}],
+... )
+>>> [(b.table, b.address, b.count) for b in plan_blocks(settings.registers)]
+[('holding', 0, 3)]
+>>> poller = ModbusPoller(settings, ingest=listeners.ingest,  # doctest: +SKIP
+...                       reject=listeners.reject)
+>>> poller.start()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Self
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pymodbus.client import ModbusTcpClient
+from pymodbus.constants import ExcCodes
+from pymodbus.exceptions import ConnectionException, ModbusException
+from pymodbus.pdu import ModbusPDU
+
+from shuian.readings import US_PER_S, Rejection
+from shuian.telemetry.mqtt import Ingest, Reject
+from shuian.times import iso_utc
+
+__all__ = [
+    "MAX_BLOCK",
+    "MAX_PENDING_POLLS",
+    "Block",
+    "DecodeError",
+    "ModbusPoller",
+    "ModbusRegister",
+    "ModbusSettings",
+    "decode",
+    "plan_blocks",
+]
+
+log = logging.getLogger(__name__)
+
+#: Most registers one read request may ask for (Modbus application protocol 1.1b3, 6.3).
+MAX_BLOCK = 125
+
+#: Polls kept in memory while their ingest fails; beyond this the oldest is dropped.
+MAX_PENDING_POLLS = 1000
+
+RegisterType = Literal["int16", "uint16", "int32", "uint32", "float32", "float64"]
+Table = Literal["holding", "input"]
+
+#: 16-bit registers each type takes.
+WORDS: dict[str, int] = {
+    "int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2, "float64": 4,
+}
+
+_DATATYPES: dict[str, ModbusTcpClient.DATATYPE] = {
+    name: ModbusTcpClient.DATATYPE[name.upper()] for name in WORDS
+}
+
+
+class ModbusRegister(BaseModel):
+    """One reading of a logger: where it sits, how to decode and scale it, which channel.
+
+    Attributes
+    ----------
+    channel : the channel code the reading goes to
+    address : 0-based address of the first register, as sent in the request (register
+        40001 of a "4xxxx" manual is address 0 of the holding table)
+    table : ``holding`` (function 3) or ``input`` (function 4) registers
+    type : ``int16``, ``uint16`` (one register), ``int32``, ``uint32``, ``float32`` (two),
+        ``float64`` (four); IEEE 754 floats, two's-complement integers, big-endian bytes
+    word_order : ``big`` (most significant register first, "ABCD") or ``little`` (least
+        significant register first, "CDAB"); one-register types ignore it
+    scale, offset : x = number × scale + offset, in the channel's unit (``kind: value``) or in
+        the unit of its raw reading (``kind: raw``)
+    kind : ``value`` (x is the engineering value) or ``raw`` (x is the raw reading, converted
+        by the channel's conversion)
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    channel: str = Field(min_length=1)
+    address: int = Field(ge=0, le=65535)
+    table: Table = "holding"
+    type: RegisterType
+    word_order: Literal["big", "little"] = "big"
+    scale: float = Field(default=1.0, allow_inf_nan=False)
+    offset: float = Field(default=0.0, allow_inf_nan=False)
+    kind: Literal["value", "raw"] = "value"
+
+    @property
+    def words(self) -> int:
+        """Registers this reading takes (1, 2 or 4)."""
+        return WORDS[self.type]
+
+    @property
+    def end(self) -> int:
+        """The address after the last register of this reading."""
+        return self.address + self.words
+
+    def describe(self) -> str:
+        """``holding register 40 (float32, channel WL.level)``, for messages."""
+        return f"{self.table} register {self.address} ({self.type}, channel {self.channel})"
+
+    @model_validator(mode="after")
+    def _within_the_address_space(self) -> Self:
+        if self.end > 65536:
+            raise ValueError(
+                f"a {self.type} at address {self.address} takes {self.words} registers, past "
+                "the last address 65535"
+            )
+        return self
+
+
+class ModbusSettings(BaseModel):
+    """A logger polled over Modbus TCP (one entry of ``telemetry: {modbus: [...]}``).
+
+    Attributes
+    ----------
+    name : names the logger; its readings come from source ``modbus:<name>``
+    host, port : the logger (or gateway) on the network
+    unit : the Modbus unit (slave, device) id, 0-255
+    interval : seconds between polls; polls fall on multiples of it on the clock (UTC)
+    timeout : seconds to wait for the connection and for each answer
+    retries : times a request is sent again when no answer comes
+    registers : the readings, at most one per channel; registers of one table must not overlap
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    host: str = Field(min_length=1)
+    port: int = Field(default=502, ge=1, le=65535)
+    unit: int = Field(default=1, ge=0, le=255)
+    interval: float = Field(default=60.0, ge=0.05, allow_inf_nan=False)
+    timeout: float = Field(default=3.0, gt=0, allow_inf_nan=False)
+    retries: int = Field(default=2, ge=0, le=10)
+    registers: tuple[ModbusRegister, ...] = Field(min_length=1)
+
+    @field_validator("registers")
+    @classmethod
+    def _no_overlaps(cls, registers: tuple[ModbusRegister, ...]) -> tuple[ModbusRegister, ...]:
+        repeated = sorted(c for c, n in Counter(r.channel for r in registers).items() if n > 1)
+        if repeated:
+            raise ValueError(f"each channel is read once; read twice: {', '.join(repeated)}")
+        for table in ("holding", "input"):
+            ordered = sorted((r for r in registers if r.table == table), key=lambda r: r.address)
+            for first, second in zip(ordered, ordered[1:], strict=False):
+                if second.address < first.end:
+                    raise ValueError(
+                        f"the registers of channels {first.channel!r} ({table} "
+                        f"{first.address}-{first.end - 1}) and {second.channel!r} ({table} "
+                        f"{second.address}-{second.end - 1}) overlap"
+                    )
+        return registers
+
+
+# -- pure parts: which requests, and what the registers mean -------------------------------
+
+
+@dataclass(frozen=True)
+class Block:
+    """One read request: ``count`` registers of ``table`` from ``address``, and their readings."""
+
+    table: Table
+    address: int
+    count: int
+    registers: tuple[ModbusRegister, ...]
+
+
+def plan_blocks(
+    registers: Sequence[ModbusRegister], max_count: int = MAX_BLOCK
+) -> list[Block]:
+    """The fewest read requests for ``registers``: neighbours of one table read together.
+
+    Registers are merged only where they follow each other with no gap: an address the logger
+    does not define would make it answer the whole request with an exception.
+
+    Parameters
+    ----------
+    registers : Sequence[ModbusRegister]
+        The readings of a logger (not overlapping).
+    max_count : int
+        Most registers per request (125 for reading holding or input registers).
+
+    Returns
+    -------
+    list of Block
+        Holding blocks, then input blocks, each by address.
+    """
+    blocks: list[Block] = []
+    for table in ("holding", "input"):
+        run: list[ModbusRegister] = []
+        for register in sorted((r for r in registers if r.table == table),
+                               key=lambda r: r.address):
+            if run and register.address == run[-1].end and register.end - run[0].address <= (
+                max_count
+            ):
+                run.append(register)
+                continue
+            if run:
+                blocks.append(_block(run))
+            run = [register]
+        if run:
+            blocks.append(_block(run))
+    return blocks
+
+
+def _block(run: list[ModbusRegister]) -> Block:
+    return Block(run[0].table, run[0].address, run[-1].end - run[0].address, tuple(run))
+
+
+class DecodeError(ValueError):
+    """Registers that do not hold a usable number; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def decode(register: ModbusRegister, words: Sequence[int]) -> float:
+    """The number a register holds, scaled: x = r × scale + offset.
+
+    The registers are decoded by pymodbus (``convert_from_registers``) in the register's type
+    and word order.
+
+    Parameters
+    ----------
+    register : ModbusRegister
+        The reading's map entry.
+    words : Sequence[int]
+        Its 16-bit registers as read, first address first.
+
+    Returns
+    -------
+    float
+        x, in the channel's unit (``kind: value``) or its raw reading's unit (``kind: raw``).
+
+    Raises
+    ------
+    DecodeError
+        Not as many registers as the type takes, or the result is not finite (a float NaN or
+        infinity).
+
+    Examples
+    --------
+    >>> r = ModbusRegister(channel="LOG.batt", address=0, type="int32", word_order="little",
+    ...                    scale=0.001)
+    >>> decode(r, [0x3138, 0x0000])  # 12600 mV, least significant register first
+    12.6
+    """
+    if len(words) != register.words:
+        raise DecodeError(
+            f"the logger answered {len(words)} register(s) for a {register.type}, which takes "
+            f"{register.words}"
+        )
+    number = ModbusTcpClient.convert_from_registers(
+        list(words), _DATATYPES[register.type], word_order=register.word_order
+    )
+    if not isinstance(number, int | float):  # pragma: no cover - numeric types only
+        raise DecodeError(f"not a number: {number!r}")
+    value = float(number) * register.scale + register.offset
+    if not math.isfinite(value):
+        raise DecodeError(f"holds {number!r}, not a finite number")
+    return value
+
+
+# -- the poller -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Poll:
+    """What one poll read and has not yet been committed."""
+
+    records: list[dict[str, Any]]
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+class ModbusPoller:
+    """Polls one logger in its own thread and ingests every reading, keeping what fails.
+
+    ``ingest(records, source)`` and ``reject(rejection)`` are called in the poller's thread;
+    both must commit before they return and raise if they could not (then the poll is kept in
+    memory and tried again at the next poll).
+    """
+
+    def __init__(self, settings: ModbusSettings, ingest: Ingest, reject: Reject) -> None:
+        self.settings = settings
+        self.source = f"modbus:{settings.name}"
+        self.blocks = plan_blocks(settings.registers)
+        self._ingest = ingest
+        self._reject = reject
+        self._client = ModbusTcpClient(
+            settings.host, port=settings.port, timeout=settings.timeout,
+            retries=settings.retries,
+        )
+        self._pending: deque[_Poll] = deque()
+        self._dropped = 0  # polls dropped from a full _pending since the last good ingest
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._status: dict[str, Any] = {
+            "kind": "modbus", "endpoint": f"{settings.host}:{settings.port}",
+            "connected": False, "messages": 0, "accepted": 0, "duplicates": 0, "rejected": 0,
+            "failures": 0, "last_message_at": None, "last_error": None,
+        }
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run :meth:`run_forever` in a background thread."""
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=self.run_forever, name=f"shuian-modbus-{self.settings.name}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop polling (after a last try to store what is pending) and wait for the thread."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                return  # still in a poll or an ingest: it closes the connection when done
+            self._thread = None
+        self._client.close()  # type: ignore[no-untyped-call]
+        self._set(connected=False)
+
+    def run_forever(self) -> None:
+        """Poll on every multiple of ``interval`` on the clock until :meth:`stop` is called."""
+        interval_us = max(round(self.settings.interval * US_PER_S), 1)
+        while not self._stopping.is_set():
+            slot_us = (_now_us() // interval_us + 1) * interval_us
+            while not self._stopping.is_set() and (wait_us := slot_us - _now_us()) > 0:
+                self._stopping.wait(wait_us / US_PER_S)
+            if self._stopping.is_set():
+                break
+            try:
+                self.poll(slot_us)
+            except Exception as exc:  # noqa: BLE001 - the poller outlives any one poll
+                log.exception("modbus %s: poll failed", self.settings.name)
+                self._count(failures=1)
+                self._note_error(f"the poll failed: {exc!r}")
+        try:
+            failure = self._flush()
+            if failure is not None:
+                self._note_error(f"stopped with readings not stored: {failure}")
+        except Exception:  # noqa: BLE001 - stopping regardless
+            log.exception("modbus %s: pending polls not stored", self.settings.name)
+        finally:
+            self._client.close()  # type: ignore[no-untyped-call]
+            self._set(connected=False)
+
+    def poll(self, time_us: int) -> None:
+        """Read every register once, stamp the readings ``time_us``, and store them.
+
+        Parameters
+        ----------
+        time_us : int
+            The poll's time, microseconds since 1970-01-01 UTC.
+        """
+        stamp = iso_utc(times_us=np.array([time_us], dtype=np.int64))[0]
+        poll = self._read(stamp)
+        if poll is not None and (poll.records or poll.rejections):
+            self._pending.append(poll)
+        failure = self._flush()
+        if failure is None:
+            self._dropped = 0
+            return
+        while len(self._pending) > MAX_PENDING_POLLS:
+            oldest = self._pending.popleft()
+            self._dropped += 1
+            log.error("modbus %s: more than %d polls wait to be stored: the oldest (%d "
+                      "readings) is dropped", self.settings.name, MAX_PENDING_POLLS,
+                      len(oldest.records))
+        if self._dropped:
+            failure += (f" ({self._dropped} older poll(s) dropped: at most {MAX_PENDING_POLLS} "
+                        "wait)")
+        self._note_error(failure)
+
+    # -- reading the logger ---------------------------------------------------------------
+
+    def _read(self, stamp: str) -> _Poll | None:
+        """The readings and rejections of one poll; None if the logger could not be reached."""
+        s = self.settings
+        connect = self._client.connect  # untyped in pymodbus: returns whether it is connected
+        if not self._client.connected and not connect():  # type: ignore[no-untyped-call]
+            self._fail(f"cannot connect to the logger at {s.host}:{s.port}")
+            return None
+        self._set(connected=True)
+        poll = _Poll(records=[])
+        for block in self.blocks:
+            try:
+                self._read_block(block, stamp, poll)
+            except (ModbusException, OSError) as exc:
+                # No answer, or the connection lost twice: keep what was read; the next
+                # poll connects again.
+                self._client.close()  # type: ignore[no-untyped-call]
+                self._fail(f"lost the logger at {s.host}:{s.port} reading {block.table} "
+                           f"{block.address}-{block.address + block.count - 1}: {exc}")
+                break
+        else:
+            self._count(messages=1)
+            self._set(last_message_at=dt.datetime.now(dt.UTC))
+        return poll
+
+    def _read_block(self, block: Block, stamp: str, poll: _Poll) -> None:
+        response = self._request(block.table, block.address, block.count)
+        if response.isError() and len(block.registers) > 1:
+            # One bad address fails the whole request: ask for each reading alone.
+            for register in block.registers:
+                self._read_block(_block([register]), stamp, poll)
+            return
+        for register in block.registers:
+            if response.isError():
+                poll.rejections.append(self._exception(register, response, stamp))
+                continue
+            start = register.address - block.address
+            words = list(response.registers[start:start + register.words])
+            try:
+                x = decode(register, words)
+            except DecodeError as exc:
+                poll.rejections.append(self._rejection(
+                    register, f"{register.table} {register.address}: registers "
+                    f"[{', '.join(f'0x{w:04x}' for w in words)}] at {stamp}", exc.reason,
+                ))
+                continue
+            poll.records.append({"channel": register.channel, "time": stamp, register.kind: x})
+
+    def _request(self, table: Table, address: int, count: int) -> ModbusPDU:
+        read = (self._client.read_holding_registers if table == "holding"
+                else self._client.read_input_registers)
+        try:
+            return read(address, count=count, device_id=self.settings.unit)
+        except ConnectionException:
+            # Loggers close idle connections: once more on a new one (pymodbus connects).
+            self._client.close()  # type: ignore[no-untyped-call]
+            return read(address, count=count, device_id=self.settings.unit)
+
+    def _exception(self, register: ModbusRegister, response: ModbusPDU, stamp: str
+    ) -> Rejection:
+        code = int(getattr(response, "exception_code", 0))
+        try:
+            name = ExcCodes(code).name
+        except ValueError:
+            name = "not a standard code"
+        return self._rejection(
+            register,
+            f"unit {self.settings.unit} {register.table} {register.address} count "
+            f"{register.words} at {stamp}: exception response, code {code}",
+            f"Modbus exception {code} ({name})",
+        )
+
+    def _rejection(self, register: ModbusRegister, raw: str, why: str) -> Rejection:
+        reason = f"logger {self.settings.name!r}: {register.describe()}: {why}"
+        return Rejection(self.source, None, raw, reason, register.channel)
+
+    # -- storing --------------------------------------------------------------------------
+
+    def _flush(self) -> str | None:
+        """Store the pending polls, oldest first; what fails stays, and the reason is returned."""
+        records = [record for poll in self._pending for record in poll.records]
+        if records:
+            try:
+                report = self._ingest(records, self.source)
+            except Exception as exc:  # noqa: BLE001 - not committed: keep it for the next poll
+                self._count(failures=1)
+                return (f"{len(records)} readings of {len(self._pending)} poll(s) not stored "
+                        f"yet, tried again at the next poll: {exc}")
+            self._count(accepted=report.accepted, duplicates=report.duplicates,
+                        rejected=report.rejected)
+            for poll in self._pending:
+                poll.records = []
+        while self._pending:
+            poll = self._pending[0]
+            while poll.rejections:
+                try:
+                    self._reject(poll.rejections[0])
+                except Exception as exc:  # noqa: BLE001 - not kept: try again next poll
+                    self._count(failures=1)
+                    return f"a rejection not kept yet, tried again at the next poll: {exc}"
+                poll.rejections.pop(0)
+                self._count(rejected=1)
+            self._pending.popleft()
+        return None
+
+    # -- status ---------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Where the poller stands, as JSON-ready values.
+
+        ``kind`` (``modbus``), ``endpoint`` (``host:port``), ``connected``; ``messages`` (polls
+        that read every block); readings ``accepted``, ``duplicates`` and ``rejected``
+        (readings refused by validation and registers kept as rejections); ``failures``
+        (polls that could not reach the logger, and ingests that raised, the readings kept for
+        the next poll); ``last_message_at`` (ISO 8601, UTC) and ``last_error``.
+        """
+        with self._lock:
+            status = dict(self._status)
+        if status["last_message_at"] is not None:
+            status["last_message_at"] = status["last_message_at"].isoformat()
+        return status
+
+    def _set(self, **values: Any) -> None:
+        with self._lock:
+            self._status.update(values)
+
+    def _count(self, **increments: int) -> None:
+        with self._lock:
+            for key, value in increments.items():
+                self._status[key] += value
+
+    def _note_error(self, message: str) -> None:
+        log.warning("modbus %s: %s", self.settings.name, message)
+        self._set(last_error=message)
+
+    def _fail(self, message: str) -> None:
+        self._count(failures=1)
+        self._set(connected=False)
+        self._note_error(message)
+
+
+def _now_us() -> int:
+    """The wall clock, microseconds since 1970-01-01 UTC."""
+    return time.time_ns() // 1000
