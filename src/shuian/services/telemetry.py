@@ -11,6 +11,7 @@ from shuian.services.ingest import Ingestor, IngestReport
 from shuian.store import Store, StoredSite
 from shuian.telemetry.modbus import ModbusPoller
 from shuian.telemetry.mqtt import MqttSource
+from shuian.telemetry.sl651_listener import Sl651Listener
 
 
 class Source(Protocol):
@@ -45,6 +46,10 @@ class Listeners:
             self.sources["mqtt"] = MqttSource(settings.mqtt, self.ingest, self.reject)
         for logger in settings.modbus:
             self.sources[f"modbus:{logger.name}"] = ModbusPoller(logger, self.ingest, self.reject)
+        if settings.sl651 is not None:
+            self.sources["sl651"] = Sl651Listener(
+                settings.sl651, self.ingest, self.reject, timezone=stored.site.reservoir.timezone
+            )
 
     def ingest(self, records: list[dict[str, Any]], source: str) -> IngestReport:
         """Validate, store and judge records (committed when this returns)."""

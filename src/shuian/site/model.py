@@ -19,6 +19,7 @@ from shuian.site.conversions import Conversion, Identity
 from shuian.site.hydrology import HydrologySettings
 from shuian.telemetry.modbus import ModbusSettings
 from shuian.telemetry.mqtt import MqttSettings
+from shuian.telemetry.sl651_listener import Sl651Settings
 
 InstrumentType = Literal[
     "thermometer",
@@ -209,11 +210,13 @@ class TelemetrySettings(_Strict):
     """Ways readings arrive on their own.
 
     ``mqtt``: an MQTT broker's topics; ``modbus``: data loggers polled over Modbus TCP, each
-    with its register map (names unique, registers mapped to channels of the site).
+    with its register map (names unique, registers mapped to channels of the site); ``sl651``:
+    the centre's listener for SL 651-2014 RTUs, with each station's element-to-channel map.
     """
 
     mqtt: MqttSettings | None = None
     modbus: tuple[ModbusSettings, ...] = ()
+    sl651: Sl651Settings | None = None
 
 
 class Site(_Strict):
@@ -276,7 +279,8 @@ def cross_reference_problems(data: Any) -> list[tuple[tuple[str | int, ...], str
     Works on the plain data of a file (dicts and lists, as YAML gives them), even when other
     parts of the file are invalid, so that the loader can report these with every other problem:
     repeated instrument or channel codes, sections the dam does not define, logger columns and
-    Modbus registers mapped to channels that do not exist, repeated Modbus logger names.
+    Modbus registers and SL 651 elements mapped to channels that do not exist, repeated Modbus
+    logger names.
     """
     data = data if isinstance(data, dict) else {}
     instruments = [i for i in _list(data.get("instruments")) if isinstance(i, dict)]
@@ -355,6 +359,13 @@ def cross_reference_problems(data: Any) -> list[tuple[tuple[str | int, ...], str
             if code is not None and code not in codes:
                 problems.append((("telemetry", "modbus", n, "registers", m, "channel"),
                                  f"unknown channel {code!r}"))
+    sl651 = telemetry.get("sl651")
+    for n, station in enumerate(_list(sl651.get("stations")) if isinstance(sl651, dict) else []):
+        elements = station.get("elements") if isinstance(station, dict) else None
+        for ident, code in (elements.items() if isinstance(elements, dict) else []):
+            if code not in codes:
+                problems.append((("telemetry", "sl651", "stations", n, "elements", ident),
+                                 f"element {ident} maps to unknown channel {code!r}"))
     return problems
 
 
