@@ -380,8 +380,22 @@ def test_a_modbus_exception_is_kept_as_a_rejection_and_the_other_registers_are_s
     nan = next(r for r in kept if r.channel == "T1.temp")
     assert "holding register 20" in nan.reason and "not a finite number" in nan.reason
     assert "[0x7fc0, 0x0000]" in nan.raw
+    # Kept once, not at every poll: the repeats are only counted.
     status = poller.status()
-    assert status["rejected"] == len(kept) == 2 * status["messages"]
+    assert status["rejected"] == len(kept) == 2
+    assert status["repeated_failures"] == 2 * (status["messages"] - 1)
+
+
+def test_a_register_failing_again_after_reading_well_is_kept_again(polling: Polling) -> None:
+    polling.server.write(20, words("float32", float("nan")))
+    poller = polling.start([{"channel": "T1.temp", "address": 20, "type": "float32"}])
+    eventually(lambda: poller.status()["messages"] >= 2)
+    polling.server.write(20, words("float32", 21.5))
+    eventually(lambda: polling.count("T1.temp") >= 1)
+    polling.server.write(20, words("float32", float("nan")))
+    eventually(lambda: poller.status()["rejected"] >= 2)
+    poller.stop()
+    assert len(polling.store.rejections(polling.stored_site.id)) == 2
 
 
 def test_a_logger_that_goes_away_is_reported_and_polled_again_when_it_is_back(

@@ -333,13 +333,16 @@ class ModbusPoller:
         )
         self._pending: deque[_Poll] = deque()
         self._dropped = 0  # polls dropped from a full _pending since the last good ingest
+        # Registers failing now, with their reason: a failure is kept once, not at every poll.
+        self._failing: dict[tuple[str, int], str] = {}
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._status: dict[str, Any] = {
             "kind": "modbus", "endpoint": f"{settings.host}:{settings.port}",
             "connected": False, "messages": 0, "accepted": 0, "duplicates": 0, "rejected": 0,
-            "failures": 0, "last_message_at": None, "last_error": None,
+            "failures": 0, "repeated_failures": 0, "last_message_at": None, "last_error": None,
+            "last_error_at": None,
         }
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -452,19 +455,33 @@ class ModbusPoller:
             return
         for register in block.registers:
             if response.isError():
-                poll.rejections.append(self._exception(register, response, stamp))
+                self._keep_once(poll, register, self._exception(register, response, stamp))
                 continue
             start = register.address - block.address
             words = list(response.registers[start:start + register.words])
             try:
                 x = decode(register, words)
             except DecodeError as exc:
-                poll.rejections.append(self._rejection(
+                self._keep_once(poll, register, self._rejection(
                     register, f"{register.table} {register.address}: registers "
                     f"[{', '.join(f'0x{w:04x}' for w in words)}] at {stamp}", exc.reason,
                 ))
                 continue
+            self._failing.pop((register.table, register.address), None)
             poll.records.append({"channel": register.channel, "time": stamp, register.kind: x})
+
+    def _keep_once(self, poll: _Poll, register: ModbusRegister, rejection: Rejection) -> None:
+        """Keep a register's failure the first time it happens, not again at every poll.
+
+        Once the register reads well, or fails for another reason, the next failure is kept
+        again; the repeats are counted in ``repeated_failures``.
+        """
+        key = (register.table, register.address)
+        if self._failing.get(key) == rejection.reason:
+            self._count(repeated_failures=1)
+            return
+        self._failing[key] = rejection.reason
+        poll.rejections.append(rejection)
 
     def _request(self, table: Table, address: int, count: int) -> ModbusPDU:
         read = (self._client.read_holding_registers if table == "holding"
@@ -532,12 +549,14 @@ class ModbusPoller:
         that read every block); readings ``accepted``, ``duplicates`` and ``rejected``
         (readings refused by validation and registers kept as rejections); ``failures``
         (polls that could not reach the logger, and ingests that raised, the readings kept for
-        the next poll); ``last_message_at`` (ISO 8601, UTC) and ``last_error``.
+        the next poll); ``repeated_failures`` (a register failing again as before: kept once);
+        ``last_message_at`` (ISO 8601, UTC), ``last_error`` and ``last_error_at``.
         """
         with self._lock:
             status = dict(self._status)
-        if status["last_message_at"] is not None:
-            status["last_message_at"] = status["last_message_at"].isoformat()
+        for key in ("last_message_at", "last_error_at"):
+            if status[key] is not None:
+                status[key] = status[key].isoformat()
         return status
 
     def _set(self, **values: Any) -> None:
@@ -551,7 +570,7 @@ class ModbusPoller:
 
     def _note_error(self, message: str) -> None:
         log.warning("modbus %s: %s", self.settings.name, message)
-        self._set(last_error=message)
+        self._set(last_error=message, last_error_at=dt.datetime.now(dt.UTC))
 
     def _fail(self, message: str) -> None:
         self._count(failures=1)
