@@ -242,6 +242,35 @@ def test_the_acknowledgement_is_the_one_published_for_the_worked_example() -> No
     assert acknowledgement(decode_frame(EXAMPLE), keep_open=True).hex().upper() == published
 
 
+# Published frames of real exchanges: "SL651-2014全协议解析(HEX编码格式)", toymoban.com/news/
+# detail-686475.html (also e-com-net.com/article/1736683930196697088.htm).
+TIMED_REPORT = ("7E7E05001122334403E832002B020034170718110016F1F1001122334448F0F01707181100"
+                "201900004026190000403923000104903812109903A421")
+TIMED_ANSWER = "7E7E00112233440503E83280080200341707181100161BE5D4"
+KEEP_ALIVES = ["7E7E01001234567812342F0008020003591011155111036BCA",
+               "7E7E00987654321012342F0008027E0822101110074703C3AE"]
+
+
+def test_a_published_timed_report_decodes_and_is_answered_as_published() -> None:
+    frame = decode_frame(bytes.fromhex(TIMED_REPORT))
+    assert (frame.valid_crc, frame.function_name, frame.center, frame.station) == (
+        True, "timed", 5, "0011223344")
+    assert (frame.password, frame.serial) == ("03E8", 52)
+    assert frame.send_time == dt.datetime(2017, 7, 18, 11, 0, 16)
+    assert frame.observed_time == dt.datetime(2017, 7, 18, 11, 0)
+    # "当前降水量:4mm,降水量累计值:4mm,瞬时河道水位:10.49m,电源电压:10.99V"
+    assert [(e.id, e.value, e.unit) for e in frame.elements] == [
+        ("20", 4.0, "mm"), ("26", 4.0, "mm"), ("39", 10.49, "m"), ("38", 10.99, "V")]
+    assert acknowledgement(frame, keep_open=True).hex().upper() == TIMED_ANSWER
+
+
+@pytest.mark.parametrize("frame", KEEP_ALIVES)
+def test_published_link_keep_alives_decode(frame: str) -> None:
+    decoded = decode_frame(bytes.fromhex(frame))
+    assert decoded.valid_crc and decoded.function_name == "link keep-alive"
+    assert decoded.elements == () and decoded.serial is not None
+
+
 # --- round trips ----------------------------------------------------------------------------
 
 KNOWN_BCD = sorted(i for i, info in ELEMENTS.items() if info.kind == "bcd")
