@@ -6,6 +6,7 @@ Every test has its own topics and client id, so tests never see each other's mes
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,7 +24,13 @@ from shuian.readings import Rejection
 from shuian.services.ingest import Ingestor, IngestReport
 from shuian.site import parse_site
 from shuian.store import Store, StoredSite
-from shuian.telemetry.mqtt import MqttSettings, MqttSource, PayloadError, parse_payload
+from shuian.telemetry.mqtt import (
+    MqttSettings,
+    MqttSource,
+    PayloadError,
+    batch_source,
+    parse_payload,
+)
 
 BROKER = ("127.0.0.1", 1883)
 T0 = 1_709_251_200  # 2024-03-01T00:00:00Z
@@ -126,6 +133,19 @@ def test_an_unreadable_payload_says_why(payload: bytes, reason: str) -> None:
     with pytest.raises(PayloadError) as caught:
         parse_payload(payload, "a/b")
     assert caught.value.reason.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("topics", "source"),
+    [(["s/a/WL1"], "mqtt:s/a/WL1"), (["s/a/WL1", "s/a/WL1"], "mqtt:s/a/WL1"),
+     (["s/a/WL1", "s/a/AT1"], "mqtt:s/a/+"), (["s/a/WL1", "s/b/AT1"], "mqtt:s/+/+"),
+     (["s/a", "s/a/b"], "mqtt:s/a/#"), (["s/a/WL1", "s/b/x/y"], "mqtt:s/+/#"),
+     (["a/x", "b/x"], "mqtt:+/x")],
+)
+def test_a_batch_from_several_topics_is_named_by_a_filter_matching_them_all(
+    topics: list[str], source: str
+) -> None:
+    assert batch_source(topics) == source
 
 
 def test_topic_filters_are_checked() -> None:
@@ -252,3 +272,103 @@ def test_a_site_with_mqtt_telemetry_is_served_by_the_listeners(
         assert status["mqtt"]["connected"] and status["mqtt"]["accepted"] == 1
     finally:
         listeners.stop()
+
+
+# -- batches: the messages waiting are ingested together ------------------------------------
+
+
+class Held:
+    """An ingest that holds its first call until released, so that the messages sent meanwhile
+    wait and come in the next batch; it records the number of records of every call and fails
+    the ``fail`` calls after the first."""
+
+    def __init__(self, mq: Setup, fail: int = 0) -> None:
+        self.mq = mq
+        self.fail = fail
+        self.holding = threading.Event()
+        self.release = threading.Event()
+        self.calls: list[int] = []
+        self.sources: list[str] = []
+
+    def __call__(self, records: list[dict[str, Any]], source: str) -> IngestReport:
+        self.calls.append(len(records))
+        self.sources.append(source)
+        if len(self.calls) == 1:
+            self.holding.set()
+            assert self.release.wait(10)
+        elif self.fail:
+            self.fail -= 1
+            raise StoreError("the database cannot be reached")
+        return self.mq.ingest(records, source)
+
+    def pile_up(self, *sends: tuple[str, list[Any]]) -> None:
+        """While the first call is held, send messages; then let it go."""
+        assert self.holding.wait(10)
+        for topic, payloads in sends:
+            send(topic, *payloads)
+        time.sleep(0.3)  # on their way to the source, which is busy
+        self.release.set()
+
+
+def nothing_comes_again(mq: Setup, source: MqttSource) -> None:
+    """Every message was acknowledged: the same session (client id) gets none again."""
+    source.stop()
+    again = mq.start()
+    time.sleep(1.0)
+    assert again.status()["messages"] == 0
+
+
+def test_messages_waiting_are_ingested_together_and_an_unreadable_one_is_kept_apart(
+    mq: Setup,
+) -> None:
+    held = Held(mq)
+    source = mq.start(held)
+    topic = f"{mq.prefix}/WL.level"
+    send(topic, reading(T0))
+    held.pile_up((topic, [reading(T0 + 60), b"{broken", reading(T0 + 120)]))
+    eventually(lambda: mq.count() == 3)
+    assert held.calls == [1, 2]  # the two readable messages: one ingest
+    [kept] = mq.store.rejections(mq.stored_site.id)
+    assert (kept.source, kept.raw) == (f"mqtt:{topic}", "{broken")
+    status = source.status()
+    assert (status["messages"], status["accepted"], status["rejected"]) == (4, 3, 1)
+    nothing_comes_again(mq, source)
+
+
+def test_a_batch_whose_ingest_fails_comes_again_whole_and_is_stored_once(mq: Setup) -> None:
+    held = Held(mq, fail=1)
+    source = mq.start(held)
+    topic = f"{mq.prefix}/WL.level"
+    send(topic, reading(T0))
+    held.pile_up((topic, [reading(T0 + 60 * i) for i in range(1, 4)]))
+    eventually(lambda: source.status()["accepted"] == 4)
+    assert held.calls[1] == 3 and sum(held.calls[2:]) == 3, held.calls
+    status = source.status()
+    assert (status["failures"], status["duplicates"], mq.count()) == (1, 0, 4)
+    nothing_comes_again(mq, source)
+
+
+def test_a_record_refused_in_a_batch_from_several_topics_names_them_and_its_place(
+    mq: Setup,
+) -> None:
+    held = Held(mq)
+    source = mq.start(held)
+    send(f"{mq.prefix}/a/WL.level", reading(T0))
+    held.pile_up((f"{mq.prefix}/a/WL.level", [reading(T0 + 60)]),
+                 (f"{mq.prefix}/b/x", [[reading(T0 + 120), reading(T0 + 180, 999.0)]]))
+    eventually(lambda: source.status()["rejected"] == 1)
+    assert held.calls == [1, 3]
+    [kept] = mq.store.rejections(mq.stored_site.id)
+    assert kept.source == f"mqtt:{mq.prefix}/+/+" and kept.line == 2  # its index in the batch
+    assert mq.count() == 3
+
+
+def test_a_batch_holds_at_most_max_batch_messages(mq: Setup) -> None:
+    held = Held(mq)
+    source = mq.start(held, max_batch=2)
+    topic = f"{mq.prefix}/WL.level"
+    send(topic, reading(T0))
+    held.pile_up((topic, [reading(T0 + 60 * i) for i in range(1, 6)]))
+    eventually(lambda: source.status()["accepted"] == 6)
+    assert max(held.calls[1:]) <= 2 and sum(held.calls[1:]) == 5, held.calls
+    assert mq.count() == 6

@@ -7,6 +7,15 @@ not acknowledged: the source disconnects, waits ``retry_delay`` seconds and reco
 broker delivers the message again. A payload that cannot be read is kept as a rejection (source
 ``mqtt:<topic>``, the text and the reason) and acknowledged; the source keeps working.
 
+Messages are ingested in batches: the messages waiting when the source gets to them (up to
+``max_batch``) go into one ingest, so one commit and one evaluation by the analysis serve them
+all. A quiet broker gives batches of one message; a busy one gives batches as large as the
+backlog that built up during the previous commit, which is what lets ingest keep up. An
+unreadable payload in a batch is kept and acknowledged on its own and does not hold up the
+others; if the batch's ingest fails, none of its readable messages is acknowledged and all of
+them come again. ``max_batch`` is also sent to the broker as the MQTT 5 Receive Maximum (how many
+unacknowledged messages it may have on the way to the source at once).
+
 Payloads are JSON, in one of these forms::
 
     {"channel": "WL.level", "time": "2024-03-01T00:00:00Z", "value": 120.5}
@@ -17,7 +26,10 @@ A record has ``time`` and ``value`` (engineering value) or ``raw`` (with an opti
 ``temperature``), as the HTTP API takes them. A record without ``channel`` takes the last level
 of its topic as the channel: topic ``shuian/<site>/WL.level`` with payload
 ``{"time": ..., "value": ...}``. Records are then validated like any other ingest; a record
-that fails is kept as a rejection with its index in the payload as its line.
+that fails is kept as a rejection with its index in the ingest as its line: its index in the
+payload when the batch holds one message, else its index among the batch's records. The
+rejection's source is ``mqtt:<topic>``, or, for a batch from several topics, ``mqtt:`` and a
+filter matching them all (``mqtt:shuian/testres/+``).
 
 Examples
 --------
@@ -87,6 +99,7 @@ class MqttSettings(BaseModel):
     keepalive : seconds between pings
     session_expiry : seconds the broker keeps the session while the source is away
     retry_delay : seconds to wait before reconnecting after a failed ingest or a lost connection
+    max_batch : most messages ingested together (one commit); also the MQTT 5 Receive Maximum
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -101,6 +114,7 @@ class MqttSettings(BaseModel):
     keepalive: int = Field(default=30, ge=5)
     session_expiry: int = Field(default=7 * 24 * 3600, ge=1)
     retry_delay: float = Field(default=5.0, gt=0)
+    max_batch: int = Field(default=1000, ge=1, le=65535)
 
     @field_validator("topics")
     @classmethod
@@ -182,12 +196,38 @@ def _text(payload: bytes | bytearray) -> str:
     return payload.decode("utf-8", errors="replace")[:MAX_REJECTED_TEXT]
 
 
+def batch_source(topics: list[str]) -> str:
+    """The source name of records from messages on ``topics``: ``mqtt:`` and a topic filter.
+
+    One topic gives itself; several give their common levels, ``+`` where they differ and
+    ``#`` for levels not all of them have.
+
+    >>> batch_source(["shuian/a/WL1", "shuian/a/AT1"])
+    'mqtt:shuian/a/+'
+    >>> batch_source(["shuian/a/WL1", "shuian/b/auto/1"])
+    'mqtt:shuian/+/#'
+    """
+    distinct = sorted(set(topics))
+    if len(distinct) == 1:
+        return f"mqtt:{distinct[0]}"
+    split = [topic.split("/") for topic in distinct]
+    shortest = min(len(levels) for levels in split)
+    common = [
+        level_set.pop() if len(level_set := {levels[i] for levels in split}) == 1 else "+"
+        for i in range(shortest)
+    ]
+    if any(len(levels) > shortest for levels in split):
+        common = [*common[:-1], "#"] if common and common[-1] == "+" else [*common, "#"]
+    return "mqtt:" + "/".join(common)
+
+
 class MqttSource:
     """Subscribes to a broker and ingests every message, acknowledging it once committed.
 
     ``ingest(records, source)`` and ``reject(rejection)`` are called in the source's own thread
-    (the one running :meth:`run_forever`), one message at a time; both must commit before they
-    return and raise if they could not.
+    (the one running :meth:`run_forever`), ``ingest`` once per batch of messages and ``reject``
+    once per unreadable payload; both must commit before they return and raise if they could
+    not.
     """
 
     def __init__(self, settings: MqttSettings, ingest: Ingest, reject: Reject) -> None:
@@ -199,6 +239,8 @@ class MqttSource:
         self._subscribed = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        #: Messages received and not yet ingested (touched only in the source's thread).
+        self._batch: list[mqtt.MQTTMessage] = []
         self._status: dict[str, Any] = {
             "kind": "mqtt", "endpoint": f"{settings.host}:{settings.port}",
             "connected": False, "messages": 0, "accepted": 0, "duplicates": 0, "rejected": 0,
@@ -249,6 +291,7 @@ class MqttSource:
             self._reconnect.clear()
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = s.session_expiry
+            properties.ReceiveMaximum = s.max_batch
             try:
                 self._client.connect(
                     s.host, s.port, keepalive=s.keepalive, clean_start=False,
@@ -259,9 +302,18 @@ class MqttSource:
                 self._stopping.wait(s.retry_delay)
                 continue
             while not (self._stopping.is_set() or self._reconnect.is_set()):
-                if self._client.loop(timeout=0.1) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                waiting = len(self._batch)
+                # With messages waiting, only look for more that are already here.
+                if self._client.loop(timeout=0.0 if waiting else 0.1) != (
+                    MQTTErrorCode.MQTT_ERR_SUCCESS
+                ):
                     self._note_error(f"lost the connection to {s.host}:{s.port}")
                     self._reconnect.set()
+                elif self._batch and (len(self._batch) == waiting
+                                      or len(self._batch) >= s.max_batch):
+                    self._ingest_batch()
+            # Messages not ingested are not acknowledged: the broker delivers them again.
+            self._batch.clear()
             self._disconnect()
             if not self._stopping.is_set():
                 # Un-acknowledged messages come again once we are back in the session.
@@ -282,8 +334,8 @@ class MqttSource:
 
         ``kind`` (``mqtt``), ``endpoint`` (the broker), ``connected``; ``messages`` received;
         readings ``accepted``, ``duplicates`` and
-        ``rejected`` (records and unreadable payloads); ``failures`` (ingests that raised, the
-        message left for redelivery); ``last_message_at`` (ISO 8601, UTC) and ``last_error``.
+        ``rejected`` (records and unreadable payloads); ``failures`` (ingests that raised, their
+        messages left for redelivery); ``last_message_at`` (ISO 8601, UTC) and ``last_error``.
         """
         with self._lock:
             status = dict(self._status)
@@ -352,23 +404,41 @@ class MqttSource:
         self._set(connected=False)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        source = f"mqtt:{message.topic}"
         self._count(messages=1)
         self._set(last_message_at=dt.datetime.now(dt.UTC))
+        self._batch.append(message)
+
+    # -- ingest (in the thread running run_forever) -----------------------------------------
+
+    def _ingest_batch(self) -> None:
+        """Ingest the waiting messages in one call; acknowledge each once it is committed.
+
+        An unreadable payload is kept as a rejection and acknowledged by itself, before the
+        ingest. When keeping a rejection or the ingest raises, the messages not acknowledged
+        yet are left for redelivery and the source reconnects.
+        """
+        batch, self._batch = self._batch, []
+        readable: list[tuple[mqtt.MQTTMessage, list[dict[str, Any]]]] = []
+        source = batch_source([message.topic for message in batch])
         try:
-            try:
-                records = parse_payload(message.payload, message.topic)
-            except PayloadError as exc:
-                self._reject(Rejection(source, None, _text(message.payload), exc.reason))
-                self._count(rejected=1)
-            else:
-                if records:
-                    report = self._ingest(records, source)
-                    self._count(accepted=report.accepted, duplicates=report.duplicates,
-                                rejected=report.rejected)
-        except Exception as exc:  # noqa: BLE001 - not committed: leave it for redelivery
+            for message in batch:
+                try:
+                    readable.append((message, parse_payload(message.payload, message.topic)))
+                except PayloadError as exc:
+                    source = f"mqtt:{message.topic}"
+                    self._reject(Rejection(source, None, _text(message.payload), exc.reason))
+                    self._count(rejected=1)
+                    self._client.ack(message.mid, message.qos)
+            records = [record for _, message_records in readable for record in message_records]
+            if records:
+                source = batch_source([message.topic for message, _ in readable])
+                report = self._ingest(records, source)
+                self._count(accepted=report.accepted, duplicates=report.duplicates,
+                            rejected=report.rejected)
+        except Exception as exc:  # noqa: BLE001 - not committed: leave them for redelivery
             self._count(failures=1)
             self._note_error(f"{source}: not stored, will be delivered again: {exc}")
             self._reconnect.set()
             return
-        client.ack(message.mid, message.qos)
+        for message, _ in readable:
+            self._client.ack(message.mid, message.qos)
