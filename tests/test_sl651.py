@@ -23,12 +23,17 @@ from shuian.errors import InputFileError
 from shuian.telemetry.sl651 import (
     ASCII_HEADER,
     ELEMENTS,
+    EOT,
+    ETB,
+    ETX,
     HEADER,
+    NAK,
     Element,
     Sl651Error,
     Sl651Frame,
     acknowledgement,
     crc16,
+    decode_body,
     decode_frame,
     element,
     encode_frame,
@@ -621,6 +626,244 @@ def test_a_hex_frame_sent_in_ascii_keeps_its_readings(items: list[Element]) -> N
     ascii_twin = decode_frame(encode_frame(frame, mode="ascii"))
     assert [(e.id, e.value, e.decimals) for e in ascii_twin.elements] == [
         (e.id, e.value, e.decimals) for e in frame.elements]
+
+
+# --- uniform-interval reports (function 31) ---------------------------------------------------
+
+# A uniform-interval report of a Fujian station, published with its CRC in wainshine/SL651
+# (sl651-toolkit/examples/fujian_messages.txt, "福建省水文监测数据接入规定 V1.0 示例报文", source
+# 福建省水文水资源勘测中心, 2023-01; the line there ends with a stray 7E after the CRC, left out):
+# observed 2022-12-05 10:05, step 5 minutes, twelve river levels, sent 11:00:19.
+FUJIAN_UNIFORM = (
+    "7E7E011000000006000031004E022F7E221205110019F1F1100000000648F0F02212051005"
+    "0418000005" "3923" + "00028960" * 12 + "035B94"
+)
+# The frame given in gaoming2222/Protocol_WH-master, Protocol.Data.GY/UpParser.cs (a comment of
+# its parser): observed 2018-04-09 23:00, step 5 minutes, thirteen accumulated rainfalls, sent
+# 2018-04-10 00:00:00. Its station and observation-time groups carry the data-definition byte
+# 28 (5 bytes) instead of repeating F1 and F0; its CRC checks.
+PROTOCOL_WH_UNIFORM = (
+    "7E7E0000604052100" "4D231004502534E180410000000F1280060405210" "48"
+    "F0281804092300" "0418000005" "2619" + "041130" * 13 + "030A13"
+)
+FIVE_MINUTES = dt.timedelta(minutes=5)
+
+
+def uniform(*groups: str, function: str = "31") -> bytes:
+    """A HEX/BCD report whose body after the first observation time is ``groups``."""
+    return report(*groups, function=function)
+
+
+def test_a_published_uniform_interval_report_gives_one_value_per_time_step() -> None:
+    frame = decode_frame(bytes.fromhex(FUJIAN_UNIFORM))
+    assert frame.valid_crc and frame.function_name == "uniform-interval"
+    assert frame.observed_time == dt.datetime(2022, 12, 5, 10, 5)
+    assert frame.send_time == dt.datetime(2022, 12, 5, 11, 0, 19)
+    step, level = frame.elements
+    assert (step.id, step.value) == ("04", 5.0)
+    assert (level.id, level.value, level.time_step) == ("39", None, FIVE_MINUTES)
+    assert level.values == (28.96,) * 12
+    # The first value at the observation time, the last (11 steps later) when it was sent.
+    assert frame.observed_time + 11 * level.time_step == frame.send_time.replace(second=0)
+    assert encode_frame(frame) == bytes.fromhex(FUJIAN_UNIFORM)
+    rebuilt = replace(frame, elements=tuple(replace(e, raw="") for e in frame.elements))
+    assert encode_frame(rebuilt) == bytes.fromhex(FUJIAN_UNIFORM)  # from the values
+
+
+def test_a_second_published_uniform_interval_report_ends_at_its_send_time() -> None:
+    frame = decode_frame(bytes.fromhex(PROTOCOL_WH_UNIFORM))
+    assert frame.valid_crc and frame.crc_found == 0x0A13
+    assert (frame.station, frame.station_class) == ("0060405210", "H")
+    assert frame.observed_time == dt.datetime(2018, 4, 9, 23, 0)
+    _, rainfall = frame.elements
+    assert (rainfall.id, rainfall.unit, rainfall.time_step) == ("26", "mm", FIVE_MINUTES)
+    assert rainfall.values == (4113.0,) * 13
+    assert frame.observed_time + 12 * FIVE_MINUTES == frame.send_time
+    # Sent again with the standard's F1 F1 and F0 F0, it reads the same.
+    assert decode_frame(encode_frame(frame)).elements == frame.elements
+
+
+def test_uniform_interval_values_run_to_the_next_observation_time_and_all_f_is_missing() -> None:
+    frame = decode_frame(uniform(
+        "0418000100", "3923 00120000 FFFFFFFF 00125000",
+        "F0F0 2401021000", "0418000030", "3812 1250 1260",
+    ))
+    _, level, _, volts = frame.elements
+    assert level.values == (120.0, None, 125.0) and level.time_step == dt.timedelta(hours=1)
+    assert volts.values == (12.5, 12.6) and volts.time_step == dt.timedelta(minutes=30)
+    assert volts.observed_time == dt.datetime(2024, 1, 2, 10, 0)
+    assert decode_frame(encode_frame(frame)) == frame
+
+
+def test_a_time_step_of_zero_starts_no_series() -> None:
+    # The answer to a period-data query (38) of the Fujian file: step 0, then an hourly array.
+    published = ("7E7E001000000006000038002A020146221206121045F1F1100000000648F0F0221206120504"
+                 "18000000F460" + "FF" * 12 + "031457")
+    frame = decode_frame(bytes.fromhex(published))
+    assert frame.valid_crc
+    step, rain = frame.elements
+    assert (step.value, rain.id, rain.time_step) == (0.0, "F4", None)
+    assert rain.values == (None,) * 12
+
+
+def test_a_time_step_code_outside_functions_31_and_38_starts_no_series() -> None:
+    frame = decode_frame(uniform("0418000005", "3923 00120000", function="32"))
+    assert [(e.id, e.value, e.time_step) for e in frame.elements] == [
+        ("04", 5.0, None), ("39", 120.0, None)]
+
+
+def test_uniform_interval_values_that_do_not_fill_their_size_name_the_offset() -> None:
+    data = uniform("0418000005", "3923 00120000 0001")
+    value_at = 14 + 8 + 8 + 7 + 5 + 2 + 4
+    with pytest.raises(Sl651Error, match=f"offset {value_at}: uniform-interval values of "
+                                         "element 39: 2 bytes left, not a whole 4-byte value"):
+        decode_frame(data)
+
+
+def test_an_ascii_uniform_interval_report_gives_one_value_per_time_step() -> None:
+    data = ascii_frame("0007240102080000ST 0012345678 K TT 2401020800 DRN05 Z 6.30 6.35 6.4 "
+                       "VT 12.5 ", head="01" "0012345678" "1234" "31")
+    frame = decode_frame(data)
+    step, level, volts = frame.elements
+    assert (step.id, step.value) == ("04", 5.0)
+    assert (level.id, level.values, level.time_step) == ("39", (6.3, 6.35, 6.4), FIVE_MINUTES)
+    assert (level.decimals, level.raw) == (2, "6.30 6.35 6.4")
+    assert (volts.values, volts.time_step) == ((12.5,), FIVE_MINUTES)  # the step goes on
+    assert encode_frame(frame) == data
+    hex_twin = decode_frame(encode_frame(replace(frame, elements=(step, level)), mode="hex"))
+    assert hex_twin.elements[1].values == (6.3, 6.35, 6.4)
+
+
+def test_ascii_symbols_listed_before_their_values_are_refused() -> None:
+    # sl651_bridge's reading of Table 30 ("DRN05 Z Q 6.30 12.5 ...") is not confirmed.
+    data = ascii_frame("0007240102080000TT 2401020800 DRN05 Z Q 6.30 12.5 ",
+                       head="01" "0012345678" "1234" "31")
+    with pytest.raises(Sl651Error, match="symbol Z followed by 'Q' after a time-step code"):
+        decode_frame(data)
+
+
+def series_frame(*items: Element, function: int = 0x31) -> Sl651Frame:
+    return Sl651Frame(center=1, station="0012345678", password="1234", function_code=function,
+                      serial=1, send_time=SENT, station_class="K", observed_time=OBSERVED,
+                      elements=items)
+
+
+@pytest.mark.parametrize(
+    ("items", "function", "problem"),
+    [
+        ((element("39", None, values=(1.0,), time_step=FIVE_MINUTES),), 0x31,
+         "needs a time-step code element 04 of that step"),
+        ((element("04", 5.0), element("39", None, values=(1.0,), time_step=FIVE_MINUTES)),
+         0x32, r"a series \(time_step\) is sent in functions 31 and 38 only"),
+        ((element("04", 5.0), element("39", 1.0)), 0x31, "give it values= and time_step="),
+        ((element("04", 5.0), element("39", None, values=(1.0,), time_step=FIVE_MINUTES),
+          element("38", None, values=(12.0,), time_step=FIVE_MINUTES)), 0x31,
+         "element 38 follows the series of element 39"),
+    ],
+    ids=["no-step-code", "not-function-31", "plain-after-step", "two-series-in-hex"],
+)
+def test_a_series_that_would_not_decode_back_is_refused(
+    items: tuple[Element, ...], function: int, problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        encode_frame(series_frame(*items, function=function), mode="hex")
+
+
+@settings(max_examples=100, deadline=None, derandomize=DERANDOMIZE)
+@given(
+    minutes=st.sampled_from([5, 10, 60, 180, 1440]),
+    numbers=st.lists(st.one_of(st.none(), st.integers(0, 99_999_999)), min_size=1, max_size=40),
+    decimals=st.integers(0, 3),
+)
+def test_a_uniform_interval_series_round_trips_in_either_mode(
+    minutes: int, numbers: list[int | None], decimals: int
+) -> None:
+    values = tuple(None if n is None else n / 10**decimals for n in numbers)
+    step = dt.timedelta(minutes=minutes)
+    frame = series_frame(element("04", float(minutes)),
+                         element("39", None, values=values, time_step=step, decimals=decimals))
+    decoded = decode_frame(encode_frame(frame))
+    assert decoded.elements == frame.elements
+    if None not in values:  # no confirmed ASCII form for "missing"
+        ascii_twin = decode_frame(encode_frame(frame, mode="ascii"))
+        assert [(e.id, e.values, e.time_step) for e in ascii_twin.elements] == [
+            (e.id, e.values, e.time_step) for e in frame.elements]
+
+
+# --- multi-packet messages (SYN, M3) -----------------------------------------------------------
+
+# Packet 1 of 4 of a picture of the Fujian file above (function 36, SYN, ends ETB; its stray
+# trailing 7E left out): serial, send time, station and observation time, then F3 F3 and JPEG.
+FUJIAN_PICTURE_PACKET = (
+    "7E7E01100000000600003600F8160040012F7F221205161519F1F1100000000648F0F02212051615F3F3FFD8"
+    "FFE000104A46494600010101009000900000FFDB004300080606070605080707070909080A0C140D0C0B0B0C"
+    "1912130F141D1A1F1E1D1A1C1C20242E2720222C231C1C2837292C30313434341F27393D38323C2E333432FF"
+    "DB0043010909090C0B0C180D0D1832211C213232323232323232323232323232323232323232323232323232"
+    "323232323232323232323232323232323232323232323232FFC00011080015001903012200021101031101FF"
+    "C4001F0000010501010101010100000000000000000102030405060708090A0BFFC400B510000201030317DA"
+    "10"
+)
+
+
+def packets_of(frame: bytes, count: int) -> list[bytes]:
+    """``frame``'s body in ``count`` packets (SYN): packet 1 carries the serial number."""
+    single = decode_frame(frame)
+    body = frame[HEADER + 1:-3] if single.mode == "hex" else frame[ASCII_HEADER + 1:-5]
+    size = -(-len(body) // count)
+    return [
+        encode_frame(replace(single, packets=(count, n), body=body[(n - 1) * size:n * size],
+                             end=ETX if n == count else ETB))
+        for n in range(1, count + 1)
+    ]
+
+
+def test_a_published_picture_packet_decodes_and_its_body_alone_gives_the_picture() -> None:
+    packet = decode_frame(bytes.fromhex(FUJIAN_PICTURE_PACKET))
+    assert packet.valid_crc and packet.crc_found == 0xDA10
+    assert (packet.function_name, packet.packets, packet.end) == ("picture", (4, 1), ETB)
+    assert packet.serial is None and encode_frame(packet) == bytes.fromhex(FUJIAN_PICTURE_PACKET)
+    first = decode_body(packet, packet.body)
+    assert (first.serial, first.send_time) == (0x2F7F, dt.datetime(2022, 12, 5, 16, 15, 19))
+    assert (first.station_class, first.observed_time) == ("H", dt.datetime(2022, 12, 5, 16, 15))
+    assert first.picture is not None and first.picture[:4] == bytes.fromhex("FFD8FFE0")  # JPEG
+    assert (first.packets, first.body, first.end) == (None, b"", ETX)
+
+
+@pytest.mark.parametrize("frame", [EXAMPLE, ASCII_TEST], ids=["hex", "ascii"])
+def test_the_joined_bodies_of_the_packets_decode_as_the_single_frame(frame: bytes) -> None:
+    packets = [decode_frame(p) for p in packets_of(frame, 3)]
+    assert [(p.packets, p.end, p.valid_crc) for p in packets] == [
+        ((3, 1), ETB, True), ((3, 2), ETB, True), ((3, 3), ETX, True)]
+    joined = decode_body(packets[0], b"".join(p.body for p in packets))
+    single = decode_frame(frame)
+    assert joined == replace(single, crc_expected=joined.crc_expected,
+                             crc_found=joined.crc_found)
+
+
+def test_a_picture_is_encoded_after_f3_f3_and_read_back() -> None:
+    frame = replace(series_frame(function=0x36), picture=bytes(range(256)))
+    data = encode_frame(frame)
+    assert bytes.fromhex("F3F3") + bytes(range(256)) + b"\x03" == data[-(2 + 256 + 1 + 2):-2]
+    assert decode_frame(data).picture == bytes(range(256))
+
+
+def test_a_malformed_joined_body_names_the_offset_in_the_body() -> None:
+    with pytest.raises(Sl651Error, match="offset 0: serial number and send time truncated"):
+        decode_body(decode_frame(EXAMPLE), b"\x00\x01")
+
+
+def test_the_answer_in_a_multi_packet_exchange_carries_the_packet_numbers() -> None:
+    centre_time = dt.datetime(2059, 10, 11, 15, 50, 0)
+    message = decode_frame(EXAMPLE)
+    ack = decode_frame(acknowledgement(message, send_time=centre_time, packets=(3, 3)))
+    assert (ack.direction, ack.packets, ack.end) == ("down", (3, 3), EOT)
+    answered = decode_body(ack, ack.body)
+    assert (answered.serial, answered.send_time) == (3, centre_time)
+    nak = decode_frame(acknowledgement(message, send_time=centre_time, packets=(3, 2), nak=True))
+    assert (nak.packets, nak.end) == ((3, 2), NAK)
+    ascii_ack = decode_frame(acknowledgement(decode_frame(ASCII_TEST), packets=(2, 2)))
+    assert (ascii_ack.mode, ascii_ack.packets, decode_body(ascii_ack, ascii_ack.body).serial) == (
+        "ascii", (2, 2), 0x19)
 
 
 # --- the command line -----------------------------------------------------------------------

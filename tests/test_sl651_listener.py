@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,16 @@ from shuian.readings import Rejection
 from shuian.services.ingest import Ingestor, IngestReport
 from shuian.site import parse_site
 from shuian.store import Store, StoredSite
+from shuian.telemetry import sl651_listener
 from shuian.telemetry.sl651 import (
     EOT,
+    ETB,
+    ETX,
+    HEADER,
     NAK,
     Sl651Frame,
     crc16,
+    decode_body,
     decode_frame,
     element,
     encode_frame,
@@ -41,6 +47,7 @@ from shuian.telemetry.sl651 import (
     header_size,
 )
 from shuian.telemetry.sl651_listener import Sl651Listener, Sl651Settings, Sl651Station
+from test_sl651 import FUJIAN_UNIFORM
 
 SHUIAN = Path(sys.executable).parent / "shuian"
 GAUGE = "0012345678"
@@ -265,6 +272,221 @@ def test_a_missing_value_is_not_a_reading(centre: Centre) -> None:
         conn.sendall(report(level=None))
         answer(conn)
     assert centre.count() == 0 and centre.count("LOG.batt") == 1
+
+
+# --- uniform-interval reports (function 31) --------------------------------------------------
+
+
+def test_a_uniform_interval_report_gives_a_reading_per_value_at_its_own_time(
+    centre: Centre,
+) -> None:
+    listener = centre.start()
+    step = dt.timedelta(minutes=10)
+    levels = (120.0, 120.1, None, 120.3)
+    data = encode_frame(Sl651Frame(
+        center=1, station=GAUGE, password="1234", function_code=0x31, serial=8,
+        send_time=OBSERVED + dt.timedelta(minutes=31), station_class="K", observed_time=OBSERVED,
+        elements=(element("04", 10.0), element("39", None, values=levels, time_step=step)),
+    ))
+    with connect(listener) as conn:
+        conn.sendall(data)
+        ack = answer(conn)
+    assert (ack.function_code, ack.serial, ack.end) == (0x31, 8, EOT)
+    # 08:00, 08:10, (08:20 missing), 08:30 Beijing time: the first value at the observation time.
+    assert centre.times() == ["2024-03-01 00:00", "2024-03-01 00:10", "2024-03-01 00:30"]
+    assert centre.values() == [120.0, 120.1, 120.3]
+    assert centre.rejections() == []
+
+
+def test_the_published_uniform_interval_report_is_stored_step_by_step(centre: Centre) -> None:
+    # The Fujian frame of test_sl651 (12 levels of 28.96 m from 10:05, every 5 minutes); mapped
+    # to a channel whose limits take 28.96.
+    listener = centre.start(stations=[
+        {"address": "1000000006", "elements": {"39": "LOG.batt"}},
+    ])
+    with connect(listener) as conn:
+        conn.sendall(bytes.fromhex(FUJIAN_UNIFORM))
+        assert answer(conn).serial == 0x2F7E
+    times = centre.times("LOG.batt")
+    assert len(times) == 12
+    assert (times[0], times[-1]) == ("2022-12-05 02:05", "2022-12-05 03:00")  # 10:05 to 11:00
+    assert set(centre.values("LOG.batt")) == {28.96}
+
+
+# --- multi-packet messages (SYN, M3) ------------------------------------------------------------
+
+
+def packets_of(body: bytes, count: int, *, function: int = 0x32) -> list[bytes]:
+    """``body`` in ``count`` packets (SYN) from the gauge: the last ends ETX, the others ETB."""
+    size = -(-len(body) // count)
+    head = Sl651Frame(center=1, station=GAUGE, password="1234", function_code=function,
+                      serial=None, send_time=None)
+    return [
+        encode_frame(replace(head, packets=(count, n), body=body[(n - 1) * size:n * size],
+                             end=ETX if n == count else ETB))
+        for n in range(1, count + 1)
+    ]
+
+
+def body_of(frame: bytes) -> bytes:
+    """The body of a HEX/BCD single-packet frame."""
+    return frame[HEADER + 1:-3]
+
+
+def silent(conn: socket.socket) -> None:
+    """The centre sends nothing (for 0.3 s)."""
+    conn.settimeout(0.3)
+    with pytest.raises(TimeoutError):
+        conn.recv(100)
+    conn.settimeout(10)
+
+
+def picture_body(picture: bytes, serial: int = 4) -> bytes:
+    """The body of a picture report (36): header groups, then F3 F3 and the picture's bytes."""
+    return (serial.to_bytes(2, "big") + bytes.fromhex("240301080100" "F1F1") + bytes.fromhex(GAUGE)
+            + b"K" + bytes.fromhex("F0F02403010800" "F3F3") + picture)
+
+
+def test_a_multi_packet_report_is_answered_once_whole_and_stored_like_one(
+    centre: Centre,
+) -> None:
+    listener = centre.start()
+    packets = packets_of(body_of(report(serial=21)), 3)
+    with connect(listener) as conn:
+        for packet in packets[:2]:
+            conn.sendall(packet)
+            silent(conn)  # no answer before the last packet
+        conn.sendall(packets[2])
+        ack = answer(conn)
+    assert (ack.direction, ack.packets, ack.end) == ("down", (3, 3), EOT)
+    assert decode_body(ack, ack.body).serial == 21
+    assert centre.values() == [120.5] and centre.values("LOG.batt") == [12.6]
+    status = listener.status()
+    assert (status["messages"], status["accepted"], status["rejected"]) == (3, 2, 0)
+
+
+def test_a_missing_packet_is_asked_for_with_nak_and_its_number(centre: Centre) -> None:
+    listener = centre.start()
+    first, second, third = packets_of(body_of(report(serial=22)), 3)
+    with connect(listener) as conn:
+        conn.sendall(first + third)
+        nak = answer(conn)
+        assert (nak.packets, nak.end) == ((3, 2), NAK)
+        assert decode_body(nak, nak.body).serial == 22
+        assert centre.count() == 0
+        conn.sendall(second)
+        ack = answer(conn)
+    assert (ack.packets, ack.end) == ((3, 3), EOT)
+    assert centre.count() == 1
+
+
+def test_a_packet_with_a_crc_mismatch_is_asked_for_again_by_its_number(centre: Centre) -> None:
+    listener = centre.start()
+    first, second = packets_of(body_of(report(serial=23)), 2)
+    bad = bytearray(second)
+    bad[-1] ^= 0xFF
+    with connect(listener) as conn:
+        conn.sendall(first + bytes(bad))
+        nak = answer(conn)
+        assert (nak.packets, nak.end) == ((2, 2), NAK)
+        conn.sendall(second)
+        assert answer(conn).packets == (2, 2)
+    assert centre.count() == 1
+    [rejection] = centre.rejections()
+    assert rejection.reason.startswith("CRC mismatch") and rejection.raw == bad.hex().upper()
+
+
+def test_a_picture_is_counted_and_kept_with_its_bytes_not_as_a_reading(centre: Centre) -> None:
+    listener = centre.start()
+    # Small enough for the store, which keeps 2000 characters of a rejection's raw text.
+    picture = bytes.fromhex("FFD8FFE0") + bytes(range(256)) * 3 + bytes.fromhex("FFD9")
+    with connect(listener) as conn:
+        conn.sendall(b"".join(packets_of(picture_body(picture), 3, function=0x36)))
+        ack = answer(conn)
+    assert (ack.function_code, ack.packets, ack.end) == (0x36, (3, 3), EOT)
+    assert centre.count() == 0
+    [kept] = centre.rejections()
+    assert kept.reason == (f"station crest gauge: picture (function 36) received, "
+                           f"{len(picture)} bytes: pictures are not stored as readings")
+    assert kept.raw == picture.hex().upper() and kept.source == f"sl651:{GAUGE}"
+    status = listener.status()
+    assert (status["pictures"], status["rejected"]) == (1, 0)
+    assert status["peers"][0]["pictures"] == 1 and status["peers"][0]["last_error"] is None
+
+
+def test_a_picture_of_64_kib_or_more_keeps_only_its_size(centre: Centre) -> None:
+    listener = centre.start()
+    picture = bytes(70_000)
+    packets = packets_of(picture_body(picture), 18, function=0x36)  # 3.9 kB a packet
+    with connect(listener) as conn:
+        conn.sendall(b"".join(packets))
+        assert answer(conn).packets == (18, 18)
+    [kept] = centre.rejections()
+    assert kept.raw == ""
+    assert kept.reason.startswith("station crest gauge: picture (function 36) received, 70000 "
+                                  "bytes: pictures are not stored as readings; only its size")
+
+
+def test_an_incomplete_message_is_kept_with_its_packets_when_the_connection_closes(
+    centre: Centre,
+) -> None:
+    listener = centre.start()
+    first, _, third, _ = packets_of(body_of(report(serial=24)), 4)
+    with connect(listener) as conn:
+        conn.sendall(first + third)
+        silent(conn)  # the last packet has not come: nothing to ask for yet
+    eventually(lambda: len(centre.rejections()) == 1)
+    [kept] = centre.rejections()
+    assert kept.raw == (first + third).hex().upper()
+    assert kept.reason == (
+        "station crest gauge: multi-packet message (function 32, 4 packets, 2 received, "
+        "missing 2, 4) incomplete when the connection closed; the packets received are kept "
+        "in hex, in sequence order")
+    assert centre.count() == 0
+
+
+def test_an_incomplete_message_is_kept_when_the_listener_stops(centre: Centre) -> None:
+    listener = centre.start()
+    first, _ = packets_of(body_of(report(serial=25)), 2)
+    with connect(listener) as conn:
+        conn.sendall(first)
+        eventually(lambda: listener.status()["messages"] == 1)
+        listener.stop()
+    [kept] = centre.rejections()
+    assert kept.raw == first.hex().upper() and "missing 2" in kept.reason
+
+
+def test_a_message_over_its_bound_is_dropped_and_kept(
+    centre: Centre, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sl651_listener, "MAX_MESSAGE_BYTES", 60)
+    listener = centre.start()
+    first, second, third = packets_of(body_of(report(serial=26)), 3)  # 31 bytes each
+    with connect(listener) as conn:
+        conn.sendall(first + second + third)
+        silent(conn)
+    eventually(lambda: len(centre.rejections()) == 2)
+    dropped, after = sorted(centre.rejections(), key=lambda r: len(r.raw), reverse=True)
+    assert dropped.raw == (first + second).hex().upper()
+    assert dropped.reason == (
+        "station crest gauge: multi-packet message (function 32, 3 packets, 1 received, "
+        "missing 2-3) passed 60 bytes with packet 2: dropped; the packets received so far, "
+        "that one last, are kept in hex")
+    assert after.raw == third.hex().upper() and "packet 3 of 3" in after.reason
+    assert centre.count() == 0
+
+
+def test_a_malformed_joined_body_is_kept_with_every_packet(centre: Centre) -> None:
+    listener = centre.start()
+    packets = packets_of(bytes.fromhex("0001"), 2)  # too short for a serial and a send time
+    with connect(listener) as conn:
+        conn.sendall(b"".join(packets))
+        silent(conn)
+    [kept] = centre.rejections()
+    assert kept.reason.startswith("station crest gauge: malformed multi-packet message "
+                                  "(function 32, 2 packets, 2 received), byte 0 of the joined "
+                                  "body: serial number and send time truncated")
+    assert kept.raw == b"".join(packets).hex().upper()
 
 
 # --- what cannot be taken is kept, and the listener goes on ---------------------------------

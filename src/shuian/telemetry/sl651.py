@@ -15,7 +15,10 @@ before it, sent high byte first.
 The body of a report: serial number (2), send time (6, BCD YYMMDDhhmmss), ``F1 F1`` + station
 address (5) + station class (1), ``F0 F0`` + observation time (5, BCD YYMMDDhhmm), then elements:
 identifier, data-definition byte (top 5 bits: byte count, low 3 bits: decimal places), value
-(Annex C). A new ``F0 F0`` starts a new group of elements observed at that time.
+(Annex C). A new ``F0 F0`` starts a new group of elements observed at that time. Some stations
+send ``F1 28`` and ``F0 28`` (data-definition byte 28: 5 bytes) instead of ``F1 F1`` and
+``F0 F0``; both are read (gaoming2222/Protocol_WH-master's published frame, below), and
+:func:`encode_frame` writes the standard's form.
 
 ASCII mode (Tables 16 to 19) has the same fields written as characters, each byte of the HEX/BCD
 header as two hex characters::
@@ -42,8 +45,38 @@ as sl651_bridge reads them) and of the multi-packet field (as sl651_bridge write
 missing value is written (a value that is not a number is decoded as None and its text kept in
 ``raw``; :func:`encode_frame` refuses to invent a marker for a missing value in ASCII mode).
 
-Not read yet: several values after one identifier, as in the uniform-interval report (31H);
-the ASCII decoder says so at the offset of the first extra value.
+Uniform-interval series (function 31, and the answer to a period-data query, 38): after the
+observation time comes the time-step code ``04 18 DDhhmm`` (ASCII ``DRxnn``), then one element
+identifier and data-definition byte followed by one value per time step, the first observed at
+the observation time and value *i* at observation time + *i* × step. In HEX/BCD mode the values
+run to the end of the body (or to the next ``F0 F0``), so their count is the bytes left divided
+by the size of one value; in ASCII mode they run while the words are numbers. A step of zero
+(``04 18 000000``, sent before the hourly arrays ``F4``–``FC``) starts no series. Decoded, such
+an element has its values in ``values`` (None where all F) and the step in ``time_step``.
+Sources: two published frames whose CRCs check, a Fujian station's (station 1000000006,
+observed 2022-12-05 10:05, step 5 minutes, 12 levels, sent 11:00:19; in wainshine/SL651,
+sl651-toolkit/examples/fujian_messages.txt, "福建省水文监测数据接入规定 V1.0 示例报文") and one in
+gaoming2222/Protocol_WH-master (Protocol.Data.GY/UpParser.cs: observed 2018-04-09 23:00, step 5
+minutes, 13 accumulated rainfalls, sent 2018-04-10 00:00:00): in both the last value falls at
+the send time only if the first falls at the observation time; yushun1990/sl651_bridge
+(protocol/src/body.rs, "第一组数据的观测时间"; bridge/src/pipeline.rs, base + step × i) and the
+audit notes of wainshine/SL651 (sl651-toolkit/audit/audit_report_v2.4.md: "标识符组一次 + 多组数据",
+§6.6.4.4 Table 30 note d). Not confirmed by any source read, so not decoded: several
+identifiers before the values (sl651_bridge's reading of Table 30 for ASCII mode, time first);
+in HEX/BCD mode they cannot be told from values, in ASCII mode a symbol followed by another
+symbol after a time-step code is refused (:class:`Sl651Error`).
+
+Multi-packet messages (SYN, mode M3): the bodies of packets 1 to *total*, in sequence order,
+joined, are one body; only packet 1 carries the serial number, send time, station and
+observation time. :func:`decode_frame` keeps a packet's body undecoded (``packets``, ``body``);
+:func:`decode_body` decodes the joined body. Sources: the station side of
+yu-xiaoyao/sl651-2014-server (netty-client M3PacketSplitter.java: header in packet 1 only, ETB
+then ETX) and its centre (SL651TcpInboundHandler.java, M3Message.getM3Body); a station's
+firmware in the public code index (camera.c, "只有第一包需要正文信息"); the packets of a picture
+published in blog.csdn.net/doom66151/article/details/147009230 (packet 43 of 43 starts with
+picture bytes) and the Fujian picture frame above (packet 1 of 4). A picture (36) is the
+element ``F3 F3`` followed by the picture's bytes to the end of the body (``picture``); in ASCII
+mode ``PIC`` and the bytes as they are, then one space (as sl651_bridge reads it: assumed).
 
 Examples
 --------
@@ -82,6 +115,7 @@ __all__ = [
     "Sl651Frame",
     "acknowledgement",
     "crc16",
+    "decode_body",
     "decode_frame",
     "element",
     "encode_frame",
@@ -99,6 +133,12 @@ HEADER = 13  # bytes before the start-of-text character, HEX/BCD mode
 ASCII_HEADER = 23  # bytes before the start-of-text character, ASCII mode
 OBSERVED = b"\xf0\xf0"
 STATION = b"\xf1\xf1"
+PICTURE = b"\xf3\xf3"
+#: Data-definition byte some stations send after ``F0``/``F1`` instead of repeating it (5 bytes,
+#: no decimals): gaoming2222/Protocol_WH-master's published uniform-interval frame.
+FIVE_BYTES = 0x28
+#: Function codes whose time-step code starts a series: uniform-interval report, period data.
+SERIES_FUNCTIONS = frozenset({0x31, 0x38})
 
 Kind = Literal["bcd", "hex", "rain5", "level5", "timestep"]
 Mode = Literal["hex", "ascii"]
@@ -259,12 +299,15 @@ class Element:
     """One decoded element.
 
     ``value`` is None when the station sent "missing" (all F), when the element is an array
-    (``values`` then holds its twelve 5-minute values, None where invalid) or when the bytes are
-    not a number. ``observed_time`` is None when the element belongs to the frame's
+    (``values`` then holds its twelve 5-minute values, None where invalid), when it is a
+    uniform-interval series (``values`` holds one value per step, None where missing, and
+    ``time_step`` the step: value *i* was observed at the observation time + *i* × step) or when
+    the bytes are not a number. ``observed_time`` is None when the element belongs to the frame's
     ``observed_time``; ``raw`` (ignored in comparisons) is what the frame carried for the value:
     hex of the value bytes in HEX/BCD mode, the value text (or, for the time-step code, the
     ``DRxnn`` symbol) in ASCII mode; :func:`encode_frame` re-sends it as is when it encodes in
-    the frame's own mode.
+    the frame's own mode (all the values of a series: their hex, or their texts separated by
+    spaces).
 
     In ASCII mode ``id`` is still the identifier (``"39"`` for ``Z``); an unknown symbol is kept
     as a non-standard element whose ``id`` is the symbol text. ``decimals`` are those
@@ -282,6 +325,7 @@ class Element:
     symbol: str = ""
     values: tuple[float | None, ...] = ()
     observed_time: dt.datetime | None = None
+    time_step: dt.timedelta | None = None
     raw: str = field(default="", compare=False)
 
 
@@ -292,8 +336,10 @@ class Sl651Frame:
     ``station`` is the address as 10 hex digits; ``password`` 4 hex digits; ``station_class``
     the letter after ``F1 F1`` (``H`` river, ``K`` reservoir, ``P`` rainfall, ...). Frames of a
     multi-packet message (SYN) keep their body undecoded in ``body``, with ``packets`` = (total,
-    sequence). ``mode`` is the encoding the frame came in (``"hex"`` for HEX/BCD, ``"ascii"``)
-    and the one :func:`encode_frame` and :func:`acknowledgement` use by default.
+    sequence); :func:`decode_body` decodes the joined bodies. ``picture`` holds the bytes after
+    ``F3 F3`` (a picture, function 36), None when there is none. ``mode`` is the encoding the
+    frame came in (``"hex"`` for HEX/BCD, ``"ascii"``) and the one :func:`encode_frame` and
+    :func:`acknowledgement` use by default.
     """
 
     center: int
@@ -309,6 +355,7 @@ class Sl651Frame:
     end: int = ETX
     packets: tuple[int, int] | None = None
     body: bytes = b""
+    picture: bytes | None = None
     valid_crc: bool = True
     crc_expected: int = 0
     crc_found: int = 0
@@ -351,13 +398,19 @@ def element(
     size: int | None = None,
     values: tuple[float | None, ...] = (),
     observed_time: dt.datetime | None = None,
+    time_step: dt.timedelta | None = None,
 ) -> Element:
     """An element to encode; size and decimals default to the usual ones of Annex C.
+
+    A uniform-interval series (function 31) is ``element(id, None, values=..., time_step=...)``
+    after ``element("04", minutes)``, the time-step code.
 
     Examples
     --------
     >>> element("39", 0.127).size, element("39", 0.127).decimals
     (4, 3)
+    >>> element("39", None, values=(1.5, 1.6), time_step=dt.timedelta(minutes=5)).time_step
+    datetime.timedelta(seconds=300)
     """
     ident = id.upper()
     info = ELEMENTS.get(ident)
@@ -365,11 +418,11 @@ def element(
         if decimals is None or size is None:
             raise ValueError(f"element {ident} is not in Annex C: give decimals= and size=")
         return Element(ident, f"element {ident}", value, "", False, decimals, size,
-                       values=values, observed_time=observed_time)
+                       values=values, observed_time=observed_time, time_step=time_step)
     return Element(
         ident, info.name, value, info.unit, True,
         info.decimals if decimals is None else decimals, info.size if size is None else size,
-        symbol=info.symbol, values=values, observed_time=observed_time,
+        symbol=info.symbol, values=values, observed_time=observed_time, time_step=time_step,
     )
 
 
@@ -497,6 +550,49 @@ def _check_marks(data: bytes, start_at: int, end_at: int, direction: str) -> int
     return end
 
 
+def decode_body(head: Sl651Frame, body: bytes) -> Sl651Frame:
+    """Decode the body of a report on its own: the joined bodies of a multi-packet message.
+
+    The body is what follows the start-of-text character (and, in a multi-packet frame, the
+    packet numbers) up to the end character: serial number, send time, station, observation
+    time, elements, in the mode of ``head``. Packets 1 to *total* of a message (SYN), in
+    sequence order, joined, make one body; only packet 1 carries the serial number and send
+    time (see the module's notes for the sources).
+
+    Parameters
+    ----------
+    head
+        A frame of the message (any packet, from :func:`decode_frame`): its centre, station,
+        password, function code, direction and mode are kept.
+    body
+        The body bytes.
+
+    Returns
+    -------
+    Sl651Frame
+        ``head`` with the decoded fields, ``packets`` None and ``body`` empty.
+
+    Raises
+    ------
+    Sl651Error
+        As :func:`decode_frame`; offsets count from the first byte of ``body``.
+
+    Examples
+    --------
+    Packet 1 of 2 of a picture (function 36), decoded on its own:
+
+    >>> packet = decode_frame(bytes.fromhex(
+    ...     "7E7E0100123456781234360017" "16002001" "0001240102080000" "F1F1001234567848"
+    ...     "F3F3" "FFD8" "17A3E5"))
+    >>> packet.packets, packet.serial, decode_body(packet, packet.body).picture.hex()
+    ((2, 1), None, 'ffd8')
+    """
+    base = replace(head, packets=None, body=b"", end=ETX)
+    if head.mode == "ascii":
+        return _decode_ascii_body(body, 0, len(body), base)
+    return _decode_body(body, 0, len(body), base)
+
+
 def _decode_body(data: bytes, pos: int, stop: int, head: Sl651Frame) -> Sl651Frame:
     _need(data, pos, 8, stop, "serial number and send time")
     serial = int.from_bytes(data[pos:pos + 2], "big")
@@ -505,27 +601,49 @@ def _decode_body(data: bytes, pos: int, stop: int, head: Sl651Frame) -> Sl651Fra
     station_class: str | None = None
     first_observed: dt.datetime | None = None
     observed: dt.datetime | None = None
+    step: dt.timedelta | None = None
+    picture: bytes | None = None
+    series = head.function_code in SERIES_FUNCTIONS
     elements: list[Element] = []
     while pos < stop:
-        if data[pos:pos + 2] == STATION:
+        if _marker(data, pos, STATION):
             _need(data, pos, 8, stop, "station address element (F1F1)")
             station_class = chr(data[pos + 7])
             pos += 8
-        elif data[pos:pos + 2] == OBSERVED:
+        elif _marker(data, pos, OBSERVED):
             _need(data, pos, 7, stop, "observation time element (F0F0)")
             observed = _bcd_time(data, pos + 2, 5)
             if first_observed is None:
                 first_observed = observed
+            step = None
             pos += 7
+        elif data[pos:pos + 2] == PICTURE:
+            picture = data[pos + 2:stop]
+            pos = stop
         else:
-            item, pos = _decode_element(data, pos, stop)
+            item, pos = _decode_element(data, pos, stop, step)
+            if item.id == "04" and series:
+                step = _step(item)
             if observed != first_observed:
                 item = replace(item, observed_time=observed)
             elements.append(item)
     return replace(
         head, serial=serial, send_time=send_time, station_class=station_class,
-        observed_time=first_observed, elements=tuple(elements),
+        observed_time=first_observed, elements=tuple(elements), picture=picture,
     )
+
+
+def _marker(data: bytes, pos: int, mark: bytes) -> bool:
+    """``F0 F0`` or ``F1 F1`` at ``pos``, or the variant with data-definition byte 28."""
+    return data[pos:pos + 1] == mark[:1] and data[pos + 1:pos + 2] in (mark[1:],
+                                                                      bytes([FIVE_BYTES]))
+
+
+def _step(item: Element) -> dt.timedelta | None:
+    """The time step a time-step code element gives (None for a step of zero or missing)."""
+    if item.value is None or item.value <= 0:
+        return None
+    return dt.timedelta(minutes=item.value)
 
 
 def _need(data: bytes, pos: int, count: int, stop: int, what: str) -> None:
@@ -552,7 +670,10 @@ def _time(digits: str, pos: int, coding: str = "") -> dt.datetime:
         raise Sl651Error(pos, f"time {digits} is not a {coding}{layout} ({exc})") from None
 
 
-def _decode_element(data: bytes, pos: int, stop: int) -> tuple[Element, int]:
+def _decode_element(
+    data: bytes, pos: int, stop: int, step: dt.timedelta | None = None
+) -> tuple[Element, int]:
+    """One element at ``pos``; with a ``step``, a scalar element is a uniform-interval series."""
     at = pos
     ident = f"{data[pos]:02X}"
     pos += 1
@@ -563,23 +684,60 @@ def _decode_element(data: bytes, pos: int, stop: int) -> tuple[Element, int]:
     _need(data, at, pos - at + 1, stop, f"element {ident}: data-definition byte")
     size, decimals = data[pos] >> 3, data[pos] & 0x07
     pos += 1
+    info = ELEMENTS.get(ident)
+    kind: Kind = info.kind if info is not None else "bcd"
+    if step is not None and kind in ("bcd", "hex") and size > 0:
+        return _decode_series(data, at, pos, stop, ident, size, decimals, step)
     if pos + size > stop:
         raise Sl651Error(at, f"element {ident} truncated: its data-definition byte "
                              f"{data[pos - 1]:02X} says {size} bytes, the body has "
                              f"{stop - pos} left")
     raw = data[pos:pos + size]
-    info = ELEMENTS.get(ident)
-    kind: Kind = info.kind if info is not None else "bcd"
     value, values = _value(raw, decimals, kind)
     if info is None:
-        if value is None and raw and raw != b"\xff" * size:
-            value = int.from_bytes(raw, "big") / 10**decimals  # vendor HEX value
+        value = _vendor_value(raw, value, decimals)
         item = Element(ident, f"element {ident}", value, "", False, decimals, size,
                        raw=raw.hex().upper())
     else:
         item = Element(ident, info.name, value, info.unit, True, decimals, size,
                        symbol=info.symbol, values=values, raw=raw.hex().upper())
     return item, pos + size
+
+
+def _vendor_value(raw: bytes, value: float | None, decimals: int) -> float | None:
+    """A vendor element whose bytes are not BCD is read as a HEX number."""
+    if value is None and raw and raw != b"\xff" * len(raw):
+        number: float = int.from_bytes(raw, "big") / 10**decimals
+        return number
+    return value
+
+
+def _decode_series(
+    data: bytes, at: int, pos: int, stop: int, ident: str, size: int, decimals: int,
+    step: dt.timedelta,
+) -> tuple[Element, int]:
+    """The values of a uniform-interval series: ``size`` bytes each, to ``stop`` or F0 F0."""
+    info = ELEMENTS.get(ident)
+    kind: Kind = info.kind if info is not None else "bcd"
+    start = pos
+    values: list[float | None] = []
+    while pos < stop and not _marker(data, pos, OBSERVED):
+        if pos + size > stop:
+            raise Sl651Error(pos, f"uniform-interval values of element {ident}: {stop - pos} "
+                                  f"bytes left, not a whole {size}-byte value (its "
+                                  f"data-definition byte {data[start - 1]:02X} says {size})")
+        raw = data[pos:pos + size]
+        value, _ = _value(raw, decimals, kind)
+        values.append(_vendor_value(raw, value, decimals) if info is None else value)
+        pos += size
+    if not values:
+        raise Sl651Error(at, f"element {ident} after a time-step code has no value")
+    raw_hex = data[start:pos].hex().upper()
+    if info is None:
+        return Element(ident, f"element {ident}", None, "", False, decimals, size,
+                       values=tuple(values), time_step=step, raw=raw_hex), pos
+    return Element(ident, info.name, None, info.unit, True, decimals, size, symbol=info.symbol,
+                   values=tuple(values), time_step=step, raw=raw_hex), pos
 
 
 def _value(raw: bytes, decimals: int, kind: Kind) -> tuple[float | None, tuple[float | None, ...]]:
@@ -679,10 +837,18 @@ def _decode_ascii_body(data: bytes, pos: int, stop: int, head: Sl651Frame) -> Sl
     station_class: str | None = None
     first_observed: dt.datetime | None = None
     observed: dt.datetime | None = None
+    step: dt.timedelta | None = None
+    picture: bytes | None = None
+    series = head.function_code in SERIES_FUNCTIONS
     elements: list[Element] = []
     i = 0
     while i < len(words):
         at, word = words[i]
+        if word == "PIC":
+            # The picture's bytes as they are, then one space (sl651_bridge's reading).
+            picture = data[at + 4:stop]
+            picture = picture[:-1] if picture.endswith(b" ") else picture
+            break
         if word in ("ST", "TT"):
             if i + 1 >= len(words):
                 what = "station address (ST)" if word == "ST" else "observation time (TT)"
@@ -691,6 +857,7 @@ def _decode_ascii_body(data: bytes, pos: int, stop: int, head: Sl651Frame) -> Sl
                 observed = _time(words[i + 1][1], words[i + 1][0])
                 if first_observed is None:
                     first_observed = observed
+                step = None
                 i += 2
                 continue
             i += 2
@@ -698,13 +865,15 @@ def _decode_ascii_body(data: bytes, pos: int, stop: int, head: Sl651Frame) -> Sl
                 station_class = words[i][1]
                 i += 1
             continue
-        item, i = _decode_ascii_element(words, i)
+        item, i = _decode_ascii_element(words, i, step)
+        if item.id == "04" and series:
+            step = _step(item)
         if observed != first_observed:
             item = replace(item, observed_time=observed)
         elements.append(item)
     return replace(
         head, serial=serial, send_time=send_time, station_class=station_class,
-        observed_time=first_observed, elements=tuple(elements),
+        observed_time=first_observed, elements=tuple(elements), picture=picture,
     )
 
 
@@ -720,22 +889,28 @@ def _is_station_class(words: list[tuple[int, str]], i: int) -> bool:
     return i + 1 >= len(words) or _NUMBER.fullmatch(words[i + 1][1]) is None
 
 
-def _decode_ascii_element(words: list[tuple[int, str]], i: int) -> tuple[Element, int]:
+def _decode_ascii_element(
+    words: list[tuple[int, str]], i: int, step: dt.timedelta | None = None
+) -> tuple[Element, int]:
+    """One element at word ``i``; with a ``step``, a scalar element is a series."""
     at, symbol = words[i]
-    step = _STEP.fullmatch(symbol)
-    if step is not None:
+    code = _STEP.fullmatch(symbol)
+    if code is not None:
         info = ELEMENTS["04"]
-        minutes = int(step[2]) * _STEP_UNITS[step[1]][0]
+        minutes = int(code[2]) * _STEP_UNITS[code[1]][0]
         return Element("04", info.name, float(minutes), info.unit, True, 0, info.size,
                        symbol=info.symbol, raw=symbol), i + 1
     if _NUMBER.fullmatch(symbol):
         raise Sl651Error(at, f"value {symbol!r} where an element symbol was expected (several "
-                             "values after one symbol, as in a uniform-interval report, are "
-                             "not read yet)")
+                             "values after one symbol are read only after a time-step code "
+                             "DRxnn, in functions 31 and 38)")
     if i + 1 >= len(words):
         raise Sl651Error(at, f"element {symbol} truncated: its value is missing")
     text = words[i + 1][1]
     ident = _BY_SYMBOL.get(symbol.upper())
+    kind: Kind = ELEMENTS[ident].kind if ident is not None else "bcd"
+    if step is not None and kind in ("bcd", "hex"):
+        return _decode_ascii_series(words, i, ident, step)
     if ident is None:
         number, places, needed = _decimal(text)
         return Element(symbol, f"element {symbol}", number, "", False, places, needed,
@@ -759,6 +934,37 @@ def _decode_ascii_element(words: list[tuple[int, str]], i: int) -> tuple[Element
             decimals, size = text_decimals, max(size, needed)
     return Element(ident, info.name, value, info.unit, True, decimals, size,
                    symbol=info.symbol, values=values, raw=text), i + 2
+
+
+def _decode_ascii_series(
+    words: list[tuple[int, str]], i: int, ident: str | None, step: dt.timedelta
+) -> tuple[Element, int]:
+    """A symbol and its values, one per time step, while the words are numbers."""
+    at, symbol = words[i]
+    nxt = words[i + 1][1]
+    if _BY_SYMBOL.get(nxt.upper()) is not None or _STEP.fullmatch(nxt) or nxt in ("TT", "ST"):
+        raise Sl651Error(at, f"symbol {symbol} followed by {nxt!r} after a time-step code: "
+                             "several symbols before their values are not confirmed by any "
+                             "source read, so not decoded")
+    texts = [nxt]
+    j = i + 2
+    while j < len(words) and _NUMBER.fullmatch(words[j][1]):
+        texts.append(words[j][1])
+        j += 1
+    parsed = [_decimal(text) for text in texts]
+    values = tuple(number for number, _, _ in parsed)
+    places = max(p for _, p, _ in parsed)
+    needed = max(n for _, _, n in parsed)
+    if ident is None:
+        return Element(symbol, f"element {symbol}", None, "", False, places, needed,
+                       values=values, time_step=step, raw=" ".join(texts)), j
+    info = ELEMENTS[ident]
+    if info.kind == "hex":
+        values = tuple(int(t, 16) / 10**info.decimals
+                       if all(c in string.hexdigits for c in t) else None for t in texts)
+        places, needed = info.decimals, max(info.size, *((len(t) + 1) // 2 for t in texts))
+    return Element(ident, info.name, None, info.unit, True, places, max(info.size, needed),
+                   symbol=info.symbol, values=values, time_step=step, raw=" ".join(texts)), j
 
 
 def _decimal(text: str) -> tuple[float | None, int, int]:
@@ -845,6 +1051,7 @@ def _check_hex(text: str, count: int, what: str) -> None:
 def _encode_body(frame: Sl651Frame, use_raw: bool) -> bytes:
     if frame.serial is None or frame.send_time is None:
         raise ValueError("a single-packet frame needs serial and send_time")
+    _check_series(frame, hex_mode=True)
     out = bytearray(frame.serial.to_bytes(2, "big"))
     out += bytes.fromhex(frame.send_time.strftime("%y%m%d%H%M%S"))
     if frame.station_class is not None:
@@ -858,7 +1065,49 @@ def _encode_body(frame: Sl651Frame, use_raw: bool) -> bytes:
         out += _encode_element(item, use_raw)
     if not frame.elements and frame.observed_time is not None:
         out += OBSERVED + bytes.fromhex(frame.observed_time.strftime("%y%m%d%H%M"))
+    if frame.picture is not None:
+        out += PICTURE + frame.picture
     return bytes(out)
+
+
+def _check_series(frame: Sl651Frame, *, hex_mode: bool) -> None:
+    """Refuse what would not decode back: series out of place, elements a series would eat.
+
+    After a time-step code (functions 31 and 38), every scalar element of the same observation
+    time is a series of that step; in HEX/BCD mode a series runs to the next observation time,
+    so nothing may follow it there.
+    """
+    takes_series = frame.function_code in SERIES_FUNCTIONS
+    current: object = object()
+    step: dt.timedelta | None = None
+    closed: str | None = None
+    for item in frame.elements:
+        observed = item.observed_time or frame.observed_time
+        if observed != current:
+            current, step, closed = observed, None, None
+        if closed is not None:
+            raise ValueError(f"element {item.id} follows the series of element {closed} at the "
+                             "same observation time: in HEX/BCD mode a series runs to the next "
+                             "observation time, give the element its own observed_time")
+        info = ELEMENTS.get(item.id) if item.standard else None
+        kind: Kind = info.kind if info is not None else "bcd"
+        if kind == "timestep":
+            step = _step(item) if takes_series else None
+            continue
+        if item.time_step is not None:
+            if not takes_series:
+                raise ValueError(f"element {item.id}: a series (time_step) is sent in functions "
+                                 "31 and 38 only")
+            if item.time_step != step:
+                raise ValueError(f"element {item.id}: a series of step {item.time_step} needs a "
+                                 "time-step code element 04 of that step before it, at the "
+                                 "same observation time")
+            if not item.values:
+                raise ValueError(f"element {item.id}: a series needs at least one value")
+            closed = item.id if hex_mode else None
+        elif step is not None and kind in ("bcd", "hex"):
+            raise ValueError(f"element {item.id} follows a time-step code: give it values= and "
+                             "time_step= (a uniform-interval series)")
 
 
 def _encode_element(item: Element, use_raw: bool) -> bytes:
@@ -872,27 +1121,34 @@ def _encode_element(item: Element, use_raw: bool) -> bytes:
         return head + bytes.fromhex(item.raw)
     info = ELEMENTS.get(item.id)
     kind: Kind = info.kind if info is not None and item.standard else "bcd"
+    if item.time_step is not None:
+        return head + b"".join(_encode_value(item, v, kind) for v in item.values)
     if kind == "rain5":
         return head + bytes(0xFF if v is None else round(v * 10) for v in item.values)
     if kind == "level5":
         return head + b"".join(
             (0xFFFF if v is None else round(v * 100)).to_bytes(2, "big") for v in item.values
         )
-    if item.value is None:
-        return head + b"\xff" * item.size
+    return head + _encode_value(item, item.value, kind)
+
+
+def _encode_value(item: Element, value: float | None, kind: Kind) -> bytes:
+    """One value of ``item`` in its size and decimals (all F when missing)."""
+    if value is None:
+        return b"\xff" * item.size
     if kind == "hex":
-        scaled: int = round(item.value * 10**item.decimals)
-        return head + scaled.to_bytes(item.size, "big")
+        scaled: int = round(value * 10**item.decimals)
+        return scaled.to_bytes(item.size, "big")
     if kind == "timestep":
-        days, rest = divmod(round(item.value), 1440)
-        return head + bytes.fromhex(f"{days:02d}{rest // 60:02d}{rest % 60:02d}")
-    negative = item.value < 0
+        days, rest = divmod(round(value), 1440)
+        return bytes.fromhex(f"{days:02d}{rest // 60:02d}{rest % 60:02d}")
+    negative = value < 0
     width = 2 * (item.size - 1 if negative else item.size)
-    digits = f"{round(abs(item.value) * 10**item.decimals):0{width}d}"
+    digits = f"{round(abs(value) * 10**item.decimals):0{width}d}"
     if len(digits) > width:
-        raise ValueError(f"element {item.id}: {item.value} does not fit {item.size} bytes "
+        raise ValueError(f"element {item.id}: {value} does not fit {item.size} bytes "
                          f"with {item.decimals} decimals")
-    return head + (b"\xff" if negative else b"") + bytes.fromhex(digits)
+    return (b"\xff" if negative else b"") + bytes.fromhex(digits)
 
 
 def _encode_ascii_body(frame: Sl651Frame, use_raw: bool) -> bytes:
@@ -900,6 +1156,7 @@ def _encode_ascii_body(frame: Sl651Frame, use_raw: bool) -> bytes:
         raise ValueError("a single-packet frame needs serial and send_time")
     if not 0 <= frame.serial <= 0xFFFF:
         raise ValueError(f"serial {frame.serial}: 0 to 65535")
+    _check_series(frame, hex_mode=False)
     words: list[str] = []
     if frame.station_class is not None:
         words += ["ST", frame.station.upper(), frame.station_class]
@@ -917,7 +1174,8 @@ def _encode_ascii_body(frame: Sl651Frame, use_raw: bool) -> bytes:
             raise ValueError(f"{word!r} cannot be sent in ASCII mode: printable ASCII without "
                              "spaces expected")
     text = f"{frame.serial:04X}{frame.send_time:%y%m%d%H%M%S}" + "".join(w + " " for w in words)
-    return text.encode("ascii")
+    picture = b"" if frame.picture is None else b"PIC " + frame.picture + b" "
+    return text.encode("ascii") + picture
 
 
 def _ascii_element(item: Element, use_raw: bool) -> list[str]:
@@ -928,6 +1186,10 @@ def _ascii_element(item: Element, use_raw: bool) -> list[str]:
             return [item.raw]
         return [_step_symbol(item)]
     symbol = info.symbol if info is not None else (item.symbol or item.id)
+    if item.time_step is not None:
+        if item.raw and use_raw:
+            return [symbol, *item.raw.split(" ")]
+        return [symbol, *(_ascii_value(item, v, kind) for v in item.values)]
     if item.raw and use_raw:
         return [symbol, item.raw]
     if kind == "rain5":
@@ -936,15 +1198,20 @@ def _ascii_element(item: Element, use_raw: bool) -> list[str]:
     if kind == "level5":
         return [symbol, "".join("FFFF" if v is None else f"{round(v * 100):04X}"
                                 for v in item.values)]
-    if item.value is None:
+    return [symbol, _ascii_value(item, item.value, kind)]
+
+
+def _ascii_value(item: Element, value: float | None, kind: Kind) -> str:
+    """One value of ``item`` as ASCII-mode text."""
+    if value is None:
         raise ValueError(f"element {item.id}: a missing value has no confirmed form in ASCII "
                          "mode: give raw= the text the station sends")
     if kind == "hex":
-        return [symbol, f"{round(item.value * 10**item.decimals):0{2 * item.size}X}"]
-    scaled = round(abs(item.value) * 10**item.decimals)
+        return f"{round(value * 10**item.decimals):0{2 * item.size}X}"
+    scaled = round(abs(value) * 10**item.decimals)
     digits = f"{scaled:0{item.decimals + 1}d}"
     text = f"{digits[:-item.decimals]}.{digits[-item.decimals:]}" if item.decimals else digits
-    return [symbol, ("-" if item.value < 0 and scaled else "") + text]
+    return ("-" if value < 0 and scaled else "") + text
 
 
 def _step_symbol(item: Element) -> str:
@@ -962,12 +1229,18 @@ def acknowledgement(
     send_time: dt.datetime | None = None,
     keep_open: bool = False,
     mode: Mode | None = None,
+    packets: tuple[int, int] | None = None,
+    nak: bool = False,
 ) -> bytes:
     """The down frame the centre sends after an up frame, in the mode of that frame.
 
     Same centre, station, password and function code; flag 8 (down); body = the serial number
     of the frame answered and the centre's send time; end character EOT 04 (close the link) or,
-    with ``keep_open``, ESC 1B (keep it open 10 minutes).
+    with ``keep_open``, ESC 1B (keep it open 10 minutes), or NAK 15 (send it again) with
+    ``nak``. An answer in a multi-packet exchange (M3) starts with SYN and the packet numbers
+    ``packets``: (total, total) once every packet is in, (total, sequence) in the NAK asking for
+    packet *sequence* again (as sl651_bridge's ack.rs builds them: assumed, the standard's text
+    was not reachable).
 
     When to send it (transmission modes M1 send/no answer, M2 send/confirm, M3 multi-packet
     send/confirm, M4 query/answer): in M1 the centre answers nothing; in M2 and M4 it answers
@@ -992,6 +1265,11 @@ def acknowledgement(
         End with ESC rather than EOT.
     mode
         ``"hex"`` or ``"ascii"``; by default the mode of ``frame``.
+    packets
+        (total, sequence) for an answer in a multi-packet exchange; ``frame`` is then the
+        message decoded by :func:`decode_body` (or any frame with a serial and send time).
+    nak
+        End with NAK (send again) rather than EOT or ESC.
 
     Examples
     --------
@@ -1004,13 +1282,19 @@ def acknowledgement(
     >>> acknowledgement(report, keep_open=True).hex().upper()
     '7E7E00123456780112343080080200035910111549471B75D4'
     """
-    if frame.direction != "up" or frame.serial is None or frame.send_time is None:
-        raise ValueError("only a single-packet up frame with a serial and send time is "
-                         "acknowledged this way")
+    sent = send_time or frame.send_time
+    if frame.direction != "up" or frame.serial is None or sent is None:
+        raise ValueError("only an up frame with a serial and send time is acknowledged (a "
+                         "packet of a multi-packet message: decode_body the joined bodies, or "
+                         "give serial and send_time)")
     answer = Sl651Frame(
         center=frame.center, station=frame.station, password=frame.password,
-        function_code=frame.function_code, serial=frame.serial,
-        send_time=send_time or frame.send_time, direction="down",
-        end=ESC if keep_open else EOT, mode=frame.mode if mode is None else mode,
+        function_code=frame.function_code, serial=frame.serial, send_time=sent,
+        direction="down",
+        end=NAK if nak else ESC if keep_open else EOT,
+        mode=frame.mode if mode is None else mode,
     )
+    if packets is not None:
+        body = (_encode_ascii_body if answer.mode == "ascii" else _encode_body)(answer, False)
+        answer = replace(answer, packets=packets, body=body)
     return encode_frame(answer)

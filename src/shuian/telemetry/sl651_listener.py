@@ -13,6 +13,26 @@ hex and the reason; a frame whose readings could not be committed (the database 
 not acknowledged, so the station sends it again. A frame with a CRC mismatch is answered NAK
 (``15``), which asks the station to send it again.
 
+A uniform-interval report (function 31) gives one reading per value, value *i* at the
+observation time + *i* × the time step (see :mod:`shuian.telemetry.sl651`).
+
+Multi-packet messages (SYN, mode M3) are put together per connection, keyed by station, function
+code and packet total: packets before the last are not answered; once every packet is in, the
+joined body is decoded and stored like a single report, then acknowledged with the packet
+numbers (total, total); when the last packet has come and some are missing, the centre answers
+NAK with the first missing packet's number, and a packet with a CRC mismatch is answered NAK
+with its own number (the answers as yushun1990/sl651_bridge builds them, protocol/src/ack.rs and
+bridge/src/session.rs; yu-xiaoyao/sl651-2014-server's centre likewise answers nothing before the
+last packet and marks a missing one for NAK with its number; a station firmware in the public
+code index, camera.c, sends its packets back to back without waiting). A message still
+incomplete when its connection closes is kept as a rejection (every packet received, in hex, and
+which are missing). A message is bounded to :data:`MAX_MESSAGE_BYTES`, a connection to
+:data:`MAX_MESSAGES` messages in progress. A picture (function 36) is not a reading: it is
+counted in the status (``pictures``) and kept as a rejection with its bytes in hex (only its
+size when it is :data:`MAX_PICTURE_HEX` bytes or more). The store keeps the first 2000
+characters of a rejection's raw text (``shuian.store.base.MAX_RAW_TEXT``), so of a picture or an
+incomplete message over 1000 bytes only the beginning is kept today.
+
 A site file configures it like this::
 
     telemetry:
@@ -35,7 +55,7 @@ import threading
 import zoneinfo
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -44,12 +64,11 @@ from shuian.errors import Sl651Error
 from shuian.readings import Rejection
 from shuian.telemetry.mqtt import Ingest, IngestOutcome, Reject
 from shuian.telemetry.sl651 import (
-    NAK,
     Element,
     Sl651Frame,
     acknowledgement,
+    decode_body,
     decode_frame,
-    encode_frame,
     frame_size,
     header_size,
 )
@@ -67,6 +86,14 @@ STRUCTURAL_ELEMENTS = frozenset({"04"})
 MAX_GARBAGE = 4096
 #: Seconds a station may take to send the rest of a frame it has begun.
 FRAME_TIMEOUT = 30.0
+#: Most bytes (whole packets) kept of one multi-packet message; beyond, it is kept as a rejection.
+MAX_MESSAGE_BYTES = 1 << 20
+#: Most multi-packet messages in progress on one connection; beyond, the oldest is closed.
+MAX_MESSAGES = 8
+#: Pictures of this many bytes or more keep only their size in their rejection (64 KiB).
+MAX_PICTURE_HEX = 64 * 1024
+#: Seconds the listener waits, when it stops, for connections to keep what they still hold.
+STOP_GRACE = 5.0
 
 
 class Sl651Station(BaseModel):
@@ -164,9 +191,12 @@ def frame_records(
     """The readings of a report for a station's channels, and the elements that map to none.
 
     A reading's ``time`` is the element's observation time (ISO 8601, in the station's zone
-    when it names one, else without an offset: the site's zone). An array element (twelve
-    5-minute values of the hour, ``F4``–``FC``) gives one reading per valid value, each at the
-    end of its 5 minutes. Missing values (all F) and the time-step code are not readings.
+    when it names one, else without an offset: the site's zone). A uniform-interval series
+    (function 31, an element with a ``time_step``) gives one reading per value, value *i* at
+    the observation time + *i* × the step (the first value is observed at the observation time;
+    sources in :mod:`shuian.telemetry.sl651`). An array element (twelve 5-minute values of the
+    hour, ``F4``–``FC``) gives one reading per valid value, each at the end of its 5 minutes.
+    Missing values (all F) and the time-step code are not readings.
     """
     zone = zoneinfo.ZoneInfo(station.timezone) if station.timezone else None
     records: list[dict[str, Any]] = []
@@ -181,7 +211,9 @@ def frame_records(
         observed = item.observed_time or frame.observed_time or frame.send_time
         if observed is None:
             continue
-        if item.values:
+        if item.time_step is not None:
+            points = [(observed + i * item.time_step, v) for i, v in enumerate(item.values)]
+        elif item.values:
             start = observed - dt.timedelta(minutes=5 * len(item.values))
             points = [(start + dt.timedelta(minutes=5 * (i + 1)), v)
                       for i, v in enumerate(item.values)]
@@ -208,6 +240,7 @@ class _Peer:
     address: str | None = None
     messages: int = 0
     rejected: int = 0
+    pictures: int = 0
     last_message_at: dt.datetime | None = None
     last_error: str | None = None
     last_error_at: dt.datetime | None = None
@@ -216,9 +249,61 @@ class _Peer:
         return {
             "name": self.name, "station": self.station, "connected": self.connections > 0,
             "address": self.address, "messages": self.messages, "rejected": self.rejected,
+            "pictures": self.pictures,
             "last_message_at": _iso(self.last_message_at), "last_error": self.last_error,
             "last_error_at": _iso(self.last_error_at),
         }
+
+
+@dataclass
+class _Message:
+    """The packets of one multi-packet message received so far on a connection.
+
+    ``packets`` maps a sequence number (1 to ``total``) to the packet's frame and bytes;
+    ``dropped`` is set once the message passed :data:`MAX_MESSAGE_BYTES` (its packets were kept
+    as a rejection, and the rest of it are kept one by one until a packet 1 begins another).
+    """
+
+    station: str
+    function_code: int
+    total: int
+    packets: dict[int, tuple[Sl651Frame, bytes]] = field(default_factory=dict)
+    last_seen: bool = False
+    dropped: bool = False
+
+    @property
+    def size(self) -> int:
+        """Bytes of the packets kept."""
+        return sum(len(data) for _, data in self.packets.values())
+
+    def missing(self) -> list[int]:
+        """Sequence numbers not received yet."""
+        return [n for n in range(1, self.total + 1) if n not in self.packets]
+
+    def body(self) -> bytes:
+        """The bodies of the packets, in sequence order, joined."""
+        return b"".join(self.packets[n][0].body for n in sorted(self.packets))
+
+    def raw(self) -> str:
+        """The packets received, whole and in sequence order, in hex."""
+        return b"".join(self.packets[n][1] for n in sorted(self.packets)).hex().upper()
+
+    def serial(self) -> int:
+        """The serial number packet 1 carries (0 before packet 1 has come)."""
+        if 1 not in self.packets:
+            return 0
+        frame, _ = self.packets[1]
+        head = frame.body[:4] if frame.mode == "ascii" else frame.body[:2].hex()
+        try:
+            return int(head, 16)
+        except ValueError:
+            return 0
+
+    def describe(self) -> str:
+        missing = self.missing()
+        return (f"multi-packet message (function {self.function_code:02X}, {self.total} "
+                f"packets, {len(self.packets)} received"
+                + (f", missing {_numbers(missing)}" if missing else "") + ")")
 
 
 @dataclass
@@ -284,8 +369,10 @@ class Sl651Listener:
         self._status: dict[str, Any] = {
             "kind": "sl651", "endpoint": f"{settings.host}:{settings.port}", "connected": False,
             "connections": 0, "messages": 0, "accepted": 0, "duplicates": 0, "rejected": 0,
-            "failures": 0, "last_message_at": None, "last_error": None, "last_error_at": None,
+            "pictures": 0, "failures": 0, "last_message_at": None, "last_error": None,
+            "last_error_at": None,
         }
+        self._handlers: set[asyncio.Task[None]] = set()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -303,7 +390,7 @@ class Sl651Listener:
     def stop(self, timeout: float = 10.0) -> None:
         """Close the port and every connection, and wait for the thread to end."""
         loop, stop = self._loop, self._stop
-        if loop is not None and stop is not None:
+        if loop is not None and stop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(stop.set)
         if self._thread is not None:
             self._thread.join(timeout)
@@ -331,10 +418,13 @@ class Sl651Listener:
         batcher = asyncio.create_task(self._batcher())
         await self._stop.wait()
         server.close()
-        # Open connections end here: a frame not yet acknowledged comes again later.
+        # Open connections end here: a frame not yet acknowledged comes again later; the
+        # packets of incomplete messages are kept (as rejections) before the writer stops.
         for writer in list(self._open):
             writer.close()
         await server.wait_closed()
+        if self._handlers:
+            await asyncio.wait(list(self._handlers), timeout=STOP_GRACE)
         batcher.cancel()
 
     # -- status ---------------------------------------------------------------------------
@@ -343,11 +433,13 @@ class Sl651Listener:
         """Where the listener stands, as JSON-ready values.
 
         ``kind`` (``sl651``), ``endpoint``, ``connected`` (listening), ``connections`` open,
-        ``messages`` (frames) received, readings ``accepted`` and ``duplicates``, ``rejected``
-        (frames and elements kept as rejections), ``failures`` (commits that failed, the frames
-        left unacknowledged), ``last_message_at``, ``last_error`` and ``last_error_at`` (an
-        error older than the last message has passed), and ``peers``: per station,
-        whether it is connected, from where, its frames, rejections and last error.
+        ``messages`` (frames, each packet of a multi-packet message one) received, readings
+        ``accepted`` and ``duplicates``, ``rejected`` (frames, messages and elements kept as
+        rejections), ``pictures`` received (kept as rejections, not counted in ``rejected``),
+        ``failures`` (commits that failed, the frames left unacknowledged),
+        ``last_message_at``, ``last_error`` and ``last_error_at`` (an error older than the last
+        message has passed), and ``peers``: per station, whether it is connected, from where,
+        its frames, rejections, pictures and last error.
         """
         with self._lock:
             status = dict(self._status)
@@ -383,9 +475,13 @@ class Sl651Listener:
     ) -> None:
         host, port = writer.get_extra_info("peername")[:2]
         remote = f"{host}:{port}"
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
         self._count(connections=1)
         self._open.add(writer)
         stations: set[str] = set()
+        messages: dict[tuple[str, int, int], _Message] = {}
         buffer = bytearray()
         try:
             while True:
@@ -410,7 +506,7 @@ class Sl651Listener:
                         f"{len(garbage)} bytes that are not a frame (no 7E7E or SOH start)",
                     )], station=None)
                 for data in frames:
-                    answer, close = await self._frame(data, remote, stations)
+                    answer, close = await self._frame(data, remote, stations, messages)
                     if answer is not None:
                         writer.write(answer)
                         await writer.drain()
@@ -428,16 +524,25 @@ class Sl651Listener:
                     self._peer(station).connections -= 1
             self._open.discard(writer)
             writer.close()
+            try:
+                await self._abandon(messages, "the connection closed")
+            finally:
+                if task is not None:
+                    self._handlers.discard(task)
 
     async def _frame(
-        self, data: bytes, remote: str, stations: set[str]
+        self,
+        data: bytes,
+        remote: str,
+        stations: set[str],
+        messages: dict[tuple[str, int, int], _Message],
     ) -> tuple[bytes | None, bool]:
         """Take one frame; return the answer to send (if any) and whether to close after it."""
         self._count(messages=1)
         now = self._clock()
         self._set(last_message_at=now)
         try:
-            frame = self._check(data, remote)
+            frame = self._check(data, remote, messages)
         except _Rejected as rejected:
             await self._commit([], [rejected.rejection], station=rejected.station)
             return rejected.answer, rejected.close
@@ -451,6 +556,14 @@ class Sl651Listener:
                 peer.connections += 1
         if frame.function_code == LINK_KEEP_ALIVE:
             return None, False
+        if frame.packets is not None:
+            return await self._packet(frame, data, remote, messages), False
+        return await self._report(frame), False
+
+    async def _report(
+        self, frame: Sl651Frame, *, packets: tuple[int, int] | None = None
+    ) -> bytes | None:
+        """Store a decoded report (one frame, or a whole multi-packet message); its answer."""
         station = self._stations[frame.station]
         records, unmapped = frame_records(frame, station)
         rejections = [
@@ -464,12 +577,136 @@ class Sl651Listener:
             )
             for e in unmapped
         ]
-        await self._commit(records, rejections, station=frame.station)
+        notes = [] if frame.picture is None else [self._picture(frame, station)]
+        await self._commit(records, rejections, station=frame.station, notes=notes)
+        if notes:
+            self._count(pictures=1)
+            with self._lock:
+                self._peer(frame.station).pictures += 1
         if self.settings.acknowledge and frame.function_code in ACKNOWLEDGED_FUNCTIONS:
-            return self._answer(frame), False
-        return None, False
+            return self._answer(frame, packets=packets)
+        return None
 
-    def _check(self, data: bytes, remote: str) -> Sl651Frame:
+    def _picture(self, frame: Sl651Frame, station: Sl651Station) -> Rejection:
+        """A picture, kept as a rejection: its bytes in hex, or its size alone when large."""
+        picture = frame.picture or b""
+        reason = (f"picture (function {frame.function_code:02X}) received, {len(picture)} bytes: "
+                  "pictures are not stored as readings")
+        if len(picture) < MAX_PICTURE_HEX:
+            return Rejection(f"sl651:{frame.station}", frame.serial, picture.hex().upper(),
+                             f"station {station.label}: {reason}")
+        return Rejection(f"sl651:{frame.station}", frame.serial, "",
+                         f"station {station.label}: {reason}; only its size is kept (a picture "
+                         f"of {MAX_PICTURE_HEX // 1024} KiB or more is not kept in hex)")
+
+    async def _packet(
+        self,
+        frame: Sl651Frame,
+        data: bytes,
+        remote: str,
+        messages: dict[tuple[str, int, int], _Message],
+    ) -> bytes | None:
+        """Keep a packet of a multi-packet message; store the message once it is whole.
+
+        Returns the answer: None before the last packet, the acknowledgement (with the packet
+        numbers total, total) once the message is stored, NAK with the first missing packet's
+        number when the last packet has come and some are missing.
+        """
+        assert frame.packets is not None
+        total, sequence = frame.packets
+        station = self._stations[frame.station]
+        if not 1 <= sequence <= total:
+            await self._commit([], [self._rejection(
+                remote, data, f"station {station.label}: packet {sequence} of {total}: the "
+                "sequence number is 1 to the packet total")], station=frame.station)
+            return None
+        key = (frame.station, frame.function_code, total)
+        message = messages.get(key)
+        if message is not None and sequence == 1 and (
+                message.dropped or (1 in message.packets and message.packets[1][1] != data)):
+            del messages[key]
+            if not message.dropped:
+                await self._keep_incomplete(message, "packet 1 came again, different: a new "
+                                                     "message began")
+            message = None
+        if message is not None and message.dropped:
+            await self._commit([], [Rejection(
+                f"sl651:{frame.station}", None, data.hex().upper(),
+                f"station {station.label}: packet {sequence} of {total} of a multi-packet "
+                f"message (function {frame.function_code:02X}) dropped over "
+                f"{MAX_MESSAGE_BYTES} bytes")], station=frame.station)
+            return None
+        if message is None:
+            while len(messages) >= MAX_MESSAGES:
+                oldest = messages.pop(next(iter(messages)))
+                if not oldest.dropped:
+                    await self._keep_incomplete(oldest, f"more than {MAX_MESSAGES} messages "
+                                                        "were in progress on one connection")
+            message = messages[key] = _Message(frame.station, frame.function_code, total)
+        earlier = message.packets.get(sequence)
+        message.packets[sequence] = (frame, data)
+        if message.size > MAX_MESSAGE_BYTES:
+            if earlier is None:
+                del message.packets[sequence]
+            else:
+                message.packets[sequence] = earlier
+            raw, described = message.raw() + data.hex().upper(), message.describe()
+            message.packets.clear()
+            message.dropped = True
+            await self._commit([], [Rejection(
+                f"sl651:{frame.station}", None, raw,
+                f"station {station.label}: {described} passed {MAX_MESSAGE_BYTES} bytes with "
+                f"packet {sequence}: dropped; the packets received so far, that one last, are "
+                "kept in hex")], station=frame.station)
+            return None
+        message.last_seen = message.last_seen or sequence == total
+        answers = self.settings.acknowledge and frame.function_code in ACKNOWLEDGED_FUNCTIONS
+        missing = message.missing()
+        if missing:
+            if message.last_seen and answers:
+                head = replace(frame, serial=message.serial())
+                return self._answer(head, nak=True, packets=(total, missing[0]))
+            return None
+        del messages[key]
+        head = message.packets[1][0]
+        try:
+            joined = decode_body(head, message.body())
+        except Sl651Error as exc:
+            await self._commit([], [Rejection(
+                f"sl651:{frame.station}", None, message.raw(),
+                f"station {station.label}: malformed {message.describe()}, byte {exc.offset} of "
+                f"the joined body: {exc.problem}")], station=frame.station)
+            return None
+        return await self._report(joined, packets=(total, total))
+
+    async def _keep_incomplete(self, message: _Message, why: str) -> None:
+        """Keep the packets of a message that will not be completed, as one rejection."""
+        station = self._stations.get(message.station)
+        label = station.label if station is not None else message.station
+        await self._commit([], [Rejection(
+            f"sl651:{message.station}", None, message.raw(),
+            f"station {label}: {message.describe()} incomplete when {why}; the packets received "
+            "are kept in hex, in sequence order")], station=message.station)
+
+    async def _abandon(
+        self, messages: dict[tuple[str, int, int], _Message], why: str
+    ) -> None:
+        """Keep every message still in progress on a connection that ends."""
+        try:
+            for message in messages.values():
+                if not message.dropped:
+                    await self._keep_incomplete(message, why)
+        except _NotStored as exc:
+            self._count(failures=1)
+            self._note_error(f"incomplete multi-packet messages not kept: {exc}")
+        except asyncio.CancelledError:
+            self._note_error("incomplete multi-packet messages not kept: the listener stopped")
+            raise
+        messages.clear()
+
+    def _check(
+        self, data: bytes, remote: str, messages: dict[tuple[str, int, int], _Message]
+    ) -> Sl651Frame:
         """Decode a frame and check that this centre takes it; raises :class:`_Rejected`."""
         try:
             frame = decode_frame(data)
@@ -478,10 +715,9 @@ class Sl651Listener:
                 remote, data, f"malformed frame, byte {exc.offset}: {exc.problem}"), None) from exc
         at = frame.station
         if not frame.valid_crc:
-            answer = self._answer(frame, end=NAK) if frame.serial is not None else None
             raise _Rejected(self._rejection(
                 remote, data, f"CRC mismatch: computed {frame.crc_expected:04X}, the frame says "
-                f"{frame.crc_found:04X}"), answer, station=at)
+                f"{frame.crc_found:04X}"), self._nak(frame, messages), station=at)
         if frame.direction != "up":
             raise _Rejected(self._rejection(
                 remote, data, "a down frame (centre to station) was sent to the centre"),
@@ -501,12 +737,20 @@ class Sl651Listener:
             raise _Rejected(self._rejection(
                 remote, data, f"station {station.label}: password {frame.password} is not the "
                 "configured one"), None, station=at, close=True)
-        if frame.packets is not None:
-            raise _Rejected(self._rejection(
-                remote, data, f"station {station.label}: multi-packet messages (SYN, packet "
-                f"{frame.packets[1]} of {frame.packets[0]}) are not taken yet"),
-                self._acknowledged(frame), station=at)
         return frame
+
+    def _nak(
+        self, frame: Sl651Frame, messages: dict[tuple[str, int, int], _Message]
+    ) -> bytes | None:
+        """NAK for a frame with a CRC mismatch: send it again (a packet: by its number)."""
+        if frame.direction != "up":
+            return None
+        if frame.packets is None:
+            return self._answer(frame, nak=True) if frame.serial is not None else None
+        total, sequence = frame.packets
+        message = messages.get((frame.station, frame.function_code, total))
+        serial = message.serial() if message is not None else 0
+        return self._answer(replace(frame, serial=serial), nak=True, packets=(total, sequence))
 
     def _acknowledged(self, frame: Sl651Frame) -> bytes | None:
         """The acknowledgement of a report (None for other frames or when not answering)."""
@@ -515,18 +759,13 @@ class Sl651Listener:
             return self._answer(frame)
         return None
 
-    def _answer(self, frame: Sl651Frame, end: int | None = None) -> bytes:
-        """The down frame answering ``frame`` (acknowledgement, or NAK with ``end``)."""
+    def _answer(
+        self, frame: Sl651Frame, *, nak: bool = False, packets: tuple[int, int] | None = None
+    ) -> bytes:
+        """The down frame answering ``frame``: acknowledgement, or NAK; the centre's clock."""
         local = self._clock().astimezone(self._zone).replace(tzinfo=None, microsecond=0)
-        ack = acknowledgement(frame, send_time=local, keep_open=self.settings.keep_open)
-        if end is None:
-            return ack
-        down = decode_frame(ack)
-        return encode_frame(Sl651Frame(
-            center=down.center, station=down.station, password=down.password,
-            function_code=down.function_code, serial=down.serial, send_time=down.send_time,
-            direction="down", end=end, mode=down.mode,
-        ))
+        return acknowledgement(frame, send_time=local, keep_open=self.settings.keep_open,
+                               nak=nak, packets=packets)
 
     def _rejection(self, remote: str, data: bytes, reason: str) -> Rejection:
         """A rejected frame or run of bytes: source ``sl651:<remote>``, bytes in hex."""
@@ -535,13 +774,23 @@ class Sl651Listener:
     # -- the writer -----------------------------------------------------------------------
 
     async def _commit(
-        self, records: list[dict[str, Any]], rejections: list[Rejection], *, station: str | None
+        self,
+        records: list[dict[str, Any]],
+        rejections: list[Rejection],
+        *,
+        station: str | None,
+        notes: list[Rejection] | None = None,
     ) -> None:
-        """Hand work to the writer and wait until it is committed; raises :class:`_NotStored`."""
+        """Hand work to the writer and wait until it is committed; raises :class:`_NotStored`.
+
+        ``notes`` are kept like rejections but are not errors (pictures): they are not counted
+        as rejected and do not become the station's last error.
+        """
         assert self._wake is not None
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.records.extend(records)
         self._pending.rejections.extend(rejections)
+        self._pending.rejections.extend(notes or [])
         self._pending.waiters.append(future)
         self._wake.set()
         await future
@@ -628,6 +877,18 @@ def _expected(buffer: bytearray) -> str:
     except Sl651Error:
         return ""
     return f" of the {size} its length field announces"
+
+
+def _numbers(numbers: list[int]) -> str:
+    """Packet numbers for people: ``2, 5-7``."""
+    runs: list[str] = []
+    start = previous = numbers[0]
+    for n in [*numbers[1:], -1]:
+        if n != previous + 1:
+            runs.append(f"{start}" if start == previous else f"{start}-{previous}")
+            start = n
+        previous = n
+    return ", ".join(runs)
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
