@@ -245,7 +245,7 @@ def test_a_link_keep_alive_is_not_answered_but_shows_the_station_connected(
     assert centre.count() == 0
 
 
-def test_five_minute_arrays_become_readings_at_the_end_of_each_five_minutes(
+def test_five_minute_arrays_become_readings_every_five_minutes_from_the_observation_time(
     centre: Centre,
 ) -> None:
     listener = centre.start(stations=[
@@ -262,7 +262,7 @@ def test_five_minute_arrays_become_readings_at_the_end_of_each_five_minutes(
         answer(conn)
     times = centre.times()
     assert len(times) == 11  # the invalid twelfth value is not a reading
-    assert (times[0], times[-1]) == ("2024-02-29 23:05", "2024-02-29 23:55")  # 07:05, 07:55
+    assert (times[0], times[-1]) == ("2024-03-01 00:00", "2024-03-01 00:50")  # 08:00, 08:50
     assert centre.values()[:2] == [120.0, 120.01]
 
 

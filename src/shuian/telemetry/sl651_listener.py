@@ -82,6 +82,8 @@ ACKNOWLEDGED_FUNCTIONS = frozenset(range(0x30, 0x37))
 LINK_KEEP_ALIVE = 0x2F
 #: Elements that describe other elements rather than being readings (time-step code).
 STRUCTURAL_ELEMENTS = frozenset({"04"})
+#: Time between the values of an array element (F4–FC).
+ARRAY_STEP = dt.timedelta(minutes=5)
 #: Most bytes kept of a run of bytes that is not a frame (the rest is counted).
 MAX_GARBAGE = 4096
 #: Seconds a station may take to send the rest of a frame it has begun.
@@ -194,9 +196,11 @@ def frame_records(
     when it names one, else without an offset: the site's zone). A uniform-interval series
     (function 31, an element with a ``time_step``) gives one reading per value, value *i* at
     the observation time + *i* × the step (the first value is observed at the observation time;
-    sources in :mod:`shuian.telemetry.sl651`). An array element (twelve 5-minute values of the
-    hour, ``F4``–``FC``) gives one reading per valid value, each at the end of its 5 minutes.
-    Missing values (all F) and the time-step code are not readings.
+    sources in :mod:`shuian.telemetry.sl651`). An array element (twelve 5-minute values,
+    ``F4``–``FC``) likewise gives value *i* at the observation time + 5 *i* minutes: the first
+    value is the observation time's (yushun1990/sl651_bridge, "表36: 观测时间是第一组数据时间";
+    wainshine/SL651, "第1时段(0min)"; a real Fujian hourly report observed 12:20 and sent 13:15:25
+    fits only this). Missing values (all F) and the time-step code are not readings.
     """
     zone = zoneinfo.ZoneInfo(station.timezone) if station.timezone else None
     records: list[dict[str, Any]] = []
@@ -211,12 +215,9 @@ def frame_records(
         observed = item.observed_time or frame.observed_time or frame.send_time
         if observed is None:
             continue
-        if item.time_step is not None:
-            points = [(observed + i * item.time_step, v) for i, v in enumerate(item.values)]
-        elif item.values:
-            start = observed - dt.timedelta(minutes=5 * len(item.values))
-            points = [(start + dt.timedelta(minutes=5 * (i + 1)), v)
-                      for i, v in enumerate(item.values)]
+        if item.values:
+            step = item.time_step or ARRAY_STEP
+            points = [(observed + i * step, v) for i, v in enumerate(item.values)]
         else:
             points = [(observed, item.value)]
         for time, value in points:
