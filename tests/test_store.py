@@ -287,6 +287,17 @@ def test_the_same_rejection_without_a_line_written_twice_is_kept_once(
     assert store.rejection_count(stored_site.id) == 1
 
 
+def test_a_long_rejected_text_is_kept_whole_and_once(
+    store: Store, stored_site: StoredSite
+) -> None:
+    frame_hex = "7E7E" + "A5" * 50_000  # a 50 kB frame, as hex
+    rejection = Rejection("sl651:10.0.0.7:4000", None, frame_hex, "CRC mismatch")
+    store.write_rejections(stored_site.id, [rejection])
+    store.write_rejections(stored_site.id, [rejection])
+    [kept] = store.rejections(stored_site.id)
+    assert kept.raw == frame_hex
+
+
 def test_rejections_are_paged_newest_first(store: Store, stored_site: StoredSite) -> None:
     store.write_rejections(
         stored_site.id, [Rejection("a.csv", n, f"row {n}", "bad") for n in range(1, 6)]

@@ -34,8 +34,8 @@ from shuian.store.auth import AuthTables
 EARLIEST_US = -60_000_000_000_000_000
 LATEST_US = 250_000_000_000_000_000
 
-#: Raw text kept per rejected row (characters); longer text is cut.
-MAX_RAW_TEXT = 2000
+#: Raw text kept per rejected row (characters; a 128 KiB frame in hex); longer text is cut.
+MAX_RAW_TEXT = 262_144
 
 
 @dataclass(frozen=True)

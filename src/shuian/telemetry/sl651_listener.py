@@ -29,9 +29,8 @@ incomplete when its connection closes is kept as a rejection (every packet recei
 which are missing). A message is bounded to :data:`MAX_MESSAGE_BYTES`, a connection to
 :data:`MAX_MESSAGES` messages in progress. A picture (function 36) is not a reading: it is
 counted in the status (``pictures``) and kept as a rejection with its bytes in hex (only its
-size when it is :data:`MAX_PICTURE_HEX` bytes or more). The store keeps the first 2000
-characters of a rejection's raw text (``shuian.store.base.MAX_RAW_TEXT``), so of a picture or an
-incomplete message over 1000 bytes only the beginning is kept today.
+size when it is :data:`MAX_PICTURE_HEX` bytes or more); the store keeps a rejection's raw
+text up to ``shuian.store.base.MAX_RAW_TEXT`` characters (a 128 KiB message in hex).
 
 A site file configures it like this::
 
