@@ -59,11 +59,15 @@ EVERY = [*DAILY, "LOG.batt"]
 
 
 def site_text(
-    *, webhook: str | None = None, code: str = "anares", extra_channels: int = 0
+    *, webhook: str | None = None, code: str = "anares", extra_channels: int = 0,
+    level_lag_days: float = 0.0,
 ) -> str:
-    """The analysis site file, with the webhook pointing at ``webhook`` (or no notifications)."""
+    """The analysis site file, with the webhook pointing at ``webhook`` (or no notifications);
+    ``level_lag_days`` gives the radial model a level filtered with that exponential lag."""
     data = yaml.safe_load(SITE_FILE.read_text(encoding="utf-8"))
     data["reservoir"]["code"] = code
+    if level_lag_days:
+        data["instruments"][1]["channels"][0]["model"]["level_lag_days"] = level_lag_days
     if webhook is None:
         del data["notifications"]
     else:
@@ -113,7 +117,7 @@ def truth(stored: StoredSite, days: np.ndarray) -> np.ndarray:
         spec, times[:HISTORY_DAYS], level, reference_us=T0
     ).normalisation
     design = hst.design_matrix(spec, times, level, reference_us=T0, normalisation=norm)
-    beta = np.array([TRUE[t] for t in design.terms])
+    beta = np.array([TRUE.get(t, 0.0) for t in design.terms])
     return (design.matrix @ beta)[HISTORY_DAYS:]
 
 
@@ -182,7 +186,7 @@ def _history_radial(stored: StoredSite, rng: np.random.Generator) -> np.ndarray:
     design = hst.design_matrix(
         spec_of(stored), times, hst.DailySeries(times, level_at(days)), reference_us=T0
     )
-    beta = np.array([TRUE[t] for t in design.terms])
+    beta = np.array([TRUE.get(t, 0.0) for t in design.terms])
     return design.matrix @ beta + rng.normal(0, SIGMA, HISTORY_DAYS)
 
 
@@ -288,6 +292,38 @@ def test_a_persistent_step_of_6_sigma_raises_an_envelope_alarm_and_clears(scene:
     for part in ("HST prediction", "hydrostatic", "seasonal", "time"):
         assert part in raised.message
     assert scene.alarms("PL1.radial", "threshold") == []
+
+
+def test_a_batch_holding_the_level_is_judged_with_the_level_history_the_model_needs(
+    store: Store,
+) -> None:
+    """Live ingest brings the level in the same batch as the channels it drives: the level's
+    history must still reach as far back as their models need (5 lags of 15 days here, more
+    than the 50 readings of context), or the envelope would silently judge nothing."""
+    stored = save_site(store, site_text(level_lag_days=15.0))
+    scene = Scene(store, stored, Analyzer(store, stored),
+                  {c.code: c.id for c in store.channels(stored.id)})
+    days = np.arange(HISTORY_DAYS + 9, dtype=np.float64)
+    times = T0 + (days * DAY).astype(np.int64)
+    level = hst.DailySeries(times, level_at(days))
+    spec = spec_of(stored)
+    first, old, new = 90, slice(90, HISTORY_DAYS), slice(HISTORY_DAYS, None)
+    norm = hst.design_matrix(spec, times[old], level, reference_us=T0).normalisation
+    design = hst.design_matrix(spec, times[first:], level, reference_us=T0, normalisation=norm)
+    radial = design.matrix @ np.array([TRUE.get(t, 0.0) for t in design.terms])
+    radial += scene.rng.normal(0, SIGMA, len(radial))
+    radial[-6:] += 6 * SIGMA  # the last 6 new days step away from the model
+    scene.write("WL.level", times[:HISTORY_DAYS], level_at(days[:HISTORY_DAYS]))
+    scene.write("PL1.radial", times[old], radial[:HISTORY_DAYS - first])
+    fitted = scene.analyzer.fit(end_us=END)
+    assert [o.ok for o in fitted] == [True], fitted
+    scene.evaluate(now_us=END + HOUR, codes=["WL.level", "PL1.radial"])
+
+    scene.write("WL.level", times[new], level_at(days[new]))  # one batch: level and radial
+    scene.write("PL1.radial", times[new], radial[HISTORY_DAYS - first:])
+    report = scene.evaluate(now_us=int(times[-1]) + HOUR, codes=["WL.level", "PL1.radial"])
+    raised = [s for s in report.steps if s.rule == "envelope" and s.kind == "raised"]
+    assert [s.time_us for s in raised] == [int(times[HISTORY_DAYS + 5])]
 
 
 def test_a_single_outlier_is_flagged_as_spike_and_pages_only_for_its_threshold(
@@ -468,7 +504,7 @@ class StatementCounter:
         sa.event.remove(self.store.engine, "before_cursor_execute", self._seen)
 
 
-def test_incremental_evaluation_costs_one_query_per_batch_not_per_channel(
+def test_incremental_evaluation_costs_two_readings_queries_per_batch_not_one_per_channel(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     counter = StatementCounter(store, monkeypatch)
@@ -496,7 +532,7 @@ def test_incremental_evaluation_costs_one_query_per_batch_not_per_channel(
             report = analyzer.evaluate(now_us=END + HOUR, notify=False)
             counter.active = False
             assert report.readings == 4 + n and report.steps == []
-            assert counter.readings_many == 1
+            assert counter.readings_many == 2  # the model drivers' history, the context
             counts[n] = len(counter.statements)
     finally:
         counter.close()

@@ -583,22 +583,26 @@ class Analyzer:
     def _read(
         self, plans: list[ChannelPlan], start_us: int, end_us: int | None, *, level_days: float
     ) -> _Series:
-        """Readings of the channels, the level and the HTT temperatures, in one query."""
-        extra = {self.level_id} if self.level_id is not None else set()
+        """Readings of the channels, the level and the HTT temperatures, in two queries.
+
+        The channels judged here are read from ``start_us`` (their context); those that drive
+        models (the level, temperatures, rainfall) as far back as the models need, even when
+        they are judged too.
+        """
+        drivers = {self.level_id} if self.level_id is not None else set()
         for plan in plans:
             if plan.model is not None:
-                extra |= {self.by_code[c].info.id for c in _drivers(plan.model)}
-        ids = sorted({p.info.id for p in plans} | extra)
+                drivers |= {self.by_code[c].info.id for c in _drivers(plan.model)}
+        own = {p.info.id for p in plans} - drivers
         earliest = start_us - int((level_days + 2) * US_PER_DAY)
-        channel, times, values = self.store.readings_many(ids, earliest, end_us)
-        cut = np.searchsorted(channel, ids + [max(ids) + 1])
-        parts = {cid: (times[cut[k]:cut[k + 1]], values[cut[k]:cut[k + 1]])
-                 for k, cid in enumerate(ids)}
-        own = {p.info.id for p in plans}
-        for cid, (t, v) in list(parts.items()):  # context of the channels themselves
-            if cid in own:
-                keep = t >= start_us
-                parts[cid] = (t[keep], v[keep])
+        parts: dict[int, tuple[NDArray[np.int64], NDArray[np.float64]]] = {}
+        for ids, since in ((sorted(drivers), earliest), (sorted(own), start_us)):
+            if not ids:
+                continue
+            channel, times, values = self.store.readings_many(ids, since, end_us)
+            cut = np.searchsorted(channel, ids + [max(ids) + 1])
+            parts |= {cid: (times[cut[k]:cut[k + 1]], values[cut[k]:cut[k + 1]])
+                      for k, cid in enumerate(ids)}
         return _Series(parts, self.level_id, self.by_code)
 
     def _excluded(
