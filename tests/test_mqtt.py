@@ -213,6 +213,29 @@ def test_a_message_whose_ingest_fails_is_delivered_again_and_stored_once(mq: Set
     assert status["failures"] == 1 and "database cannot be reached" in status["last_error"]
 
 
+def test_a_message_that_fails_for_its_own_sake_is_kept_and_does_not_block_the_others(
+    mq: Setup,
+) -> None:
+    """A failure that is not the store's (a payload the ingest cannot handle) would come back
+    forever; the message is kept as a rejection with the error, the others are stored."""
+
+    def ingest_choking_on_a_poison_pill(records: list[dict[str, Any]], source: str) -> IngestReport:
+        if any(record.get("value") == "poison" for record in records):
+            raise TypeError("cannot handle this record")
+        return mq.ingest(records, source)
+
+    source = mq.start(ingest_choking_on_a_poison_pill)
+    send(f"{mq.prefix}/WL.level", reading(T0), {**reading(T0 + 60), "value": "poison"},
+         reading(T0 + 120))
+    eventually(lambda: source.status()["accepted"] == 2 and source.status()["rejected"] == 1)
+    [kept] = mq.store.rejections(mq.stored_site.id)
+    assert kept.reason == "could not be ingested: TypeError: cannot handle this record"
+    assert '"poison"' in kept.raw and kept.source == f"mqtt:{mq.prefix}/WL.level"
+    status = source.status()
+    assert status["failures"] == 0 and status["last_error_at"] is not None
+    assert mq.count() == 2
+
+
 def test_an_unacknowledged_message_comes_to_the_restarted_source(mq: Setup) -> None:
     def database_down(records: list[dict[str, Any]], source: str) -> IngestReport:
         raise StoreError("the database cannot be reached")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psycopg
 import sqlalchemy as sa
 import sqlalchemy.dialects.postgresql
 import sqlalchemy.dialects.sqlite
@@ -109,6 +111,8 @@ class Store(AnalysisTables, AuthTables, abc.ABC):
             raise StoreError(f"database {self.url}: {exc.orig}") from exc
         except sa.exc.DBAPIError as exc:
             raise StoreError(f"database {self.url} refused the operation: {exc.orig}") from exc
+        except (psycopg.Error, sqlite3.Error) as exc:  # from the drivers' own calls (COPY ...)
+            raise StoreError(f"database {self.url}: {exc}") from exc
 
     # -- sites and channels ------------------------------------------------------------------
 

@@ -60,7 +60,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shuian.errors import MqttError
+from shuian.errors import MqttError, StoreError
 from shuian.readings import Rejection
 
 __all__ = [
@@ -244,7 +244,7 @@ class MqttSource:
         self._status: dict[str, Any] = {
             "kind": "mqtt", "endpoint": f"{settings.host}:{settings.port}",
             "connected": False, "messages": 0, "accepted": 0, "duplicates": 0, "rejected": 0,
-            "failures": 0, "last_message_at": None, "last_error": None,
+            "failures": 0, "last_message_at": None, "last_error": None, "last_error_at": None,
         }
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -333,14 +333,16 @@ class MqttSource:
         """Where the source stands, as JSON-ready values.
 
         ``kind`` (``mqtt``), ``endpoint`` (the broker), ``connected``; ``messages`` received;
-        readings ``accepted``, ``duplicates`` and
-        ``rejected`` (records and unreadable payloads); ``failures`` (ingests that raised, their
-        messages left for redelivery); ``last_message_at`` (ISO 8601, UTC) and ``last_error``.
+        readings ``accepted``, ``duplicates`` and ``rejected`` (records, unreadable payloads,
+        messages that failed alone); ``failures`` (ingests that the store refused, their
+        messages left for redelivery); ``last_message_at``, ``last_error`` and
+        ``last_error_at`` (ISO 8601, UTC).
         """
         with self._lock:
             status = dict(self._status)
-        if status["last_message_at"] is not None:
-            status["last_message_at"] = status["last_message_at"].isoformat()
+        for key in ("last_message_at", "last_error_at"):
+            if status[key] is not None:
+                status[key] = status[key].isoformat()
         return status
 
     def _set(self, **values: Any) -> None:
@@ -354,7 +356,7 @@ class MqttSource:
 
     def _note_error(self, message: str) -> None:
         log.warning("mqtt %s: %s", self.settings.client_id, message)
-        self._set(last_error=message)
+        self._set(last_error=message, last_error_at=dt.datetime.now(dt.UTC))
 
     # -- paho callbacks (in the thread running run_forever) ---------------------------------
 
@@ -414,8 +416,10 @@ class MqttSource:
         """Ingest the waiting messages in one call; acknowledge each once it is committed.
 
         An unreadable payload is kept as a rejection and acknowledged by itself, before the
-        ingest. When keeping a rejection or the ingest raises, the messages not acknowledged
-        yet are left for redelivery and the source reconnects.
+        ingest. When the store fails (the database is away), the messages not acknowledged yet
+        are left for redelivery and the source reconnects. Any other failure is the messages'
+        own: they are tried one by one, and one that fails alone is kept as a rejection with
+        the error and acknowledged, so that it cannot block the topic by coming back forever.
         """
         batch, self._batch = self._batch, []
         readable: list[tuple[mqtt.MQTTMessage, list[dict[str, Any]]]] = []
@@ -429,16 +433,37 @@ class MqttSource:
                     self._reject(Rejection(source, None, _text(message.payload), exc.reason))
                     self._count(rejected=1)
                     self._client.ack(message.mid, message.qos)
-            records = [record for _, message_records in readable for record in message_records]
-            if records:
-                source = batch_source([message.topic for message, _ in readable])
-                report = self._ingest(records, source)
-                self._count(accepted=report.accepted, duplicates=report.duplicates,
-                            rejected=report.rejected)
+            self._store(readable)
         except Exception as exc:  # noqa: BLE001 - not committed: leave them for redelivery
             self._count(failures=1)
             self._note_error(f"{source}: not stored, will be delivered again: {exc}")
             self._reconnect.set()
-            return
+
+    def _store(self, readable: list[tuple[mqtt.MQTTMessage, list[dict[str, Any]]]]) -> None:
+        """Ingest readable messages in one call and acknowledge them; see :meth:`_ingest_batch`.
+
+        Raises
+        ------
+        StoreError
+            Nothing of the failed call is acknowledged.
+        """
+        records = [record for _, message_records in readable for record in message_records]
+        try:
+            if records:
+                report = self._ingest(records, batch_source([m.topic for m, _ in readable]))
+                self._count(accepted=report.accepted, duplicates=report.duplicates,
+                            rejected=report.rejected)
+        except StoreError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the messages' own failure (see above)
+            if len(readable) > 1:
+                for item in readable:
+                    self._store([item])
+                return
+            message = readable[0][0]
+            reason = f"could not be ingested: {type(exc).__name__}: {exc}"
+            self._reject(Rejection(f"mqtt:{message.topic}", None, _text(message.payload), reason))
+            self._count(rejected=1)
+            self._note_error(f"mqtt:{message.topic}: kept as a rejection, {reason}")
         for message, _ in readable:
             self._client.ack(message.mid, message.qos)
