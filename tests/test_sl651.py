@@ -885,12 +885,22 @@ def test_cli_decodes_frames_as_one_json_document() -> None:
     assert good["observed_time"] == "2059-10-11T15:49:00"
     assert good["elements"][2] == {
         "id": "39", "symbol": "Z", "name": "instantaneous river level", "value": 0.127,
-        "values": None, "unit": "m", "standard": True, "observed_time": None,
+        "values": None, "time_step_minutes": None, "unit": "m", "standard": True,
+        "observed_time": None,
     }
+    assert good["picture_bytes"] is None
     assert (mismatch["valid_crc"], mismatch["crc_expected"], mismatch["crc_found"]) == (
         False, "20FA", "20FB")
     assert broken == {"error": "SL 651 frame, offset 0: start characters 7E7F, "
                                "expected 7E7E (HEX/BCD mode)"}
+
+
+def test_cli_shows_the_time_step_of_a_uniform_interval_series() -> None:
+    code, stdout, _ = shuian("sl651", "decode", FUJIAN_UNIFORM, "--json")
+    assert code == 0
+    [frame] = json.loads(stdout)
+    series = [e for e in frame["elements"] if e["values"] is not None]
+    assert series and all(e["time_step_minutes"] == 5.0 for e in series)
 
 
 def test_cli_prints_frames_and_exits_1_only_when_no_frame_decodes() -> None:

@@ -106,6 +106,7 @@ def frame_json(frame: Sl651Frame) -> dict[str, Any]:
         "send_time": frame.send_time.isoformat() if frame.send_time else None,
         "observed_time": frame.observed_time.isoformat() if frame.observed_time else None,
         "packets": list(frame.packets) if frame.packets else None,
+        "picture_bytes": len(frame.picture) if frame.picture else None,
         "elements": [
             {
                 "id": e.id,
@@ -113,6 +114,8 @@ def frame_json(frame: Sl651Frame) -> dict[str, Any]:
                 "name": e.name,
                 "value": e.value,
                 "values": list(e.values) if e.values else None,
+                "time_step_minutes": (e.time_step.total_seconds() / 60
+                                      if e.time_step is not None else None),
                 "unit": e.unit,
                 "standard": e.standard,
                 "observed_time": e.observed_time.isoformat() if e.observed_time else None,
