@@ -297,9 +297,21 @@ def test_latest_gives_the_newest_reading_of_each_channel_with_readings(
     )
     latest = client.get("/api/latest").json()
     assert sorted(latest, key=lambda row: row["code"]) == [
-        {"code": "LOG.batt", "time": "2024-03-01T00:30:00Z", "value": 12.5},
-        {"code": "WL.level", "time": "2024-03-01T02:00:00Z", "value": 122.0},
+        {"code": "LOG.batt", "time": "2024-03-01T00:30:00Z", "value": 12.5, "flagged": False},
+        {"code": "WL.level", "time": "2024-03-01T02:00:00Z", "value": 122.0, "flagged": False},
     ]
+
+
+def test_latest_says_which_newest_readings_are_flagged(
+    client: Api, anonymous: Api, store_url: str
+) -> None:
+    post(client, level("2024-03-01T00:00:00Z", 120.0), level("2024-03-01T01:00:00Z", 121.0),
+         {"channel": "LOG.batt", "time": "2024-03-01T00:30:00Z", "value": 12.5})
+    engineer = login_as(anonymous, store_url, "engineer", username="li")
+    for time in ("2024-03-01T00:00:00Z", "2024-03-01T01:00:00Z"):  # the older, then the newest
+        engineer.post("/api/channels/WL.level/flags", json={"time": time, "comment": "gauge"})
+        flagged = {row["code"]: row["flagged"] for row in client.get("/api/latest").json()}
+        assert flagged == {"WL.level": time.endswith("01:00:00Z"), "LOG.batt": False}
 
 
 def test_latest_is_empty_before_any_reading(client: Api) -> None:

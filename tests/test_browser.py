@@ -169,6 +169,21 @@ def test_a_posted_reading_appears_without_reload(tab: Tab, server: Server) -> No
     assert tab.errors == []
 
 
+def test_a_channel_whose_newest_reading_is_flagged_shows_as_suspect(
+    tab: Tab, server: Server
+) -> None:
+    latest = {row["code"]: row for row in httpx.get(server.url + "/api/latest").json()}
+    code = "T3"  # a thermometer no other test writes to
+    response = _post(server, f"/api/channels/{code}/flags",
+                     {"time": latest[code]["time"], "comment": "sensor being replaced"})
+    assert response.status_code == 200, response.text
+    page = tab.page
+    _ready(page)
+    badge = page.locator(f'#latest tr[data-code="{code}"] .state')
+    expect(badge).to_have_text("suspect")
+    assert tab.errors == []
+
+
 def test_an_alarm_is_acknowledged_from_the_page(tab: Tab, server: Server) -> None:
     store = open_store(server.db_url)
     try:

@@ -97,6 +97,9 @@ class LatestPublic(BaseModel):
     code: str
     time: str = Field(description="ISO 8601 UTC time ending in Z")
     value: float
+    flagged: bool = Field(
+        default=False, description="the reading carries an active flag (data check or suspect)"
+    )
 
 
 class ReadingIn(BaseModel):

@@ -313,6 +313,15 @@ class Store(AnalysisTables, AuthTables, abc.ABC):
     #: One query for the newest reading per channel (backend SQL; ``%s``/``?`` placeholders).
     _LATEST: str
 
+    def flagged_latest(self, site_id: int) -> set[str]:
+        """Codes of the channels whose newest reading carries an active flag (one query)."""
+        with self._translate(), self.engine.connect() as conn:
+            rows = conn.exec_driver_sql(self._FLAGGED_LATEST, (site_id,)).all()
+        return {str(code) for (code,) in rows}
+
+    #: One query for :meth:`flagged_latest` (backend SQL).
+    _FLAGGED_LATEST: str
+
     @abc.abstractmethod
     def reading_counts(self, site_id: int) -> dict[str, Any]:
         """Readings per instrument type, and the total, first and last time (µs)."""

@@ -106,6 +106,14 @@ class PostgresStore(Store):
         ) r
         WHERE c.site_id = %s ORDER BY c.code
     """
+    _FLAGGED_LATEST = """
+        SELECT DISTINCT c.code FROM channels c
+        JOIN flags f ON f.channel_id = c.id AND f.active
+        WHERE c.site_id = %s AND f.time_us = (
+            SELECT (extract(epoch FROM max(time)) * 1000000)::bigint
+            FROM readings WHERE channel_id = c.id
+        )
+    """
 
     def __init__(self, url: str) -> None:
         super().__init__(sa.create_engine(url, pool_pre_ping=True), url)

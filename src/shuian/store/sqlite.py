@@ -39,6 +39,12 @@ class SqliteStore(Store):
          AND r.time = (SELECT max(time) FROM readings WHERE channel_id = c.id)
         WHERE c.site_id = ? ORDER BY c.code
     """
+    _FLAGGED_LATEST = """
+        SELECT DISTINCT c.code FROM channels c
+        JOIN flags f ON f.channel_id = c.id AND f.active
+        WHERE c.site_id = ?
+          AND f.time_us = (SELECT max(time) FROM readings WHERE channel_id = c.id)
+    """
 
     def __init__(self, url: str) -> None:
         engine = sa.create_engine(url)

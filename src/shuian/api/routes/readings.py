@@ -91,11 +91,16 @@ def read_readings(
 
 @router.get("/latest")
 def read_latest(store: StoreDep, stored: SiteDep) -> list[LatestPublic]:
-    """Answer the newest reading of every channel that has readings, by channel code."""
+    """Answer the newest reading of every channel that has readings, by channel code.
+
+    ``flagged`` says whether that reading carries an active flag (a data check or an
+    engineer's suspect mark), so that a page knows which values to show as suspect.
+    """
     rows = store.latest(stored.id)
+    flagged = store.flagged_latest(stored.id)
     times = iso_utc(times_us=np.array([row[1] for row in rows], dtype=np.int64))
     return [
-        LatestPublic(code=code, time=time, value=value)
+        LatestPublic(code=code, time=time, value=value, flagged=code in flagged)
         for (code, _, value), time in zip(rows, times, strict=True)
     ]
 

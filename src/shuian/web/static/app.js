@@ -17,7 +17,7 @@ import { showSites } from "./sites.js";
 import { connectLive } from "./live.js";
 import { renderPhone, startQueueFlusher, updatePhone } from "./phone.js";
 import {
-  applyAlarm, applyReading, data, loadSuspects, notify, onChange, setLatest, setSite,
+  applyAlarm, applyReading, data, notify, onChange, setLatest, setSite,
 } from "./state.js";
 import {
   loadTelemetry, renderTelemetry, renderTelemetryLine, startTelemetry,
@@ -128,7 +128,6 @@ async function start() {
   showSite(site);
   try {
     await refresh();
-    await loadSuspects();
   } catch (error) {
     showProblem(t("error.load", { what: "/api/latest", message: error.message }));
   }

@@ -1,7 +1,6 @@
 // What the page knows about the site now (latest readings, open alarms, flagged readings) and
 // the state of each channel and instrument derived from it. Views listen for changes.
 
-import { getJSON } from "./api.js";
 import { ms } from "./util.js";
 
 const LEVEL_RANK = { attention: 1, warning: 2, alarm: 3 };
@@ -44,23 +43,10 @@ export function setSite(site, channels) {
   }
 }
 
+/** Remember the newest reading of each channel, and which of them are flagged (suspect). */
 export function setLatest(rows) {
   data.latest = new Map(rows.map((row) => [row.code, { time: row.time, value: row.value }]));
-}
-
-/** Find which channels have their newest reading flagged (one small request per channel). */
-export async function loadSuspects() {
-  const suspects = new Set();
-  await Promise.all([...data.latest.entries()].map(async ([code, reading]) => {
-    try {
-      const flags = await getJSON(`/api/channels/${encodeURIComponent(code)}/flags`,
-        { start: reading.time });
-      if (flags.some((f) => f.active && ms(f.time) === ms(reading.time))) suspects.add(code);
-    } catch {
-      // a channel without flags support is simply not suspect
-    }
-  }));
-  data.suspect = suspects;
+  data.suspect = new Set(rows.filter((row) => row.flagged).map((row) => row.code));
 }
 
 /** A reading arrived (live): keep it if it is the newest. */
