@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import signal
 import socket
 import subprocess
@@ -23,8 +24,10 @@ from typing import Any
 import pytest
 import yaml
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
 from conftest import SITE_FILE
+from shuian.cli import app
 from shuian.errors import SiteError
 from shuian.readings import Rejection
 from shuian.services.ingest import Ingestor, IngestReport
@@ -758,3 +761,54 @@ def test_the_centre_killed_mid_stream_loses_no_acknowledged_report(
 def centre_count(store: Store) -> int:
     site = store.site()
     return len(store.readings(store.channel(site.id, "WL.level").id)[0])
+
+
+# --- shuian sl651 send: a station's part, for commissioning ---------------------------------
+
+
+def shuian(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_send_replays_frames_to_a_centre_and_shows_its_answers(centre: Centre) -> None:
+    listener = centre.start()
+    keep_alive = encode_frame(Sl651Frame(
+        center=1, station=GAUGE, password="1234", function_code=0x2F, serial=8,
+        send_time=OBSERVED,
+    ))
+    code, stdout, _ = shuian("sl651", "send", f"127.0.0.1:{listener.port}",
+                             report(serial=7).hex(), keep_alive.hex(), "--timeout", "0.5",
+                             "--json")
+    assert code == 0
+    acknowledged, unanswered = json.loads(stdout)
+    answer = acknowledged["answer"]
+    assert (answer["direction"], answer["serial"], answer["function_code"]) == ("down", 7, "32")
+    assert unanswered == {"answer": None}  # a keep-alive is not answered
+    assert centre.values() == [120.5]
+
+    code, stdout, _ = shuian("sl651", "send", f"127.0.0.1:{listener.port}",
+                             report(serial=9, observed=OBSERVED + dt.timedelta(hours=1)).hex())
+    assert code == 0 and "frame 1: function 32 (timed)" in stdout and "serial 9" in stdout
+
+
+def test_send_says_clearly_when_the_centre_cannot_be_reached() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed once the probe is
+    code, _, stderr = shuian("sl651", "send", f"127.0.0.1:{port}", report().hex())
+    assert code == 1
+    assert stderr.startswith(f"error: cannot connect to the centre at 127.0.0.1:{port}")
+    code, _, stderr = shuian("sl651", "send", "nowhere", report().hex())
+    assert code == 1 and "give HOST:PORT" in stderr
+    code, _, stderr = shuian("sl651", "send", "127.0.0.1:1", "7E7EZZ")
+    assert code == 1 and "not an even number of hex digits" in stderr
+
+
+def test_send_reports_a_centre_that_hangs_up(centre: Centre) -> None:
+    listener = centre.start(stations=[
+        {"address": GAUGE, "password": "9999", "elements": {"39": "WL.level"}},
+    ])
+    code, stdout, stderr = shuian("sl651", "send", f"127.0.0.1:{listener.port}", report().hex())
+    assert code == 1
+    assert "the centre closed the connection without answering" in stdout + stderr

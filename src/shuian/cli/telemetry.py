@@ -1,15 +1,23 @@
-"""Commands of the telemetry protocols: ``shuian sl651 decode FRAME...``."""
+"""Commands of the telemetry protocols: ``shuian sl651 decode FRAME...``, ``sl651 send``."""
 
 from __future__ import annotations
 
 import re
+import socket
 import string
 from typing import Annotated, Any
 
 import typer
 
-from shuian.cli.common import JsonOption, app, err, out, print_json
-from shuian.telemetry.sl651 import Sl651Error, Sl651Frame, decode_frame
+from shuian.cli.common import JsonOption, app, err, out, print_json, user_errors
+from shuian.errors import InvalidRequestError
+from shuian.telemetry.sl651 import (
+    Sl651Error,
+    Sl651Frame,
+    decode_frame,
+    frame_size,
+    header_size,
+)
 
 sl651 = typer.Typer(
     name="sl651",
@@ -52,7 +60,7 @@ def decode(
 
     Exit status 0 when at least one frame was decoded, 1 when none was.
     """
-    found = [_decode_ascii(text) if ascii_text else _decode_one(text) for text in frames]
+    found = [_decode_text(text, ascii_text) for text in frames]
     if as_json:
         print_json(found)
     else:
@@ -62,19 +70,96 @@ def decode(
         raise typer.Exit(1)
 
 
-def _decode_one(text: str) -> dict[str, Any]:
+@sl651.command()
+def send(
+    centre: Annotated[str, typer.Argument(help="The centre's HOST:PORT.")],
+    frames: Annotated[
+        list[str],
+        typer.Argument(help="Frames to send in turn on one connection, in hex (or with "
+                            "--ascii as ASCII-mode text)."),
+    ],
+    ascii_text: Annotated[
+        bool, typer.Option("--ascii", help="The frames are ASCII-mode text (see decode).")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for each answer.", min=0.1)
+    ] = 10.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Send frames to a centre as a station would, and show each answer.
+
+    For commissioning: replay a captured report to a centre (Shuian's or another) and see
+    whether it is acknowledged. A frame that is not answered within --timeout (a link
+    keep-alive, or a centre in mode M1) is shown as such. Exit status 1 when the centre cannot
+    be reached, closed the connection, or a frame could not be read.
+    """
+    with user_errors():
+        data = [_frame_bytes(text, ascii_text) for text in frames]
+        host, _, port = centre.rpartition(":")
+        if not host or not port.isdigit():
+            raise InvalidRequestError(f"centre {centre!r}: give HOST:PORT, e.g. 127.0.0.1:5005")
+        try:
+            conn = socket.create_connection((host, int(port)), timeout=timeout)
+        except OSError as exc:
+            raise InvalidRequestError(f"cannot connect to the centre at {centre}: {exc}") from exc
+        found: list[dict[str, Any]] = []
+        with conn:
+            for frame in data:
+                conn.sendall(frame)
+                found.append(_answer(conn, timeout))
+                if "error" in found[-1]:
+                    break
+    if as_json:
+        print_json(found)
+    else:
+        for number, item in enumerate(found, 1):
+            if item.get("answer") is None and "error" not in item:
+                out.print(f"frame {number}: no answer within {timeout:g} s", markup=False)
+            else:
+                _print(number, item.get("answer") or item)
+    if any("error" in item for item in found):
+        raise typer.Exit(1)
+
+
+def _frame_bytes(text: str, ascii_text: bool) -> bytes:
+    """The bytes of a frame given on the command line; raises if they are not a frame's."""
+    if ascii_text:
+        frame = _CONTROL.sub(lambda name: chr(CONTROL_NAMES[name[1]]), text)
+        if not frame.isascii():
+            raise InvalidRequestError(f"{text!r} is not ASCII text")
+        return frame.encode("ascii")
     compact = "".join(text.split())
     if not compact or any(c not in string.hexdigits for c in compact) or len(compact) % 2:
-        return {"error": f"{text!r} is not an even number of hex digits (an ASCII-mode frame "
-                         "given as text needs --ascii)"}
-    return _decoded(bytes.fromhex(compact))
+        raise InvalidRequestError(f"{text!r} is not an even number of hex digits (an "
+                                  "ASCII-mode frame given as text needs --ascii)")
+    return bytes.fromhex(compact)
 
 
-def _decode_ascii(text: str) -> dict[str, Any]:
-    frame = _CONTROL.sub(lambda name: chr(CONTROL_NAMES[name[1]]), text)
-    if not frame.isascii():
-        return {"error": f"{text!r} is not ASCII text"}
-    return _decoded(frame.encode("ascii"))
+def _answer(conn: socket.socket, timeout: float) -> dict[str, Any]:
+    """Read the centre's answer to one frame: {"answer": frame JSON or None} or an error."""
+    data = b""
+    try:
+        while not data or len(data) < header_size(data) or len(data) < frame_size(data):
+            chunk = conn.recv(65536)
+            if not chunk:
+                return {"error": "the centre closed the connection without answering"
+                                 + (f" (after {len(data)} bytes)" if data else "")}
+            data += chunk
+    except TimeoutError:
+        if data:
+            return {"error": f"the answer stopped after {len(data)} bytes"}
+        return {"answer": None}
+    except Sl651Error as exc:
+        return {"error": f"the answer is not a frame: {exc.message}"}
+    return {"answer": _decoded(data)}
+
+
+def _decode_text(text: str, ascii_text: bool) -> dict[str, Any]:
+    try:
+        data = _frame_bytes(text, ascii_text)
+    except InvalidRequestError as exc:
+        return {"error": exc.message}
+    return _decoded(data)
 
 
 def _decoded(data: bytes) -> dict[str, Any]:
