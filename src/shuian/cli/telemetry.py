@@ -12,6 +12,8 @@ import typer
 from shuian.cli.common import JsonOption, app, err, out, print_json, user_errors
 from shuian.errors import InvalidRequestError
 from shuian.telemetry.sl651 import (
+    DOWN_ENDS,
+    UP_ENDS,
     Sl651Error,
     Sl651Frame,
     decode_frame,
@@ -30,6 +32,8 @@ app.add_typer(sl651, name="sl651")
 #: Control characters of SL 651 (Table 10), as written in an ASCII-mode frame given as text.
 CONTROL_NAMES = {"SOH": 0x01, "STX": 0x02, "ETX": 0x03, "EOT": 0x04, "ENQ": 0x05, "ACK": 0x06,
                  "NAK": 0x15, "SYN": 0x16, "ETB": 0x17, "ESC": 0x1B}
+#: The end characters by value: ETX, ETB (up); ENQ, EOT, ESC, ACK, NAK (down).
+END_NAMES = {**UP_ENDS, **DOWN_ENDS}
 _CONTROL = re.compile("<(" + "|".join(CONTROL_NAMES) + ")>")
 
 
@@ -113,10 +117,18 @@ def send(
         print_json(found)
     else:
         for number, item in enumerate(found, 1):
-            if item.get("answer") is None and "error" not in item:
+            answer = item.get("answer")
+            if "error" in item or (answer is not None and "error" in answer):
+                _print(number, answer or item)
+            elif answer is None:
                 out.print(f"frame {number}: no answer within {timeout:g} s", markup=False)
             else:
-                _print(number, item.get("answer") or item)
+                out.print(
+                    f"frame {number}: answered, {answer['direction']} frame, function "
+                    f"{answer['function_code']} ({answer['function_name']}), serial "
+                    f"{answer['serial']}, end {answer['end']}, sent {answer['send_time']}, "
+                    f"crc {'ok' if answer['valid_crc'] else 'MISMATCH'}", markup=False,
+                )
     if any("error" in item for item in found):
         raise typer.Exit(1)
 
@@ -181,6 +193,7 @@ def frame_json(frame: Sl651Frame) -> dict[str, Any]:
         "crc_found": f"{frame.crc_found:04X}",
         "mode": frame.mode,
         "direction": frame.direction,
+        "end": END_NAMES.get(frame.end, f"{frame.end:02X}"),
         "function_code": f"{frame.function_code:02X}",
         "function_name": frame.function_name,
         "center": frame.center,
