@@ -496,6 +496,32 @@ def test_readings_whose_ingest_fails_are_stored_exactly_once_at_a_later_poll(
     assert refused <= set(times)
 
 
+def test_with_a_spool_polls_not_stored_outlive_the_poller(
+    polling: Polling, tmp_path: Path
+) -> None:
+    """The database is away, the listener stops (or dies): the next one stores those polls."""
+
+    def database_down(records: list[dict[str, Any]], source: str) -> IngestReport:
+        raise StoreError("the database cannot be reached")
+
+    spool = tmp_path / "spool" / "crest.jsonl"
+    registers = [{"channel": "WL.level", "address": 30, "type": "float32"}]
+    polling.server.write(30, words("float32", 118.25))
+    first = polling.start(registers, database_down, spool=str(spool))
+    eventually(lambda: first.status()["failures"] >= 3)
+    first.stop()
+    polled = first.status()["messages"]
+    assert polling.count("WL.level") == 0
+    assert len(spool.read_text().splitlines()) == polled  # one line per poll, on disk
+
+    spool.write_text(spool.read_text() + '[{"channel": "WL.lev')  # a crash mid-write
+    second = polling.start(registers, spool=str(spool))
+    eventually(lambda: polling.count("WL.level") >= polled + 1)
+    second.stop()
+    assert spool.read_text() == ""  # emptied once everything is stored
+    assert second.status()["duplicates"] == 0
+
+
 def test_at_most_the_last_polls_wait_while_the_database_is_away(
     polling: Polling, monkeypatch: pytest.MonkeyPatch
 ) -> None:

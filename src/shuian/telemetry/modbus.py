@@ -23,7 +23,8 @@ A logger that cannot be reached is not a rejection: the status says so (``last_e
 ``failures``) and the next poll connects again. A poll whose ingest fails (the database is
 away) stays in memory, up to :data:`MAX_PENDING_POLLS` polls, and is ingested before the next
 poll's readings, so nothing polled is lost while the database is away; each reading is keyed by
-(channel, time), so a retried poll is stored once.
+(channel, time), so a retried poll is stored once. With ``spool`` (a file) each poll is also
+written to disk before the ingest, so polls outlive a restart of the process as well.
 
 Examples
 --------
@@ -49,6 +50,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Self
 
 import numpy as np
@@ -60,6 +62,7 @@ from pymodbus.pdu import ModbusPDU
 
 from shuian.readings import US_PER_S, Rejection
 from shuian.telemetry.mqtt import Ingest, Reject
+from shuian.telemetry.spool import Spool
 from shuian.times import iso_utc
 
 __all__ = [
@@ -161,6 +164,9 @@ class ModbusSettings(BaseModel):
     timeout : seconds to wait for the connection and for each answer
     retries : times a request is sent again when no answer comes
     registers : the readings, at most one per channel; registers of one table must not overlap
+    spool : a file keeping each poll's readings until they are stored (written before the
+        ingest, emptied after): polls then outlive a restart while the database is away, and
+        are not dropped after :data:`MAX_PENDING_POLLS`
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -173,6 +179,7 @@ class ModbusSettings(BaseModel):
     timeout: float = Field(default=3.0, gt=0, allow_inf_nan=False)
     retries: int = Field(default=2, ge=0, le=10)
     registers: tuple[ModbusRegister, ...] = Field(min_length=1)
+    spool: Path | None = None
 
     @field_validator("registers")
     @classmethod
@@ -331,7 +338,11 @@ class ModbusPoller:
             settings.host, port=settings.port, timeout=settings.timeout,
             retries=settings.retries,
         )
-        self._pending: deque[_Poll] = deque()
+        self._spool = Spool(settings.spool) if settings.spool is not None else None
+        # Polls a previous process read and did not store come first.
+        self._pending: deque[_Poll] = deque(
+            _Poll(records=batch) for batch in (self._spool.load() if self._spool else [])
+        )
         self._dropped = 0  # polls dropped from a full _pending since the last good ingest
         # Registers failing now, with their reason: a failure is kept once, not at every poll.
         self._failing: dict[tuple[str, int], str] = {}
@@ -404,12 +415,16 @@ class ModbusPoller:
         stamp = iso_utc(times_us=np.array([time_us], dtype=np.int64))[0]
         poll = self._read(stamp)
         if poll is not None and (poll.records or poll.rejections):
+            if poll.records and self._spool is not None:
+                self._spool.append(poll.records)  # on disk before the ingest sees it
             self._pending.append(poll)
         failure = self._flush()
         if failure is None:
             self._dropped = 0
+            if self._spool is not None:
+                self._spool.clear()
             return
-        while len(self._pending) > MAX_PENDING_POLLS:
+        while self._spool is None and len(self._pending) > MAX_PENDING_POLLS:
             oldest = self._pending.popleft()
             self._dropped += 1
             log.error("modbus %s: more than %d polls wait to be stored: the oldest (%d "
