@@ -69,7 +69,7 @@ def _serve(
         listeners = Listeners(store, store.site())
         listeners.start()
     try:
-        with http_server(create_app(url, listeners=listeners)) as served:
+        with http_server(create_app(url, listeners=[listeners] if listeners else [])) as served:
             yield Server(served, listeners)
     finally:
         if listeners is not None:

@@ -290,7 +290,7 @@ def test_a_site_with_mqtt_telemetry_is_served_by_the_listeners(
         assert source.wait_subscribed(10)
         send(f"{topic}/WL.level", reading(T0))
         eventually(lambda: listeners.status()["mqtt"]["accepted"] == 1)
-        with serve(create_app(store.url, listeners=listeners)) as client:
+        with serve(create_app(store.url, listeners=[listeners])) as client:
             status = client.get("/api/telemetry").json()
         assert status["mqtt"]["connected"] and status["mqtt"]["accepted"] == 1
     finally:

@@ -26,11 +26,13 @@ import yaml
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from conftest import SITE_FILE
+from conftest import SITE_FILE, serve
+from shuian.api import create_app
 from shuian.cli import app
 from shuian.errors import SiteError
 from shuian.readings import Rejection
 from shuian.services.ingest import Ingestor, IngestReport
+from shuian.services.telemetry import Listeners
 from shuian.site import parse_site
 from shuian.store import Store, StoredSite
 from shuian.telemetry import sl651_listener
@@ -813,3 +815,71 @@ def test_send_reports_a_centre_that_hangs_up(centre: Centre) -> None:
     code, stdout, stderr = shuian("sl651", "send", f"127.0.0.1:{listener.port}", report().hex())
     assert code == 1
     assert "the centre closed the connection without answering" in stdout + stderr
+
+
+# --- several sites in one store -------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_listen_runs_the_listeners_of_every_site_and_the_api_answers_per_site(
+    store: Store, store_url: str, tmp_path: Path
+) -> None:
+    """A bureau's server holds several reservoirs: each site's stations feed that site."""
+    ports = {}
+    for code in ("upper", "lower"):
+        data = yaml.safe_load(SITE_FILE.read_text(encoding="utf-8"))
+        data["reservoir"]["code"] = code
+        ports[code] = free_port()
+        data["telemetry"] = {"sl651": {"host": "127.0.0.1", "port": ports[code], "stations": [
+            {"address": GAUGE, "name": f"{code} gauge", "elements": {"39": "WL.level"}},
+        ]}}
+        text = yaml.safe_dump(data)
+        store.save_site(parse_site(text), text)
+    log = tmp_path / "listen.log"
+    with log.open("wb") as out:
+        centre = subprocess.Popen([str(SHUIAN), "listen", "--db", store_url], stdout=out,
+                                  stderr=subprocess.STDOUT)
+    try:
+        for level, code in ((120.5, "upper"), (99.5, "lower")):
+            eventually(lambda code=code: _accepts(ports[code]), timeout=30)
+            station_reports(ports[code], [report(serial=0, level=level)], [])
+    finally:
+        centre.kill()
+        centre.wait(10)
+    output = log.read_text()
+    assert "listening for upper: sl651" in output and "listening for lower: sl651" in output
+    for level, code in ((120.5, "upper"), (99.5, "lower")):
+        site = store.site(code)
+        values = store.readings(store.channel(site.id, "WL.level").id)[1]
+        assert values.tolist() == [level], (code, output)
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def test_the_api_answers_the_telemetry_of_the_site_asked_for(store: Store) -> None:
+    running = []
+    for code in ("upper", "lower"):
+        data = yaml.safe_load(SITE_FILE.read_text(encoding="utf-8"))
+        data["reservoir"]["code"] = code
+        data["telemetry"] = {"sl651": {"host": "127.0.0.1", "port": 0, "stations": [
+            {"address": GAUGE, "name": f"{code} gauge", "elements": {"39": "WL.level"}},
+        ]}}
+        text = yaml.safe_dump(data)
+        store.save_site(parse_site(text), text)
+        running.append(Listeners(store, store.site(code)))
+    with serve(create_app(store.url, listeners=running)) as client:
+        for code in ("upper", "lower"):
+            status = client.get("/api/telemetry", params={"site": code}).json()
+            assert status["sl651"]["peers"][0]["name"] == f"{code} gauge"
+        assert client.get("/api/telemetry").json()["sl651"]["peers"][0]["name"] == "upper gauge"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -62,7 +62,7 @@ def create_app(
     *,
     evaluate_every_s: float | None = None,
     auth: AuthSettings | None = None,
-    listeners: Listeners | None = None,
+    listeners: Sequence[Listeners] = (),
 ) -> FastAPI:
     """Build the application for the store at ``url``.
 
@@ -81,9 +81,9 @@ def create_app(
     auth : AuthSettings, optional
         Session lifetime, login rate limit, whether reads need a login; default from the
         environment (``SHUIAN_SESSION_HOURS``, ``SHUIAN_REQUIRE_LOGIN_FOR_READS``).
-    listeners : Listeners, optional
-        The site's telemetry listeners, run beside the app (``shuian serve``); their status is
-        answered by ``GET /api/telemetry``.
+    listeners : sequence of Listeners, optional
+        The sites' telemetry listeners (one per site that has telemetry), run beside the app
+        (``shuian serve``); ``GET /api/telemetry?site=CODE`` answers their status.
 
     Returns
     -------
@@ -98,7 +98,7 @@ def create_app(
         app.state.ingestors = {}  # by site id
         app.state.analyzers = {}
         app.state.events = EventHub()
-        app.state.listeners = listeners
+        app.state.listeners = {site.stored.id: site for site in listeners}
         # Background work stops at the next pause when told, never in the middle of a query
         # (a cancelled worker thread would go on holding a database connection).
         stop = asyncio.Event()

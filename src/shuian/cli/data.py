@@ -288,46 +288,52 @@ def _serve(db: str, port: int) -> None:
     with store_for(db) as store:
         listeners = _listeners(store)
         out.print(f"Shuian {__version__} serving http://127.0.0.1:{port} (API docs: /docs)")
-        if listeners is not None and listeners.sources:
-            out.print(f"listening: {', '.join(listeners.sources)}")
-            listeners.start()
+        _start(listeners)
         app = create_app(db, evaluate_every_s=EVALUATE_EVERY_S, listeners=listeners)
         try:
             uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
         finally:
-            if listeners is not None:
-                listeners.stop()
+            for site in listeners:
+                site.stop()
 
 
-def _listeners(store: Store) -> Listeners | None:
-    """The site's telemetry listeners (None while the store holds no site)."""
+def _listeners(store: Store) -> list[Listeners]:
+    """The telemetry listeners of every site of the store that configures some."""
     from shuian.services.telemetry import Listeners
 
-    if not store.sites():
-        return None
-    return Listeners(store, store.site())
+    sites = [store.site(code) for code in store.sites()]
+    return [Listeners(store, stored) for stored in sites if stored.site.telemetry.configured]
+
+
+def _start(listeners: list[Listeners]) -> None:
+    """Start the listeners and say what listens for which site."""
+    for site in listeners:
+        site.start()
+        code = site.stored.site.reservoir.code
+        out.print(f"listening for {code}: {', '.join(site.sources)}")
 
 
 @app.command()
 def listen(db: DbOption = DEFAULT_URL) -> None:
-    """Run the site's telemetry listeners (MQTT, SL 651, Modbus) alone, until Ctrl-C."""
+    """Run the sites' telemetry listeners (MQTT, SL 651, Modbus) alone, until Ctrl-C."""
     import time
 
     with store_for(db) as store:
         listeners = _listeners(store)
-        if listeners is None or not listeners.sources:
-            err.print("error: the site file configures no telemetry (add a telemetry: section "
+        if not listeners:
+            err.print("error: no site file configures telemetry (add a telemetry: section "
                       "with mqtt:, sl651: or modbus:)")
             raise typer.Exit(1)
-        listeners.start()
-        out.print(f"listening: {', '.join(listeners.sources)} (Ctrl-C stops)")
+        _start(listeners)
+        out.print("Ctrl-C stops")
         try:
             while True:
                 time.sleep(1.0)
         except KeyboardInterrupt:
             pass
         finally:
-            listeners.stop()
+            for site in listeners:
+                site.stop()
 
 
 def main() -> None:

@@ -218,6 +218,11 @@ class TelemetrySettings(_Strict):
     modbus: tuple[ModbusSettings, ...] = ()
     sl651: Sl651Settings | None = None
 
+    @property
+    def configured(self) -> bool:
+        """Whether any source is configured."""
+        return self.mqtt is not None or self.sl651 is not None or bool(self.modbus)
+
 
 class Site(_Strict):
     """A whole site: reservoir, dam, instruments with their channels, and loggers."""
