@@ -419,17 +419,27 @@ def test_a_picture_is_counted_and_kept_with_its_bytes_not_as_a_reading(centre: C
     assert status["peers"][0]["pictures"] == 1 and status["peers"][0]["last_error"] is None
 
 
-def test_a_picture_of_64_kib_or_more_keeps_only_its_size(centre: Centre) -> None:
+def test_a_picture_of_128_kib_or_more_keeps_only_its_size(centre: Centre) -> None:
     listener = centre.start()
-    picture = bytes(70_000)
-    packets = packets_of(picture_body(picture), 18, function=0x36)  # 3.9 kB a packet
+    picture = bytes(140_000)
+    packets = packets_of(picture_body(picture), 36, function=0x36)  # 3.9 kB a packet
     with connect(listener) as conn:
         conn.sendall(b"".join(packets))
-        assert answer(conn).packets == (18, 18)
+        assert answer(conn).packets == (36, 36)
     [kept] = centre.rejections()
     assert kept.raw == ""
-    assert kept.reason.startswith("station crest gauge: picture (function 36) received, 70000 "
+    assert kept.reason.startswith("station crest gauge: picture (function 36) received, 140000 "
                                   "bytes: pictures are not stored as readings; only its size")
+
+
+def test_a_picture_under_128_kib_is_kept_whole(centre: Centre) -> None:
+    listener = centre.start()
+    picture = bytes(range(256)) * 400  # 100 kB
+    with connect(listener) as conn:
+        conn.sendall(b"".join(packets_of(picture_body(picture), 26, function=0x36)))
+        assert answer(conn).packets == (26, 26)
+    [kept] = centre.rejections()
+    assert kept.raw == picture.hex().upper()
 
 
 def test_an_incomplete_message_is_kept_with_its_packets_when_the_connection_closes(

@@ -91,8 +91,9 @@ FRAME_TIMEOUT = 30.0
 MAX_MESSAGE_BYTES = 1 << 20
 #: Most multi-packet messages in progress on one connection; beyond, the oldest is closed.
 MAX_MESSAGES = 8
-#: Pictures of this many bytes or more keep only their size in their rejection (64 KiB).
-MAX_PICTURE_HEX = 64 * 1024
+#: Pictures of this many bytes or more keep only their size in their rejection (128 KiB: the
+#: hex of a smaller one fits the store's raw text, ``shuian.store.base.MAX_RAW_TEXT``).
+MAX_PICTURE_HEX = 128 * 1024
 #: Seconds the listener waits, when it stops, for connections to keep what they still hold.
 STOP_GRACE = 5.0
 
