@@ -659,6 +659,18 @@ def test_hundreds_of_stations_report_at_once(centre: Centre) -> None:
     assert sum(p["messages"] for p in status["peers"]) == 300
 
 
+def test_connections_over_the_limit_are_closed_and_the_others_served(centre: Centre) -> None:
+    listener = centre.start(max_connections=2)
+    with connect(listener) as first, connect(listener):
+        eventually(lambda: listener.status()["connections"] == 2)
+        with connect(listener) as third:
+            assert third.recv(100) == b""  # closed at once
+        first.sendall(report(serial=1))
+        assert answer(first).serial == 1
+    status = listener.status()
+    assert status["refused"] == 1 and "max_connections 2" in status["last_error"]
+
+
 # --- settings -------------------------------------------------------------------------------
 
 

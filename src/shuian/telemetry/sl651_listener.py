@@ -163,6 +163,8 @@ class Sl651Settings(BaseModel):
     acknowledge : answer reports (function codes 30–36) once stored (modes M2/M4)
     keep_open : end the acknowledgement with ESC (keep the link 10 minutes) instead of EOT
     idle_timeout : seconds of silence after which a connection is closed
+    max_connections : connections open at once; one more is closed at once (and counted in
+        ``refused``), so that a flood cannot take the centre's file descriptors
     stations : the RTUs and their element-to-channel maps
     """
 
@@ -174,6 +176,7 @@ class Sl651Settings(BaseModel):
     acknowledge: bool = True
     keep_open: bool = False
     idle_timeout: float = Field(default=600.0, gt=0)
+    max_connections: int = Field(default=2000, ge=1)
     stations: tuple[Sl651Station, ...] = Field(min_length=1)
 
     @field_validator("stations")
@@ -370,7 +373,8 @@ class Sl651Listener:
         self._status: dict[str, Any] = {
             "kind": "sl651", "endpoint": f"{settings.host}:{settings.port}", "connected": False,
             "connections": 0, "messages": 0, "accepted": 0, "duplicates": 0, "rejected": 0,
-            "pictures": 0, "failures": 0, "last_message_at": None, "last_error": None,
+            "pictures": 0, "failures": 0, "refused": 0, "last_message_at": None,
+            "last_error": None,
             "last_error_at": None,
         }
         self._handlers: set[asyncio.Task[None]] = set()
@@ -437,7 +441,8 @@ class Sl651Listener:
         ``messages`` (frames, each packet of a multi-packet message one) received, readings
         ``accepted`` and ``duplicates``, ``rejected`` (frames, messages and elements kept as
         rejections), ``pictures`` received (kept as rejections, not counted in ``rejected``),
-        ``failures`` (commits that failed, the frames left unacknowledged),
+        ``failures`` (commits that failed, the frames left unacknowledged), ``refused``
+        (connections over ``max_connections``),
         ``last_message_at``, ``last_error`` and ``last_error_at`` (an error older than the last
         message has passed), and ``peers``: per station, whether it is connected, from where,
         its frames, rejections, pictures and last error.
@@ -476,6 +481,12 @@ class Sl651Listener:
     ) -> None:
         host, port = writer.get_extra_info("peername")[:2]
         remote = f"{host}:{port}"
+        if len(self._open) >= self.settings.max_connections:
+            self._count(refused=1)
+            self._note_error(f"{remote}: refused, {len(self._open)} connections are open "
+                             f"(max_connections {self.settings.max_connections})")
+            writer.close()
+            return
         task = asyncio.current_task()
         if task is not None:
             self._handlers.add(task)
