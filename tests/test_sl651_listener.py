@@ -169,6 +169,8 @@ def test_a_report_is_stored_then_acknowledged_with_its_serial_number(centre: Cen
     assert (ack.direction, ack.function_code, ack.serial, ack.end) == ("down", 0x32, 7, EOT)
     assert (ack.station, ack.center, ack.valid_crc) == (GAUGE, 1, True)
     assert ack.send_time == dt.datetime(2024, 3, 1, 8, 5)  # the centre's clock, station zone
+    # the station sent at 08:01 by its clock, the centre received at 08:05 by its own
+    assert listener.status()["peers"][0]["clock_offset_s"] == -240.0
     assert centre.values() == [120.5]
     assert centre.values("LOG.batt") == [12.6]
     assert centre.times() == ["2024-03-01 00:00"]  # 08:00 Beijing time is 00:00 UTC

@@ -248,6 +248,7 @@ class _Peer:
     last_message_at: dt.datetime | None = None
     last_error: str | None = None
     last_error_at: dt.datetime | None = None
+    clock_offset_s: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -255,7 +256,7 @@ class _Peer:
             "address": self.address, "messages": self.messages, "rejected": self.rejected,
             "pictures": self.pictures,
             "last_message_at": _iso(self.last_message_at), "last_error": self.last_error,
-            "last_error_at": _iso(self.last_error_at),
+            "last_error_at": _iso(self.last_error_at), "clock_offset_s": self.clock_offset_s,
         }
 
 
@@ -445,7 +446,8 @@ class Sl651Listener:
         (connections over ``max_connections``),
         ``last_message_at``, ``last_error`` and ``last_error_at`` (an error older than the last
         message has passed), and ``peers``: per station, whether it is connected, from where,
-        its frames, rejections, pictures and last error.
+        its frames, rejections, pictures, last error, and ``clock_offset_s`` (seconds its clock
+        was ahead of the centre's at its last frame).
         """
         with self._lock:
             status = dict(self._status)
@@ -563,6 +565,7 @@ class Sl651Listener:
             peer.messages += 1
             peer.last_message_at = now
             peer.address = remote
+            peer.clock_offset_s = self._clock_offset(frame, now)
             if frame.station not in stations:
                 stations.add(frame.station)
                 peer.connections += 1
@@ -763,6 +766,18 @@ class Sl651Listener:
         message = messages.get((frame.station, frame.function_code, total))
         serial = message.serial() if message is not None else 0
         return self._answer(replace(frame, serial=serial), nak=True, packets=(total, sequence))
+
+    def _clock_offset(self, frame: Sl651Frame, now: dt.datetime) -> float | None:
+        """Seconds the station's clock is ahead of the centre's (its send time against now).
+
+        RTU clocks drift; readings are stamped with the station's clock, so an offset of
+        minutes puts them at the wrong time. The transmission delay is counted in it too.
+        """
+        if frame.send_time is None:
+            return None
+        station = self._stations.get(frame.station)
+        zone = zoneinfo.ZoneInfo(station.timezone) if station and station.timezone else self._zone
+        return round((frame.send_time.replace(tzinfo=zone) - now).total_seconds(), 1)
 
     def _acknowledged(self, frame: Sl651Frame) -> bytes | None:
         """The acknowledgement of a report (None for other frames or when not answering)."""

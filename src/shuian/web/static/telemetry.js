@@ -9,8 +9,10 @@ import { el, fill, fmt, localTime, timeZone } from "./util.js";
 
 const REFRESH_MS = 10_000;
 const COUNTS = ["messages", "accepted", "duplicates", "rejected", "failures"];
-const PEER_COLUMNS = ["station", "link", "address", "last_message", "messages", "rejected",
-  "last_error"];
+const PEER_COLUMNS = ["station", "link", "address", "last_message", "clock", "messages",
+  "rejected", "last_error"];
+/** A station clock this far (s) from the centre's puts its readings at the wrong time. */
+const CLOCK_TOLERANCE_S = 300;
 
 /** The sources by name, as the last poll answered ({} until then, or when none runs). */
 let sources = {};
@@ -175,11 +177,25 @@ function updateSource(block, status) {
   if (Array.isArray(status.peers)) renderPeers(peers.querySelector("tbody"), status.peers);
 }
 
+/** The station clock's offset from the centre's ("+12 s", "−6 min", "−3 d"), marked when
+ * more than CLOCK_TOLERANCE_S. */
+function clockCell(offset) {
+  if (offset === null || offset === undefined) return el("td", { cls: "num", text: "—" });
+  const size = Math.abs(offset);
+  const sign = offset < 0 ? "−" : "+";
+  const [amount, unit] = size < 120 ? [size, "s"] : size < 7200 ? [size / 60, "min"]
+    : size < 172_800 ? [size / 3600, "h"] : [size / 86_400, "d"];
+  const text = `${sign}${Math.round(amount)} ${unit}`;
+  const off = size > CLOCK_TOLERANCE_S;
+  return el("td", { cls: off ? "num error-text clock-off" : "num", text,
+    attrs: off ? { title: t("telemetry.clock_off") } : {} });
+}
+
 function peersTable(name) {
   return el("table", { cls: "data" },
     el("caption", { cls: "visually-hidden", text: t("telemetry.peers_of", { name }) }),
     el("thead", {}, el("tr", {}, ...PEER_COLUMNS.map((key) => el("th", {
-      cls: ["messages", "rejected"].includes(key) ? "num" : "",
+      cls: ["clock", "messages", "rejected"].includes(key) ? "num" : "",
       text: t(`telemetry.peer.${key}`), attrs: { scope: "col" } })))),
     el("tbody"));
 }
@@ -204,6 +220,7 @@ function peerRow(peer) {
     el("td", {}, setLink(el("span"), "peer", peer.connected)),
     el("td", { text: peer.address || "—" }),
     el("td", {}, time),
+    clockCell(peer.clock_offset_s),
     el("td", { cls: "num", text: fmt(peer.messages ?? null, 0) }),
     el("td", { cls: "num", text: fmt(peer.rejected ?? null, 0) }),
     el("td", { cls: "error-text", text: peer.last_error || "" }));
