@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import select
 import signal
 import socket
 import subprocess
@@ -907,3 +908,42 @@ def test_the_api_answers_the_telemetry_of_the_site_asked_for(store: Store) -> No
             status = client.get("/api/telemetry", params={"site": code}).json()
             assert status["sl651"]["peers"][0]["name"] == f"{code} gauge"
         assert client.get("/api/telemetry").json()["sl651"]["peers"][0]["name"] == "upper gauge"
+
+
+def test_listen_warns_when_a_port_is_taken(store: Store, store_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        data = yaml.safe_load(SITE_FILE.read_text(encoding="utf-8"))
+        data["telemetry"] = {"sl651": {"host": "127.0.0.1", "port": port, "stations": [
+            {"address": GAUGE, "elements": {"39": "WL.level"}},
+        ]}}
+        text = yaml.safe_dump(data)
+        store.save_site(parse_site(text), text)
+        centre = subprocess.Popen([str(SHUIAN), "listen", "--db", store_url],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            warning = _first_line(centre, "warning:", timeout=30)
+        finally:
+            centre.kill()
+            centre.wait(10)
+            assert centre.stderr is not None
+            centre.stderr.close()
+    assert warning.startswith(f"warning: testres sl651: cannot listen on 127.0.0.1:{port}")
+
+
+def _first_line(process: subprocess.Popen[str], start: str, timeout: float) -> str:
+    """The first line of the process's stderr that begins with ``start`` ("" if none comes)."""
+    assert process.stderr is not None
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([process.stderr], [], [], left)
+        if not ready:
+            break
+        line = process.stderr.readline()
+        if not line:
+            break
+        if line.startswith(start):
+            return line
+    return ""

@@ -305,12 +305,30 @@ def _listeners(store: Store) -> list[Listeners]:
     return [Listeners(store, stored) for stored in sites if stored.site.telemetry.configured]
 
 
-def _start(listeners: list[Listeners]) -> None:
-    """Start the listeners and say what listens for which site."""
+def _start(listeners: list[Listeners], settle_s: float = 2.0) -> None:
+    """Start the listeners, say what listens for which site, and warn of any that failed.
+
+    A source that reports an error within ``settle_s`` seconds (a port already taken, a broker
+    that cannot be reached) is named with its error; it keeps trying (a port is not retried).
+    """
+    import time
+
     for site in listeners:
         site.start()
         code = site.stored.site.reservoir.code
         out.print(f"listening for {code}: {', '.join(site.sources)}")
+    deadline = time.monotonic() + settle_s
+    while True:
+        statuses = [(site.stored.site.reservoir.code, name, status)
+                    for site in listeners for name, status in site.status().items()]
+        failing = [(code, name, status["last_error"]) for code, name, status in statuses
+                   if status["last_error"] and not status["connected"]]
+        settled = all(status["connected"] for _, _, status in statuses)
+        if failing or settled or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    for code, name, error in failing:
+        err.print(f"warning: {code} {name}: {error}", highlight=False, markup=False)
 
 
 @app.command()
