@@ -58,12 +58,8 @@ class Listeners:
 
     def reject(self, rejection: Rejection) -> None:
         """Keep one rejected message (committed when this returns)."""
-        self.reject_many([rejection])
-
-    def reject_many(self, rejections: list[Rejection]) -> None:
-        """Keep rejected messages (committed when this returns)."""
         with self._writer:
-            self.store.write_rejections(self.stored.id, rejections)
+            self.store.write_rejections(self.stored.id, [rejection])
 
     def start(self) -> None:
         """Start every source in its own thread."""
