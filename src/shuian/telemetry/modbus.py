@@ -63,6 +63,7 @@ from pymodbus.pdu import ModbusPDU
 from shuian.readings import US_PER_S, Rejection
 from shuian.telemetry.mqtt import Ingest, Reject
 from shuian.telemetry.spool import Spool
+from shuian.telemetry.status import SourceStatus
 from shuian.times import iso_utc
 
 __all__ = [
@@ -348,13 +349,9 @@ class ModbusPoller:
         self._failing: dict[tuple[str, int], str] = {}
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._status: dict[str, Any] = {
-            "kind": "modbus", "endpoint": f"{settings.host}:{settings.port}",
-            "connected": False, "messages": 0, "accepted": 0, "duplicates": 0, "rejected": 0,
-            "failures": 0, "repeated_failures": 0, "last_message_at": None, "last_error": None,
-            "last_error_at": None,
-        }
+        self._state = SourceStatus("modbus", f"{settings.host}:{settings.port}",
+                                   label=f"modbus {settings.name}",
+                                   counts=("repeated_failures",))
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -377,7 +374,7 @@ class ModbusPoller:
                 return  # still in a poll or an ingest: it closes the connection when done
             self._thread = None
         self._client.close()  # type: ignore[no-untyped-call]
-        self._set(connected=False)
+        self._state.set(connected=False)
 
     def run_forever(self) -> None:
         """Poll on every multiple of ``interval`` on the clock until :meth:`stop` is called."""
@@ -392,17 +389,17 @@ class ModbusPoller:
                 self.poll(slot_us)
             except Exception as exc:  # noqa: BLE001 - the poller outlives any one poll
                 log.exception("modbus %s: poll failed", self.settings.name)
-                self._count(failures=1)
-                self._note_error(f"the poll failed: {exc!r}")
+                self._state.count(failures=1)
+                self._state.note_error(f"the poll failed: {exc!r}")
         try:
             failure = self._flush()
             if failure is not None:
-                self._note_error(f"stopped with readings not stored: {failure}")
+                self._state.note_error(f"stopped with readings not stored: {failure}")
         except Exception:  # noqa: BLE001 - stopping regardless
             log.exception("modbus %s: pending polls not stored", self.settings.name)
         finally:
             self._client.close()  # type: ignore[no-untyped-call]
-            self._set(connected=False)
+            self._state.set(connected=False)
 
     def poll(self, time_us: int) -> None:
         """Read every register once, stamp the readings ``time_us``, and store them.
@@ -433,7 +430,7 @@ class ModbusPoller:
         if self._dropped:
             failure += (f" ({self._dropped} older poll(s) dropped: at most {MAX_PENDING_POLLS} "
                         "wait)")
-        self._note_error(failure)
+        self._state.note_error(failure)
 
     # -- reading the logger ---------------------------------------------------------------
 
@@ -444,7 +441,7 @@ class ModbusPoller:
         if not self._client.connected and not connect():  # type: ignore[no-untyped-call]
             self._fail(f"cannot connect to the logger at {s.host}:{s.port}")
             return None
-        self._set(connected=True)
+        self._state.set(connected=True)
         poll = _Poll(records=[])
         for block in self.blocks:
             try:
@@ -457,8 +454,8 @@ class ModbusPoller:
                            f"{block.address}-{block.address + block.count - 1}: {exc}")
                 break
         else:
-            self._count(messages=1)
-            self._set(last_message_at=dt.datetime.now(dt.UTC))
+            self._state.count(messages=1)
+            self._state.set(last_message_at=dt.datetime.now(dt.UTC))
         return poll
 
     def _read_block(self, block: Block, stamp: str, poll: _Poll) -> None:
@@ -493,7 +490,7 @@ class ModbusPoller:
         """
         key = (register.table, register.address)
         if self._failing.get(key) == rejection.reason:
-            self._count(repeated_failures=1)
+            self._state.count(repeated_failures=1)
             return
         self._failing[key] = rejection.reason
         poll.rejections.append(rejection)
@@ -535,10 +532,10 @@ class ModbusPoller:
             try:
                 report = self._ingest(records, self.source)
             except Exception as exc:  # noqa: BLE001 - not committed: keep it for the next poll
-                self._count(failures=1)
+                self._state.count(failures=1)
                 return (f"{len(records)} readings of {len(self._pending)} poll(s) not stored "
                         f"yet, tried again at the next poll: {exc}")
-            self._count(accepted=report.accepted, duplicates=report.duplicates,
+            self._state.count(accepted=report.accepted, duplicates=report.duplicates,
                         rejected=report.rejected)
             for poll in self._pending:
                 poll.records = []
@@ -548,10 +545,10 @@ class ModbusPoller:
                 try:
                     self._reject(poll.rejections[0])
                 except Exception as exc:  # noqa: BLE001 - not kept: try again next poll
-                    self._count(failures=1)
+                    self._state.count(failures=1)
                     return f"a rejection not kept yet, tried again at the next poll: {exc}"
                 poll.rejections.pop(0)
-                self._count(rejected=1)
+                self._state.count(rejected=1)
             self._pending.popleft()
         return None
 
@@ -567,30 +564,12 @@ class ModbusPoller:
         the next poll); ``repeated_failures`` (a register failing again as before: kept once);
         ``last_message_at`` (ISO 8601, UTC), ``last_error`` and ``last_error_at``.
         """
-        with self._lock:
-            status = dict(self._status)
-        for key in ("last_message_at", "last_error_at"):
-            if status[key] is not None:
-                status[key] = status[key].isoformat()
-        return status
-
-    def _set(self, **values: Any) -> None:
-        with self._lock:
-            self._status.update(values)
-
-    def _count(self, **increments: int) -> None:
-        with self._lock:
-            for key, value in increments.items():
-                self._status[key] += value
-
-    def _note_error(self, message: str) -> None:
-        log.warning("modbus %s: %s", self.settings.name, message)
-        self._set(last_error=message, last_error_at=dt.datetime.now(dt.UTC))
+        return self._state.as_json()
 
     def _fail(self, message: str) -> None:
-        self._count(failures=1)
-        self._set(connected=False)
-        self._note_error(message)
+        self._state.count(failures=1)
+        self._state.set(connected=False)
+        self._state.note_error(message)
 
 
 def _now_us() -> int:

@@ -62,6 +62,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shuian.errors import MqttError, StoreError
 from shuian.readings import Rejection
+from shuian.telemetry.status import SourceStatus
 
 __all__ = [
     "IngestOutcome",
@@ -238,14 +239,10 @@ class MqttSource:
         self._reconnect = threading.Event()
         self._subscribed = threading.Event()
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
         #: Messages received and not yet ingested (touched only in the source's thread).
         self._batch: list[mqtt.MQTTMessage] = []
-        self._status: dict[str, Any] = {
-            "kind": "mqtt", "endpoint": f"{settings.host}:{settings.port}",
-            "connected": False, "messages": 0, "accepted": 0, "duplicates": 0, "rejected": 0,
-            "failures": 0, "last_message_at": None, "last_error": None, "last_error_at": None,
-        }
+        self._state = SourceStatus("mqtt", f"{settings.host}:{settings.port}",
+                                   label=f"mqtt {settings.client_id}")
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
@@ -298,7 +295,7 @@ class MqttSource:
                     properties=properties,
                 )
             except OSError as exc:
-                self._note_error(f"cannot reach the MQTT broker at {s.host}:{s.port}: {exc}")
+                self._state.note_error(f"cannot reach the MQTT broker at {s.host}:{s.port}: {exc}")
                 self._stopping.wait(s.retry_delay)
                 continue
             while not (self._stopping.is_set() or self._reconnect.is_set()):
@@ -307,7 +304,7 @@ class MqttSource:
                 if self._client.loop(timeout=0.0 if waiting else 0.1) != (
                     MQTTErrorCode.MQTT_ERR_SUCCESS
                 ):
-                    self._note_error(f"lost the connection to {s.host}:{s.port}")
+                    self._state.note_error(f"lost the connection to {s.host}:{s.port}")
                     self._reconnect.set()
                 elif self._batch and (len(self._batch) == waiting
                                       or len(self._batch) >= s.max_batch):
@@ -325,7 +322,7 @@ class MqttSource:
             if self._client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 break
         self._subscribed.clear()
-        self._set(connected=False)
+        self._state.set(connected=False)
 
     # -- status ---------------------------------------------------------------------------
 
@@ -338,25 +335,7 @@ class MqttSource:
         messages left for redelivery); ``last_message_at``, ``last_error`` and
         ``last_error_at`` (ISO 8601, UTC).
         """
-        with self._lock:
-            status = dict(self._status)
-        for key in ("last_message_at", "last_error_at"):
-            if status[key] is not None:
-                status[key] = status[key].isoformat()
-        return status
-
-    def _set(self, **values: Any) -> None:
-        with self._lock:
-            self._status.update(values)
-
-    def _count(self, **increments: int) -> None:
-        with self._lock:
-            for key, value in increments.items():
-                self._status[key] += value
-
-    def _note_error(self, message: str) -> None:
-        log.warning("mqtt %s: %s", self.settings.client_id, message)
-        self._set(last_error=message, last_error_at=dt.datetime.now(dt.UTC))
+        return self._state.as_json()
 
     # -- paho callbacks (in the thread running run_forever) ---------------------------------
 
@@ -369,10 +348,10 @@ class MqttSource:
         properties: Properties | None,
     ) -> None:
         if reason_code.is_failure:
-            self._note_error(f"the broker refused the connection: {reason_code}")
+            self._state.note_error(f"the broker refused the connection: {reason_code}")
             self._reconnect.set()
             return
-        self._set(connected=True)
+        self._state.set(connected=True)
         options = SubscribeOptions(
             qos=self.settings.qos, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB
         )
@@ -392,7 +371,7 @@ class MqttSource:
             if code.is_failure
         ]
         if refused:
-            self._note_error(f"the broker refused the subscriptions {', '.join(refused)}")
+            self._state.note_error(f"the broker refused the subscriptions {', '.join(refused)}")
         self._subscribed.set()
 
     def _on_disconnect(
@@ -403,11 +382,11 @@ class MqttSource:
         reason_code: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        self._set(connected=False)
+        self._state.set(connected=False)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self._count(messages=1)
-        self._set(last_message_at=dt.datetime.now(dt.UTC))
+        self._state.count(messages=1)
+        self._state.set(last_message_at=dt.datetime.now(dt.UTC))
         self._batch.append(message)
 
     # -- ingest (in the thread running run_forever) -----------------------------------------
@@ -431,12 +410,12 @@ class MqttSource:
                 except PayloadError as exc:
                     source = f"mqtt:{message.topic}"
                     self._reject(Rejection(source, None, _text(message.payload), exc.reason))
-                    self._count(rejected=1)
+                    self._state.count(rejected=1)
                     self._client.ack(message.mid, message.qos)
             self._store(readable)
         except Exception as exc:  # noqa: BLE001 - not committed: leave them for redelivery
-            self._count(failures=1)
-            self._note_error(f"{source}: not stored, will be delivered again: {exc}")
+            self._state.count(failures=1)
+            self._state.note_error(f"{source}: not stored, will be delivered again: {exc}")
             self._reconnect.set()
 
     def _store(self, readable: list[tuple[mqtt.MQTTMessage, list[dict[str, Any]]]]) -> None:
@@ -451,7 +430,7 @@ class MqttSource:
         try:
             if records:
                 report = self._ingest(records, batch_source([m.topic for m, _ in readable]))
-                self._count(accepted=report.accepted, duplicates=report.duplicates,
+                self._state.count(accepted=report.accepted, duplicates=report.duplicates,
                             rejected=report.rejected)
         except StoreError:
             raise
@@ -463,7 +442,7 @@ class MqttSource:
             message = readable[0][0]
             reason = f"could not be ingested: {type(exc).__name__}: {exc}"
             self._reject(Rejection(f"mqtt:{message.topic}", None, _text(message.payload), reason))
-            self._count(rejected=1)
-            self._note_error(f"mqtt:{message.topic}: kept as a rejection, {reason}")
+            self._state.count(rejected=1)
+            self._state.note_error(f"mqtt:{message.topic}: kept as a rejection, {reason}")
         for message, _ in readable:
             self._client.ack(message.mid, message.qos)

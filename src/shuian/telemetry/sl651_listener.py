@@ -71,6 +71,7 @@ from shuian.telemetry.sl651 import (
     frame_size,
     header_size,
 )
+from shuian.telemetry.status import SourceStatus
 
 __all__ = ["Sl651Listener", "Sl651Settings", "Sl651Station", "frame_records"]
 
@@ -371,13 +372,10 @@ class Sl651Listener:
         self._wake: asyncio.Event | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shuian-sl651")
         self.port: int = settings.port
-        self._status: dict[str, Any] = {
-            "kind": "sl651", "endpoint": f"{settings.host}:{settings.port}", "connected": False,
-            "connections": 0, "messages": 0, "accepted": 0, "duplicates": 0, "rejected": 0,
-            "pictures": 0, "failures": 0, "refused": 0, "last_message_at": None,
-            "last_error": None,
-            "last_error_at": None,
-        }
+        self._state = SourceStatus(
+            "sl651", f"{settings.host}:{settings.port}", label="sl651",
+            counts=("connections", "pictures", "refused"), clock=self._clock,
+        )
         self._handlers: set[asyncio.Task[None]] = set()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -406,10 +404,11 @@ class Sl651Listener:
         try:
             asyncio.run(self._serve())
         except OSError as exc:
-            self._note_error(f"cannot listen on {self.settings.host}:{self.settings.port}: {exc}")
+            s = self.settings
+            self._state.note_error(f"cannot listen on {s.host}:{s.port}: {exc}")
         finally:
             self._listening.clear()
-            self._set(connected=False)
+            self._state.set(connected=False)
 
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -419,7 +418,7 @@ class Sl651Listener:
             self._connection, self.settings.host, self.settings.port, limit=1 << 16
         )
         self.port = server.sockets[0].getsockname()[1]
-        self._set(connected=True, endpoint=f"{self.settings.host}:{self.port}")
+        self._state.set(connected=True, endpoint=f"{self.settings.host}:{self.port}")
         self._listening.set()
         batcher = asyncio.create_task(self._batcher())
         await self._stop.wait()
@@ -449,25 +448,10 @@ class Sl651Listener:
         its frames, rejections, pictures, last error, and ``clock_offset_s`` (seconds its clock
         was ahead of the centre's at its last frame).
         """
+        status = self._state.as_json()
         with self._lock:
-            status = dict(self._status)
             status["peers"] = [peer.as_json() for peer in self._peers.values()]
-        for key in ("last_message_at", "last_error_at"):
-            status[key] = _iso(status[key])
         return status
-
-    def _set(self, **values: Any) -> None:
-        with self._lock:
-            self._status.update(values)
-
-    def _count(self, **increments: int) -> None:
-        with self._lock:
-            for key, value in increments.items():
-                self._status[key] += value
-
-    def _note_error(self, message: str) -> None:
-        log.warning("sl651: %s", message)
-        self._set(last_error=message, last_error_at=self._clock())
 
     def _peer(self, station: str) -> _Peer:
         """The status entry of a station (unknown stations get one too)."""
@@ -484,15 +468,15 @@ class Sl651Listener:
         host, port = writer.get_extra_info("peername")[:2]
         remote = f"{host}:{port}"
         if len(self._open) >= self.settings.max_connections:
-            self._count(refused=1)
-            self._note_error(f"{remote}: refused, {len(self._open)} connections are open "
+            self._state.count(refused=1)
+            self._state.note_error(f"{remote}: refused, {len(self._open)} connections are open "
                              f"(max_connections {self.settings.max_connections})")
             writer.close()
             return
         task = asyncio.current_task()
         if task is not None:
             self._handlers.add(task)
-        self._count(connections=1)
+        self._state.count(connections=1)
         self._open.add(writer)
         stations: set[str] = set()
         messages: dict[tuple[str, int, int], _Message] = {}
@@ -529,11 +513,11 @@ class Sl651Listener:
         except ConnectionError:
             return
         except _NotStored as exc:
-            self._count(failures=1)
-            self._note_error(f"{remote}: not stored, the station will send it again: {exc}")
+            self._state.count(failures=1)
+            self._state.note_error(f"{remote}: not stored, the station will send it again: {exc}")
         finally:
+            self._state.count(connections=-1)
             with self._lock:
-                self._status["connections"] -= 1
                 for station in stations:
                     self._peer(station).connections -= 1
             self._open.discard(writer)
@@ -552,9 +536,9 @@ class Sl651Listener:
         messages: dict[tuple[str, int, int], _Message],
     ) -> tuple[bytes | None, bool]:
         """Take one frame; return the answer to send (if any) and whether to close after it."""
-        self._count(messages=1)
+        self._state.count(messages=1)
         now = self._clock()
-        self._set(last_message_at=now)
+        self._state.set(last_message_at=now)
         try:
             frame = self._check(data, remote, messages)
         except _Rejected as rejected:
@@ -595,7 +579,7 @@ class Sl651Listener:
         notes = [] if frame.picture is None else [self._picture(frame, station)]
         await self._commit(records, rejections, station=frame.station, notes=notes)
         if notes:
-            self._count(pictures=1)
+            self._state.count(pictures=1)
             with self._lock:
                 self._peer(frame.station).pictures += 1
         if self.settings.acknowledge and frame.function_code in ACKNOWLEDGED_FUNCTIONS:
@@ -712,10 +696,12 @@ class Sl651Listener:
                 if not message.dropped:
                     await self._keep_incomplete(message, why)
         except _NotStored as exc:
-            self._count(failures=1)
-            self._note_error(f"incomplete multi-packet messages not kept: {exc}")
+            self._state.count(failures=1)
+            self._state.note_error(f"incomplete multi-packet messages not kept: {exc}")
         except asyncio.CancelledError:
-            self._note_error("incomplete multi-packet messages not kept: the listener stopped")
+            self._state.note_error(
+                "incomplete multi-packet messages not kept: the listener stopped"
+            )
             raise
         messages.clear()
 
@@ -822,7 +808,7 @@ class Sl651Listener:
         self._wake.set()
         await future
         if rejections:
-            self._count(rejected=len(rejections))
+            self._state.count(rejected=len(rejections))
             if station is not None:
                 with self._lock:
                     peer = self._peer(station)
@@ -848,7 +834,7 @@ class Sl651Listener:
                         waiter.set_exception(_NotStored(str(exc)))
                 continue
             if report is not None:
-                self._count(accepted=report.accepted, duplicates=report.duplicates,
+                self._state.count(accepted=report.accepted, duplicates=report.duplicates,
                             rejected=report.rejected)
             for waiter in work.waiters:
                 if not waiter.done():
