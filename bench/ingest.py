@@ -16,20 +16,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psycopg
 
-PG_URL = os.environ.get("SHUIAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+from common import drop, fresh_url
+
 CHANNELS = 100
 
 
@@ -76,24 +74,6 @@ def write_csv(path: Path, rows: int) -> None:
                 {"channel": codes, "time": np.tile(times, CHANNELS), "raw": np.round(raw, 2)}
             )
             frame.to_csv(f, header=False, index=False, lineterminator="\n")
-
-
-def fresh_url(backend: str, workdir: Path) -> str:
-    """An empty database: a new SQLite file or a new PostgreSQL schema."""
-    if backend == "sqlite":
-        return f"sqlite:///{workdir / f'{uuid.uuid4().hex}.db'}"
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    return f"{PG_URL}?options=-csearch_path%3D{schema}"
-
-
-def drop(url: str) -> None:
-    """Drop a PostgreSQL bench schema."""
-    if "search_path" in url:
-        schema = url.rsplit("%3D", 1)[1]
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def child(mode: str, url: str, csv_path: Path, site_path: Path) -> dict[str, float]:

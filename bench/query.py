@@ -14,24 +14,19 @@ import json
 import statistics
 import sys
 import tempfile
-import threading
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import numpy as np
-import psycopg
-import uvicorn
 
-from shuian.api import create_app
+from common import drop, fresh_url, serving
 from shuian.readings import US_PER_S, ReadingBatch
 from shuian.site import load_site
 from shuian.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE_FILE = ROOT / "tests" / "data" / "site.yaml"
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 TARGET_MS = 100.0
 CHANNEL = "WL.level"
 
@@ -57,29 +52,18 @@ def fill(url: str) -> int:
     return len(hours)
 
 
-def measure(url: str, requests: int, port: int) -> dict[str, float]:
-    """Serve the API on ``port`` and time ``requests`` downsampled reads (ms)."""
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(url), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-            path = f"/api/channels/{CHANNEL}/readings"
-            first = client.get(path, params={"max_points": 2000})
-            first.raise_for_status()
-            assert first.json()["returned"] <= 2000
-            times = []
-            for _ in range(requests):
-                started = time.perf_counter()
-                client.get(path, params={"max_points": 2000}).raise_for_status()
-                times.append((time.perf_counter() - started) * 1000)
-    finally:
-        server.should_exit = True
-        thread.join()
+def measure(url: str, requests: int) -> dict[str, float]:
+    """Serve the API and time ``requests`` downsampled reads (ms)."""
+    with serving(url) as base, httpx.Client(base_url=base) as client:
+        path = f"/api/channels/{CHANNEL}/readings"
+        first = client.get(path, params={"max_points": 2000})
+        first.raise_for_status()
+        assert first.json()["returned"] <= 2000
+        times = []
+        for _ in range(requests):
+            started = time.perf_counter()
+            client.get(path, params={"max_points": 2000}).raise_for_status()
+            times.append((time.perf_counter() - started) * 1000)
     return {
         "median_ms": round(statistics.median(times), 1),
         "p90_ms": round(float(np.percentile(times, 90)), 1),
@@ -98,21 +82,13 @@ def main() -> None:
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     figures: dict[str, object] = {"target_ms": TARGET_MS, "requests": requests}
     with tempfile.TemporaryDirectory() as tmp:
-        for n, backend in enumerate(backends):
-            schema = f"bench_{uuid.uuid4().hex[:10]}"
-            if backend == "sqlite":
-                url = f"sqlite:///{Path(tmp) / 'query.db'}"
-            else:
-                with psycopg.connect(PG_URL, autocommit=True) as conn:
-                    conn.execute(f"CREATE SCHEMA {schema}")
-                url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+        for backend in backends:
+            url = fresh_url(backend, Path(tmp))
             try:
                 fill(url)
-                result = measure(url, requests, 8765 + n)
+                result = measure(url, requests)
             finally:
-                if backend == "postgresql":
-                    with psycopg.connect(PG_URL, autocommit=True) as conn:
-                        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+                drop(url)
             result["ratio_to_target"] = round(result["median_ms"] / TARGET_MS, 3)
             figures[backend] = result
             print(f"{backend}: {result}", file=sys.stderr)

@@ -54,8 +54,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psycopg
 
+from common import drop, fresh_url
 from shuian.alarms.levels import US_PER_DAY
 from shuian.demo.synthetic import generate_history
 from shuian.readings import US_PER_S, ReadingBatch
@@ -67,7 +67,6 @@ from shuian.site import parse_site
 from shuian.store import Store, StoredSite, open_store
 from shuian.telemetry.mqtt import MqttSettings, MqttSource
 
-PG_URL = os.environ.get("SHUIAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BROKER = ("127.0.0.1", 1883)
 TARGET_READINGS_PER_S = 5_000.0
 TARGET_P99_S = 1.0
@@ -291,24 +290,6 @@ def cpu_seconds() -> float:
     """User + system CPU time of this process (all its threads)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def fresh_url(backend: str, workdir: Path) -> str:
-    """An empty database: a new SQLite file or a new PostgreSQL schema."""
-    if backend == "sqlite":
-        return f"sqlite:///{workdir / f'{uuid.uuid4().hex}.db'}"
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    return f"{PG_URL}?options=-csearch_path%3D{schema}"
-
-
-def drop(url: str) -> None:
-    """Drop a PostgreSQL bench schema."""
-    if "search_path" in url:
-        schema = url.rsplit("%3D", 1)[1]
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 COLUMNS = [
