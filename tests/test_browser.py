@@ -16,20 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from conftest import http_server
+from conftest import CHROMIUM, http_server, screenshot
 from shuian.api import create_app
 from shuian.services.demo import build_demo, demo_site_text
 from shuian.site import parse_site
 from shuian.store import open_store
-
-ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no browser at {CHROMIUM}")
 
@@ -54,16 +47,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     store.close()
     with http_server(create_app(db_url)) as url:
         yield Server(url, db_url, instruments, admin)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
 
 
 @dataclass
@@ -93,11 +76,6 @@ def tab(browser: Browser, server: Server) -> Iterator[Tab]:
 def _ready(page: Page, path: str = "/") -> None:
     page.goto(path)
     expect(page.locator("body[data-ready=true]")).to_be_attached(timeout=10_000)
-
-
-def _shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 # --- writing to the API ------------------------------------------------------------------------
@@ -148,7 +126,7 @@ def test_dashboard_loads_without_errors_with_a_marker_per_instrument(
         len(httpx.get(server.url + "/api/channels").json())
     )
     expect(page.locator("#schematic-legend li")).to_have_count(7)
-    _shot(page, "dashboard")
+    screenshot(page, "dashboard")
     assert tab.errors == []
 
 
@@ -235,7 +213,7 @@ def test_the_instrument_view_charts_the_model_and_zooms(tab: Tab) -> None:
         page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5, steps=5)
         page.mouse.up()
     expect(page.locator("#history-chart svg path.line")).to_have_count(3)
-    _shot(page, "instrument")
+    screenshot(page, "instrument")
     assert tab.errors == []
 
 
@@ -249,7 +227,7 @@ def test_the_hydrology_view_routes_a_flood(tab: Tab) -> None:
     page.locator(".route-form button[type=submit]").click()
     expect(page.locator("#route-chart svg path.line")).to_have_count(3)
     expect(page.locator("#route-summary")).to_contain_text("400")
-    _shot(page, "hydrology")
+    screenshot(page, "hydrology")
     assert tab.errors == []
 
 
@@ -286,7 +264,7 @@ def test_the_phone_layout_has_summary_alarms_and_the_manual_form(
         form.locator("#manual-value").fill("3.5")
         form.locator("button[type=submit]").click()
         expect(page.locator("#queue-count")).to_have_text("1 waiting to be sent")
-        _shot(page, "phone")
+        screenshot(page, "phone")
         page.context.set_offline(False)
         expect(page.locator("#queue-count")).to_have_text("nothing waiting", timeout=5000)
         got = httpx.get(server.url + "/api/channels/WE1/readings",
@@ -311,7 +289,7 @@ def test_the_language_switch_changes_the_labels_and_is_remembered(tab: Tab) -> N
     page.reload()
     expect(page.locator("body[data-ready=true]")).to_be_attached()
     expect(nav).to_have_text("总览")
-    _shot(page, "chinese")
+    screenshot(page, "chinese")
     page.locator("#lang").click()
     expect(nav).to_have_text("Overview")
     expect(page.locator("#view-overview h2").first).to_have_text("Dam and instruments")
@@ -332,7 +310,7 @@ def test_the_bureau_sees_every_reservoir_and_opens_one(tab: Tab, server: Server)
     cards = page.locator(".site-card")
     expect(cards).to_have_count(2)
     expect(page.locator('.site-card[data-site="shimenzi"]')).to_contain_text("Shimenzi")
-    _shot(page, "reservoirs")
+    screenshot(page, "reservoirs")
     page.locator('.site-card[data-site="second"]').click()
     expect(page.locator("body[data-ready=true]")).to_be_attached()
     expect(page.locator("header")).to_contain_text("Second Reservoir")

@@ -21,14 +21,13 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from conftest import SITE_FILE, http_server
+from conftest import ARTIFACTS, CHROMIUM, SITE_FILE, http_server, screenshot
 from shuian.api import create_app
 from shuian.services.telemetry import Listeners
 from shuian.site import parse_site
 from shuian.store import open_store
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from test_mqtt import T0, eventually, reading, send
 from test_sl651_listener import answer, report
 
@@ -118,16 +117,6 @@ def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield s
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
-
-
 @contextmanager
 def _page(browser: Browser, server: Server, path: str, **context: Any) -> Iterator[Page]:
     """A fresh page at ``path``, ready; fails on any error the page logs."""
@@ -143,11 +132,6 @@ def _page(browser: Browser, server: Server, path: str, **context: Any) -> Iterat
     finally:
         ctx.close()
     assert errors == []
-
-
-def _shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def _overview(browser: Browser, server: Server) -> AbstractContextManager[Page]:
@@ -204,7 +188,7 @@ def test_the_panel_shows_the_connected_source_and_follows_a_published_reading(
         expect(last).to_have_text(re.compile(r"^\d+ s ago$"))
         expect(last).to_have_attribute("title", re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d \(Asia"))
         expect(page.locator("#telemetry-summary")).to_have_text("2 of 2 connected")
-        _shot(page, "telemetry")
+        screenshot(page, "telemetry")
 
         page.locator("#lang").click()
         expect(panel.locator("h2")).to_have_text("遥测")
@@ -251,7 +235,7 @@ def test_a_source_at_a_closed_port_is_shown_disconnected_with_its_error(
         expect(error).to_contain_text("cannot reach the MQTT broker at 127.0.0.1:1")
         expect(page.locator("#telemetry-summary")).to_have_text(
             "0 of 1 connected · 1 with a problem")
-        _shot(page, "telemetry-down")
+        screenshot(page, "telemetry-down")
 
 
 def test_without_listeners_the_panel_is_absent(browser: Browser, bare: Server) -> None:
@@ -281,7 +265,7 @@ def test_the_phone_line_names_a_source_in_trouble(browser: Browser, down: Server
         line = page.locator("#phone-telemetry")
         expect(line).to_have_text("Telemetry: 0/1 connected, no message yet · problem: mqtt")
         expect(line).to_have_class(re.compile("problem"))
-        _shot(page, "telemetry-phone")
+        screenshot(page, "telemetry-phone")
 
 
 def test_the_panel_fits_a_phone_width(browser: Browser, live: Server) -> None:
