@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -315,3 +315,18 @@ def screenshot(page: Page, name: str) -> None:
     """Keep a full-page screenshot as test-artifacts/NAME.png."""
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def eventually(
+    predicate: Callable[[], bool],
+    timeout: float = 10.0,
+    what: str = "the condition",
+    detail: Callable[[], str] = lambda: "",
+) -> None:
+    """Poll ``predicate`` until it holds; fail naming ``what`` (and ``detail()``) if it never
+    does within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not so after {timeout} s. {detail()}")
+        time.sleep(0.02)

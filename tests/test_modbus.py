@@ -15,7 +15,6 @@ import struct
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ import pytest
 import yaml
 from pymodbus.client import ModbusTcpClient
 
-from conftest import SITE_FILE, TESTS
+from conftest import SITE_FILE, TESTS, eventually
 from shuian.errors import SiteError, StoreError
 from shuian.readings import Rejection
 from shuian.services.ingest import Ingestor, IngestReport
@@ -64,13 +63,6 @@ def words(kind: str, number: float, word_order: str = "big") -> list[int]:
     data = struct.pack(">" + FORMATS[kind], number)
     registers = list(struct.unpack(f">{len(data) // 2}H", data))
     return registers if word_order == "big" else registers[::-1]
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 # -- the server process ----------------------------------------------------------------------

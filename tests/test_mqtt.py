@@ -17,7 +17,7 @@ import paho.mqtt.publish as publish
 import pytest
 from paho.mqtt.enums import MQTTProtocolVersion
 
-from conftest import SITE_FILE, serve
+from conftest import SITE_FILE, eventually, serve
 from shuian.api import create_app
 from shuian.errors import StoreError
 from shuian.readings import Rejection
@@ -38,13 +38,6 @@ T0 = 1_709_251_200  # 2024-03-01T00:00:00Z
 
 def iso(seconds: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def send(topic: str, *payloads: Any) -> None:

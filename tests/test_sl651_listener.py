@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ import yaml
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from conftest import SITE_FILE, serve
+from conftest import SITE_FILE, eventually, serve
 from shuian.api import create_app
 from shuian.cli import app
 from shuian.errors import SiteError
@@ -150,13 +150,6 @@ def answer(conn: socket.socket) -> Sl651Frame:
         assert chunk, "the centre closed the connection without answering"
         data += chunk
     return decode_frame(data)
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 # --- reports are stored, then acknowledged --------------------------------------------------

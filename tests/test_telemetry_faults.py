@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from conftest import SITE_FILE
+from conftest import SITE_FILE, eventually
 from shuian.services.telemetry import Listeners
 from shuian.site import parse_site
 from shuian.store import Store, StoredSite, open_store
@@ -53,17 +53,6 @@ CHANNEL = "WL.level"
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-def eventually(predicate: Callable[[], bool], timeout: float, what: str,
-               detail: Callable[[], str] = lambda: "") -> None:
-    """Poll ``predicate`` until it holds; fail naming ``what`` (and ``detail()``) if it never
-    does."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not so after {timeout} s. {detail()}")
-        time.sleep(0.05)
 
 
 def free_port() -> int:
