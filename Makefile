@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: demo test lint typecheck bench serve clean
+.PHONY: demo test browser lint typecheck bench serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +18,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)  ## build the Shimenzi demo (synthetic data) in shuian.db and serve it
 	$(BIN)/shuian demo --db sqlite:///shuian.db --port $(PORT)
 
-test: $(STAMP)  ## lint, type-check and run the whole test suite
+test: $(STAMP) browser  ## lint, type-check and run the whole test suite
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 -q
+
+browser:  ## find the Chromium the page tests drive, or install Debian's (as root)
+	@.ci/ensure-chromium
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import threading
 import time
@@ -36,7 +37,6 @@ from shuian.store import Store, StoredSite, open_store
 
 TESTS = Path(__file__).parent
 DATA = TESTS / "data"
-REFERENCE = TESTS.parents[1] / "shared" / "reference"
 SITE_FILE = DATA / "site.yaml"
 PG_URL = os.environ.get("SHUIAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -293,7 +293,9 @@ def http_server(app: FastAPI) -> Iterator[str]:
 # --- a real browser ----------------------------------------------------------------------------
 
 ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
+#: The browser the page tests drive: ``SHUIAN_CHROMIUM``, else Debian's chromium on the PATH.
+#: ``make test`` installs it when missing (``make browser``); a run without it fails, not skips.
+CHROMIUM = os.environ.get("SHUIAN_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -303,6 +305,11 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Headless Chromium (Debian's), driven by Playwright, for a module's tests."""
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(
+            f"no Chromium at {CHROMIUM}: run `make browser` (installs Debian's chromium) or set "
+            "SHUIAN_CHROMIUM to a Chromium executable"
+        )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True

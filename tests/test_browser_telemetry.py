@@ -23,15 +23,13 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, Page, expect
 
-from conftest import ARTIFACTS, CHROMIUM, SITE_FILE, eventually, http_server, screenshot
+from conftest import ARTIFACTS, SITE_FILE, eventually, http_server, screenshot
 from shuian.api import create_app
 from shuian.services.telemetry import Listeners
 from shuian.site import parse_site
 from shuian.store import open_store
 from test_mqtt import T0, reading, send
 from test_sl651_listener import answer, report
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no browser at {CHROMIUM}")
 
 FAST = "/?telemetry_ms=300"
 STATUS_FIELDS = {"kind", "endpoint", "connected", "messages", "accepted", "duplicates",

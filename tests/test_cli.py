@@ -102,7 +102,7 @@ def test_ingest_twice_counts_duplicates(initialised: str, data_file: Path) -> No
 
 
 def test_ingest_of_several_files_adds_up(initialised: str, data_file: Path) -> None:
-    toa5 = Path(__file__).resolve().parents[2] / "shared" / "reference" / "toa5"
+    toa5 = DATA / "toa5"
     report = as_json(shuian("ingest", str(data_file), str(toa5 / "TestLogger_Hourly_1.dat"),
                             "--db", initialised, "--json"))
     assert (report["accepted"], report["rejected"]) == (12, 1)
@@ -269,10 +269,12 @@ def test_a_message_with_square_brackets_is_printed_as_it_is(
 def test_demo_builds_a_synthetic_site_with_readings_of_every_type(
     db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)  # the demo writes its site file, shimenzi.yaml, here
+    here = tmp_path / "checkout"
+    here.mkdir()
+    monkeypatch.chdir(here)
     result = ok(shuian("demo", "--days", "7", "--no-serve", "--db", db))
     assert "SYNTHETIC DATA" in result.stdout
-    assert (tmp_path / "shimenzi.yaml").exists()
+    assert list(here.iterdir()) == [], "the demo leaves no file behind where it runs"
     status = as_json(shuian("status", "--json", "--db", db))
     assert status["synthetic"] is True
     assert set(status["readings_by_type"]) == {
@@ -280,6 +282,14 @@ def test_demo_builds_a_synthetic_site_with_readings_of_every_type(
         "levelling", "water_level", "rainfall", "air_temperature", "discharge",
     }
     assert all(n > 0 for n in status["readings_by_type"].values())
+
+
+def test_demo_writes_its_site_file_only_where_asked(db: str, tmp_path: Path) -> None:
+    site_out = tmp_path / "my-site.yaml"
+    result = ok(shuian("demo", "--days", "2", "--no-serve", "--db", db, "--site-out",
+                       str(site_out)))
+    assert f"site file {site_out}" in result.stdout
+    assert "reservoir:" in site_out.read_text(encoding="utf-8")
 
 
 # --- the installed command ----------------------------------------------------------------------

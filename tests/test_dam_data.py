@@ -1,4 +1,4 @@
-"""The real gravity dam (shared/reference/dam-data): HST on its inverted pendulums.
+"""The real gravity dam: HST on its inverted pendulums (tests/data/dam-data, see its ORIGIN.txt).
 
 The upstream-downstream component (``_ud``, mm) of each pendulum is fitted with plain HST
 (H^1..3, two yearly harmonics, θ, ln(1+θ)) against the upstream level reading at or before each
@@ -17,7 +17,7 @@ import pytest
 
 from shuian.services.hst_file import analyse_csv
 
-DAM_DATA = Path(__file__).resolve().parents[2] / "shared" / "reference" / "dam-data"
+DAM_DATA = Path(__file__).parent / "data" / "dam-data"
 PENDULUMS = DAM_DATA / "inverted_pendulums.csv"
 WATER_LEVEL = DAM_DATA / "water_level.csv"
 

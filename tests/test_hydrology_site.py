@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import REFERENCE, Api, serve
+from conftest import DATA, Api, serve
 from shuian.api import create_app
 from shuian.cli import app
 from shuian.services.demo import build_demo
@@ -135,7 +135,7 @@ def test_route_takes_an_inflow_file(demo_url: str, tmp_path: Path) -> None:
 
 
 def test_route_without_a_site_follows_hec_hms(tmp_path: Path) -> None:
-    cherry = REFERENCE / "routing" / "data-raw" / "cherry_cricket"
+    cherry = DATA / "routing" / "cherry_cricket"
     table = tmp_path / "res.csv"
     table.write_text("level,storage,outflow\n" + "".join(
         (cherry / "cherry_cricket_resmodel.csv").read_text().splitlines(keepends=True)[1:]

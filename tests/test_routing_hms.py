@@ -1,8 +1,8 @@
 """Modified Puls routing against HEC-HMS (reference/routing, from USACE-RMC/rfaR, 0BSD-style).
 
-The reservoir models, inflows and HEC-HMS results are read from ``shared/reference/routing``
-at test time (not copied). Units are US customary: ft, acre-ft, cfs; hourly steps. rfaR's own
-tests accept 0.1 ft and 1 cfs against HEC-HMS; so do we, at every step.
+The reservoir models, inflows and HEC-HMS results are copies in ``tests/data/routing`` (origin
+and licence in its ORIGIN.txt and LICENSE). Units are US customary: ft, acre-ft, cfs; hourly
+steps. rfaR's own tests accept 0.1 ft and 1 cfs against HEC-HMS; so do we, at every step.
 """
 
 from __future__ import annotations
@@ -23,10 +23,8 @@ from shuian.hydrology.routing import (
 from shuian.hydrology.storage import StageStorage
 from shuian.services.route_file import route_csv
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "reference" / "routing" / "data-raw"
+DATA = Path(__file__).parent / "data" / "routing"
 HOUR = 3600.0
-
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"reference data not found at {DATA}")
 
 
 def _cherry_creek() -> tuple[pd.DataFrame, pd.DataFrame]:

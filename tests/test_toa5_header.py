@@ -15,7 +15,7 @@ from shuian.ingest.toa5 import (
     parse_toa5_header,
 )
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "toa5"
+REFERENCE = Path(__file__).parent / "data" / "toa5"
 
 ENV_LINE = '"TOA5","St","CR1000X","1","CR1000X.Std.03.02","CPU:P.CR1X","2438","Hourly"'
 

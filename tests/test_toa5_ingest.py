@@ -2,7 +2,7 @@
 
 The test site maps logger TestLogger, table Hourly: BattV -> LOG.batt, AirT_C(42) -> LOG.airt,
 RelHumid_Avg(3) -> LOG.rh; the logger clock is in the site zone (Asia/Shanghai, UTC+8).
-Reference files: pytoa5's test files (see shared/reference/toa5/ORIGIN-pytoa5.txt).
+Reference files: pytoa5's test files (copies in tests/data/toa5, see ORIGIN-pytoa5.txt there).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from shuian.services.ingest import Ingestor
 from shuian.site import parse_site
 from shuian.store import Store, StoredSite
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "toa5"
+REFERENCE = Path(__file__).parent / "data" / "toa5"
 SITE_FILE = Path(__file__).parent / "data" / "site.yaml"
 
 

@@ -240,17 +240,22 @@ def demo(
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve it after.")] = True,
     port: PortOption = 8000,
     db: DbOption = DEFAULT_URL,
+    site_out: Annotated[
+        Path | None,
+        typer.Option(help="Also write the demo's site file here (to edit and 'shuian init' it)."),
+    ] = None,
 ) -> None:
     """Build the Shimenzi demo reservoir (synthetic data) and serve the dashboard."""
     from shuian.services.demo import build_demo
 
     with store_for(db) as store:
         with err.status(f"building {days} days of synthetic history ..."):
-            summary = build_demo(store, days=days, site_file=Path("shimenzi.yaml"))
+            summary = build_demo(store, days=days, site_file=site_out)
         r = summary.stored.site.reservoir
+        where = f"site file {site_out}" if site_out is not None else "site file in the store"
         out.print(
             f"demo site {r.code} ({r.name} / {r.name_zh}), SYNTHETIC DATA: "
-            f"{summary.readings} readings over {days} days in {db}; site file shimenzi.yaml"
+            f"{summary.readings} readings over {days} days in {db}; {where}"
         )
         for fault in summary.faults:
             out.print(

@@ -130,6 +130,7 @@ function routeForm(root) {
     const values = new FormData(form);
     const status = form.querySelector(".form-status");
     status.textContent = "…";
+    form.dataset.state = "running";
     const startLevel = values.get("start_level");
     const body = {
       design: {
@@ -143,8 +144,10 @@ function routeForm(root) {
       lastRoute = await postJSON("/api/hydrology/route", body);
       status.textContent = "";
       drawRoute(root, lastRoute);
+      form.dataset.state = "done";
     } catch (error) {
       status.textContent = t("hydro.failed", { message: error.message });
+      form.dataset.state = "failed";
     }
   });
   return form;
