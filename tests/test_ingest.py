@@ -152,7 +152,7 @@ REASONS = {
     "below the minimum": (9, "value 80 is below the minimum 90 of channel WL.level"),
     "above the maximum": (10, "value 151 is above the maximum 150 of channel WL.level"),
     "far future": (11, "time is more than a day in the future"),
-    "too many fields": (12, "the line has more fields than the header"),
+    "too many fields": (12, "the line has more fields than the header's 3 column(s)"),
     "empty time": (13, "time is empty"),
 }
 
@@ -192,7 +192,7 @@ def test_a_first_data_line_with_too_many_fields_is_the_only_row_rejected(
                            "WL.level,2024-01-01T01:00:00Z,121\n")
     report = ingestor.ingest_file(path)
     assert (report.accepted, report.rejected) == (1, 1)
-    assert report.rejections[0].reason == "the line has more fields than the header"
+    assert report.rejections[0].reason == "the line has more fields than the header's 3 column(s)"
 
 
 def test_a_raw_reading_the_calibration_cannot_convert_is_rejected(

@@ -154,3 +154,52 @@ def test_an_unquoted_logger_file_with_crlf_line_ends_is_read(
     text = HEADER.replace('"', "") + "2022-01-01 08:00:00,1,12.5,5.0,50\n"
     path.write_bytes(text.replace("\n", "\r\n").encode("utf-8"))
     assert ingestor.ingest_file(path).accepted == 3
+
+
+def test_an_unquoted_file_with_trailing_empty_columns_is_read_row_by_row(
+    store: Store, stored_site: StoredSite
+) -> None:
+    # euracresearch/toa5's reader test: every header line and every row ends in five empty
+    # columns, as some loggers write them; the header and its rows agree on eight columns.
+    text = SITE_FILE.read_text(encoding="utf-8").replace(
+        "loggers:\n",
+        "loggers:\n  - station: Station\n    table: Table\n    timezone: UTC\n"
+        "    columns: {Batt_V_Avg: LOG.batt}\n",
+    )
+    store.save_site(parse_site(text), text)
+    report = Ingestor(store, store.site()).ingest_file(
+        REFERENCE / "unquoted_example_from_reader_test.txt"
+    )
+    assert (report.accepted, report.rejected) == (2, 0), report.rejections
+    assert series(store, stored_site, "LOG.batt") == (
+        ["2020-06-07T23:45:00", "2020-06-08T00:00:00"], [12.52, 12.56]
+    )
+
+
+def test_a_row_with_more_values_than_its_header_is_kept_as_a_rejection(
+    ingestor: Ingestor, store: Store, stored_site: StoredSite, tmp_path: Path
+) -> None:
+    path = tmp_path / "wide.dat"
+    path.write_text(HEADER + '"2022-01-01 08:00:00",1,12.5,5.0,50,99\n', encoding="utf-8")
+    report = ingestor.ingest_file(path)
+    assert (report.accepted, report.rejected) == (0, 3)  # a reading per mapped column
+    assert report.rejections[0].reason == "the line has more fields than the header's 5 column(s)"
+
+
+def test_a_value_under_an_empty_trailing_header_field_is_kept_as_a_rejection(
+    store: Store, stored_site: StoredSite, tmp_path: Path
+) -> None:
+    text = SITE_FILE.read_text(encoding="utf-8").replace(
+        "loggers:\n",
+        "loggers:\n  - station: Station\n    table: Table\n    timezone: UTC\n"
+        "    columns: {Batt_V_Avg: LOG.batt}\n",
+    )
+    store.save_site(parse_site(text), text)
+    source = (REFERENCE / "unquoted_example_from_reader_test.txt").read_text(encoding="utf-8")
+    path = tmp_path / "stray.dat"
+    path.write_text(source + "2020-06-08 00:15,2,12.57,,7.5,,,\n", encoding="utf-8")
+    report = Ingestor(store, store.site()).ingest_file(path)
+    assert (report.accepted, report.rejected) == (2, 1)
+    assert (report.rejections[0].line, report.rejections[0].reason) == (
+        7, "the line has more fields than the header's 3 column(s)"
+    )

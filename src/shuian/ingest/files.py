@@ -88,7 +88,7 @@ def _read_long_csv(
             text=_texts(block, lines),
             temperature=frame["temperature"] if "temperature" in names else None,
         )
-        yield _refuse_extra_fields(rows, frame)
+        yield _refuse_extra_fields(rows, frame, len(names))
 
 
 def _read_toa5(
@@ -101,13 +101,14 @@ def _read_toa5(
     logger = _logger_for(header, site, source)
     names = [column.name for column in header.columns]
     mapped = [name for name in names if name in logger.columns]
+    unnamed = [f"_unnamed{i}" for i in range(header.field_count - len(names))]
     if not mapped:
         raise InputFileError(
             f"{source}: none of the columns {names[1:]} is mapped to a channel in the site "
             f"file's logger {logger.station}/{logger.table}"
         )
     for block in iter_line_blocks(stream, first_line=5, on_progress=on_progress):
-        frame, row_lines = parse_block(block, names)
+        frame, row_lines = parse_block(block, names + unnamed)
         k = len(mapped)
         rows = RawRows(
             source=source,
@@ -120,8 +121,8 @@ def _read_toa5(
             text=_texts(block, np.tile(row_lines, k)),
             timezone=logger.timezone,
         )
-        extra = pd.concat([frame["_extra"]] * k, ignore_index=True)
-        yield _refuse_extra_fields(rows, pd.DataFrame({"_extra": extra}))
+        extra = pd.concat([_beyond_header(frame, unnamed)] * k, ignore_index=True)
+        yield _refuse_extra_fields(rows, pd.DataFrame({"_extra": extra}), len(names))
 
 
 def _logger_for(header: Toa5Header, site: Site, source: str) -> Logger:
@@ -141,11 +142,24 @@ def _texts(block: LineBlock, lines: np.ndarray) -> Callable[[int], str]:
     return lambda position: text_of_line(int(lines[position]) - block.first_line)
 
 
-def _refuse_extra_fields(rows: RawRows, frame: pd.DataFrame) -> RawRows:
-    """Mark rows with more fields than the header, so validation rejects them."""
+def _beyond_header(frame: pd.DataFrame, unnamed: list[str]) -> pd.Series:
+    """The text of each row past the named columns, or NA where there is none.
+
+    A file whose header lines end in empty fields has rows that end in the same empty fields;
+    a value in one of them (or a field past them) has no column to go to.
+    """
+    beyond = frame[[*unnamed, "_extra"]]
+    if beyond.isna().all(axis=None):
+        return frame["_extra"]
+    text = beyond.fillna("").agg(",".join, axis=1)
+    return text.where(beyond.notna().any(axis=1))
+
+
+def _refuse_extra_fields(rows: RawRows, frame: pd.DataFrame, named: int) -> RawRows:
+    """Mark rows with text past the header's ``named`` columns, so validation rejects them."""
     extra = frame["_extra"].notna().to_numpy()
     if extra.any():
         reasons = np.full(len(extra), None, dtype=object)
-        reasons[extra] = "the line has more fields than the header"
+        reasons[extra] = f"the line has more fields than the header's {named} column(s)"
         rows.reasons = reasons
     return rows

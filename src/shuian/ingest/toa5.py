@@ -87,6 +87,13 @@ class Toa5Header:
 
     environment: Toa5Environment
     columns: tuple[Toa5Column, ...]
+    #: Fields on each header line, the trailing empty ones (``,,,``) included: the width the
+    #: data rows of such a file share with their header.
+    field_count: int = 0
+
+    def __post_init__(self) -> None:
+        if self.field_count < len(self.columns):
+            object.__setattr__(self, "field_count", len(self.columns))
 
     @property
     def header_lines(self) -> int:
@@ -143,7 +150,8 @@ def parse_toa5_header(lines: Sequence[str], *, source: str) -> Toa5Header:
     -------
     Toa5Header
         The environment and the columns. Trailing columns whose name, unit and processing are
-        all empty (written by some tools as ``,,,``) are dropped.
+        all empty (written by some tools as ``,,,``) are no columns; ``field_count`` still
+        counts them, as the data rows of such a file carry the same empty fields.
 
     Raises
     ------
@@ -191,7 +199,7 @@ def parse_toa5_header(lines: Sequence[str], *, source: str) -> Toa5Header:
             f"{present} of the {TOA5_HEADER_LINES} TOA5 header lines (truncated file?)"
         )
     columns = _columns(rows[0], rows[1], rows[2], source=source)
-    return Toa5Header(environment=environment, columns=columns)
+    return Toa5Header(environment=environment, columns=columns, field_count=len(rows[0]))
 
 
 def _split_line(line: str, *, source: str, line_no: int) -> list[str]:
