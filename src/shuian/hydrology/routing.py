@@ -21,8 +21,13 @@ linear interpolation (as HEC-HMS does), and then :math:`S_{t+1} = (N_t - O_{t+1}
 The start outflow is :math:`O_0 = O(S_0)`. Because :math:`S_{t+1}` is computed from the
 continuity equation itself, the volume balance (trapezoidal inflow and outflow volumes against
 the change of storage) closes exactly, up to rounding. :math:`X` must increase strictly with
-:math:`S` (it does whenever the outflow does not fall as the storage rises), which makes each
-step's solution unique and the scheme stable for any :math:`\Delta t`.
+:math:`S`, which makes each step's solution unique and the scheme stable for any
+:math:`\Delta t`. Both routers require more: the outflow itself must not fall as the storage
+rises (:func:`storage_indication` checks it and names the first row where it falls). A level
+pool's outlets pass more water as the level rises; an outflow that falls with the storage is
+a mistake in the rating or release table, and though a slow fall would keep :math:`X`
+increasing it would make the peak outflow come before the peak level, which no gate-free
+reservoir does.
 
 The scheme is unit-agnostic: any consistent units work (m³, m³/s, s; or ft³, cfs, s). For
 US-customary data use :data:`ACRE_FOOT_FT3` (1 acre-ft = 43,560 ft³): storages in ft³, flows in
@@ -83,6 +88,7 @@ __all__ = [
     "route",
     "route_puls",
     "route_puls_python",
+    "storage_indication",
 ]
 
 
@@ -203,6 +209,88 @@ def _puls_loop_python(
     return 0
 
 
+def storage_indication(storages: ArrayLike, outflows: ArrayLike, dt_s: float) -> FloatArray:
+    r"""The storage-indication curve :math:`X = 2S/\Delta t + O` of storage-outflow tables.
+
+    Parameters
+    ----------
+    storages : array_like, shape (m,)
+        Storages :math:`S_k` (m³, or ft³), strictly increasing.
+    outflows : array_like, shape (m,) or (k, m)
+        Outflow :math:`O_k` at each storage (m³/s, or cfs), one row per table; each row must
+        not fall as the storage rises.
+    dt_s : float
+        The routing step :math:`\Delta t` (s), positive.
+
+    Returns
+    -------
+    ndarray, shape (k, m)
+        :math:`X_k = 2 S_k/\Delta t + O_k`, strictly increasing along each row.
+
+    Raises
+    ------
+    InvalidRequestError
+        If a storage does not increase, a flow is missing, negative or falls as the storage
+        rises; the message names the table, the row and both values.
+
+    Notes
+    -----
+    .. math:: X(S) = \frac{2S}{\Delta t} + O(S), \qquad
+        O(S_{k+1}) \ge O(S_k) \Rightarrow X(S_{k+1}) > X(S_k)
+
+    The Modified Puls step solves :math:`X(S_{t+1}) = N_t` for :math:`S_{t+1}`; a monotone
+    :math:`X` gives one solution (Chow, Maidment & Mays 1988, §8.2). HEC-HMS asks the same of
+    its input: the discharge-storage relation of a reservoir routed by its outflow curve must
+    be unique (no looped rating) and monotonically increasing with storage (HEC-HMS User's
+    Manual, "Reservoir elements: outflow curve routing").
+
+    Examples
+    --------
+    >>> storage_indication([0.0, 3600.0], [0.0, 1.0], 3600.0)
+    array([[0., 3.]])
+    """
+    s = np.asarray(storages, dtype=np.float64)
+    o = np.atleast_2d(np.asarray(outflows, dtype=np.float64))
+    if s.ndim != 1 or s.size < 2 or o.ndim != 2 or o.shape[1] != s.size:
+        raise InvalidRequestError(
+            "routing: the storage-outflow table needs at least two rows and one outflow "
+            f"per storage ({s.size} storages, outflow table of shape {o.shape})"
+        )
+    if not (dt_s > 0 and np.isfinite(dt_s)):
+        raise InvalidRequestError(f"routing: the time step {dt_s!r} s must be positive")
+    if np.any(np.diff(s) <= 0) or not np.all(np.isfinite(s)):
+        raise InvalidRequestError(
+            "routing: the storages of the storage-outflow table must increase strictly"
+        )
+    if not np.all(np.isfinite(o)):
+        raise InvalidRequestError("routing: the storage-outflow table holds a missing flow")
+    if np.any(o < 0):
+        k, i = (int(v[0]) for v in np.nonzero(o < 0))
+        raise InvalidRequestError(
+            f"routing: table {k}, row {i + 1}: the outflow {o[k, i]:g} at storage {s[i]:g} is "
+            "negative; an outflow must be 0 or more"
+        )
+    falls = np.diff(o, axis=1) < 0
+    if np.any(falls):
+        k, i = (int(v[0]) for v in np.nonzero(falls))
+        raise InvalidRequestError(
+            f"routing: table {k}, rows {i + 1} to {i + 2}: the outflow falls from "
+            f"{o[k, i]:g} to {o[k, i + 1]:g} as the storage rises from {s[i]:g} to "
+            f"{s[i + 1]:g}; a level pool's outflow must not fall as the storage rises (the "
+            "storage-indication curve 2S/dt + O would not be monotone): fix the rating or "
+            "release table"
+        )
+    indication = 2.0 * s / dt_s + o
+    flat = np.diff(indication, axis=1) <= 0  # storages too close for the float's resolution
+    if np.any(flat):
+        k, i = (int(v[0]) for v in np.nonzero(flat))
+        raise InvalidRequestError(
+            f"routing: table {k}: the storage-indication curve 2S/dt + O does not increase "
+            f"between storages {s[i]:g} and {s[i + 1]:g}; merge these rows or shorten the step"
+        )
+    return np.ascontiguousarray(indication, dtype=np.float64)
+
+
 class _Prepared:
     """Validated inputs of the core loop."""
 
@@ -227,29 +315,8 @@ class _Prepared:
             raise InvalidRequestError(f"routing: inflow step {k} is missing or infinite")
         if not (self.dt > 0 and np.isfinite(self.dt)):
             raise InvalidRequestError(f"routing: the time step {dt_s!r} s must be positive")
-        m = self.storages.size
-        if self.storages.ndim != 1 or m < 2 or self.outflows.shape[1] != m:
-            raise InvalidRequestError(
-                "routing: the storage-outflow table needs at least two rows and one outflow "
-                f"per storage ({m} storages, outflow table of shape {self.outflows.shape})"
-            )
-        if np.any(np.diff(self.storages) <= 0) or not np.all(np.isfinite(self.storages)):
-            raise InvalidRequestError(
-                "routing: the storages of the storage-outflow table must increase strictly"
-            )
-        if not np.all(np.isfinite(self.outflows)):
-            raise InvalidRequestError("routing: the storage-outflow table holds a missing flow")
-        self.indication = np.ascontiguousarray(2.0 * self.storages / self.dt + self.outflows)
-        for k, row in enumerate(self.indication):
-            bad = np.flatnonzero(np.diff(row) <= 0)
-            if bad.size:
-                i = int(bad[0])
-                raise InvalidRequestError(
-                    f"routing: table {k}: the outflow falls from {self.outflows[k, i]:g} to "
-                    f"{self.outflows[k, i + 1]:g} between storages {self.storages[i]:g} and "
-                    f"{self.storages[i + 1]:g}, faster than 2S/dt rises: the storage-indication "
-                    "curve 2S/dt + O must increase; fix the release table"
-                )
+        # Checks the table's shape, storages and flows (the outflow must not fall).
+        self.indication = storage_indication(self.storages, self.outflows, self.dt)
         n = self.inflow.size
         if step_table is None:
             self.step_table = np.zeros(max(n - 1, 1), dtype=np.int64)
@@ -525,6 +592,26 @@ def operating_rule(
     return np.asarray(release, dtype=np.float64)
 
 
+def _check_release(what: str, levels: FloatArray, flows: FloatArray) -> None:
+    """Refuse a release table whose flow is missing, negative or falls as the level rises."""
+    if not np.all(np.isfinite(flows)):
+        k = int(np.flatnonzero(~np.isfinite(flows))[0])
+        raise InvalidRequestError(f"routing: the {what} flow at level {levels[k]:g} m is missing")
+    if np.any(flows < 0):
+        k = int(np.flatnonzero(flows < 0)[0])
+        raise InvalidRequestError(
+            f"routing: the {what} flow {flows[k]:g} m³/s at level {levels[k]:g} m is negative"
+        )
+    falls = np.flatnonzero(np.diff(flows) < 0)
+    if falls.size:
+        k = int(falls[0])
+        raise InvalidRequestError(
+            f"routing: the {what} flow falls from {flows[k]:g} to {flows[k + 1]:g} m³/s as the "
+            f"level rises from {levels[k]:g} to {levels[k + 1]:g} m; a release must not fall "
+            "as the water rises (check the outlets' rating tables and the operating rule)"
+        )
+
+
 def _release_table(
     stage_storage: StageStorage,
     release_levels: FloatArray,
@@ -596,6 +683,7 @@ def route(
         raise InvalidRequestError("routing: give at least two release levels and one flow each")
     if np.any(np.diff(rel_h) <= 0):
         raise InvalidRequestError("routing: the release levels must increase strictly")
+    _check_release("release", rel_h, rel_q)
     extra: list[float] = []
     pre_q: FloatArray | None = None
     if pre_release is not None:
@@ -606,6 +694,7 @@ def route(
         pre_q = np.asarray(pre_release_flows, dtype=np.float64)
         if pre_q.shape != rel_h.shape:
             raise InvalidRequestError("routing: give one pre-release flow per release level")
+        _check_release("pre-release", rel_h, pre_q)
         target = float(pre_release[1])
         extra = [target, target + PRE_RELEASE_RAMP]
     grid, flows = _release_table(stage_storage, rel_h, rel_q, extra)
