@@ -176,11 +176,15 @@ def test_a_malformed_frame_names_the_offset_and_the_problem(
     assert isinstance(raised.value, InputFileError)
 
 
-def test_a_truncated_element_names_its_offset() -> None:
+def test_a_truncated_element_is_kept_raw_with_its_offset_and_the_elements_before_it_given() -> None:
     data = report("3923 00000100", "3923 0000")  # says 4 bytes, gives 2
     element_at = 14 + 8 + 8 + 7 + 6
-    with pytest.raises(Sl651Error, match=f"offset {element_at}: element 39 truncated"):
-        decode_frame(data)
+    frame = decode_frame(data)
+    assert [(e.id, e.value) for e in frame.elements] == [("39", 0.1)]
+    [kept] = frame.unparsed
+    assert (kept.offset, kept.data.hex().upper()) == (element_at, "39230000")
+    assert kept.reason.startswith("element 39 truncated")
+    assert kept.reason.endswith("nothing after it could be laid out, kept to the end of the body")
 
 
 def test_an_impossible_send_time_names_its_offset() -> None:
@@ -196,7 +200,8 @@ def test_an_impossible_send_time_names_its_offset() -> None:
 @pytest.mark.parametrize(
     ("code", "name"),
     [("2F", "link keep-alive"), ("30", "test"), ("32", "timed"), ("33", "added"),
-     ("34", "hourly"), ("45", "configuration or control"), ("E1", "user-defined")],
+     ("34", "hourly"), ("45", "query software version"), ("4A", "set station clock"),
+     ("E1", "user-defined")],
 )
 def test_function_codes_are_named(code: str, name: str) -> None:
     assert decode_frame(report(function=code)).function_name == name
@@ -712,12 +717,15 @@ def test_a_time_step_code_outside_functions_31_and_38_starts_no_series() -> None
         ("04", 5.0, None), ("39", 120.0, None)]
 
 
-def test_uniform_interval_values_that_do_not_fill_their_size_name_the_offset() -> None:
+def test_uniform_interval_values_that_do_not_fill_their_size_are_kept_raw_naming_the_offset(
+) -> None:
     data = uniform("0418000005", "3923 00120000 0001")
-    value_at = 14 + 8 + 8 + 7 + 5 + 2 + 4
-    with pytest.raises(Sl651Error, match=f"offset {value_at}: uniform-interval values of "
-                                         "element 39: 2 bytes left, not a whole 4-byte value"):
-        decode_frame(data)
+    element_at = 14 + 8 + 8 + 7 + 5
+    value_at = element_at + 2 + 4
+    [kept] = decode_frame(data).unparsed
+    assert (kept.offset, kept.data.hex().upper()) == (element_at, "3923001200000001")
+    assert kept.reason.startswith(f"byte {value_at}: uniform-interval values of element 39: 2 "
+                                  "bytes left, not a whole 4-byte value")
 
 
 def test_an_ascii_uniform_interval_report_gives_one_value_per_time_step() -> None:

@@ -102,6 +102,12 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from shuian.errors import Sl651Error
+from shuian.telemetry.sl651_params import (
+    CONFIGURATION_FUNCTIONS,
+    Parameter,
+    parameter,
+    parameter_table,
+)
 
 __all__ = [
     "ASCII_HEADER",
@@ -113,6 +119,7 @@ __all__ = [
     "Mode",
     "Sl651Error",
     "Sl651Frame",
+    "Unparsed",
     "acknowledgement",
     "crc16",
     "decode_body",
@@ -134,6 +141,7 @@ ASCII_HEADER = 23  # bytes before the start-of-text character, ASCII mode
 OBSERVED = b"\xf0\xf0"
 STATION = b"\xf1\xf1"
 PICTURE = b"\xf3\xf3"
+MANUAL = b"\xf2\xf2"
 #: Data-definition byte some stations send after ``F0``/``F1`` instead of repeating it (5 bytes,
 #: no decimals): gaoming2222/Protocol_WH-master's published uniform-interval frame.
 FIVE_BYTES = 0x28
@@ -156,11 +164,31 @@ FUNCTION_CODES: dict[int, str] = {
     0x38: "query period data",
     0x39: "query manual entry",
     0x3A: "query element",
+    0x40: "modify basic configuration",
+    0x41: "read basic configuration",
+    0x42: "modify runtime parameters",
+    0x43: "read runtime parameters",
+    0x44: "query pump motor real-time data",
+    0x45: "query software version",
+    0x46: "query status and alarm",
+    0x47: "initialise solid-state storage",
+    0x48: "restore factory settings",
+    0x49: "modify password",
+    0x4A: "set station clock",
+    0x4B: "set IC card state",
+    0x4C: "pump control",
+    0x4D: "valve control",
+    0x4E: "gate control",
+    0x4F: "water quota control",
+    0x50: "query event record",
+    0x51: "query station clock",
 }
-"""Function codes of Annex B; 40–51 are configuration and control, E0–FF user-defined.
+"""Function codes of Annex B; 40–51 are configuration, query and control, E0–FF user-defined.
 
-Checked against the function-code lists of yu-xiaoyao/sl651-2014-server and
-blog.csdn.net/weixin_44815745/article/details/144933491 (2F 链路维持报 ... 3A 查询指定要素).
+Checked against the function-code lists of yu-xiaoyao/sl651-2014-server (codec/Decoders.java,
+40H to 51H) and blog.csdn.net/weixin_44815745/article/details/144933491 (2F 链路维持报 ... 3A
+查询指定要素), and the function names of the Fujian replies in wainshine/SL651
+(sl651-toolkit/examples/fujian_messages.txt: 0x41 读取基本配置 ... 0x51 查询时钟).
 """
 
 
@@ -330,6 +358,21 @@ class Element:
 
 
 @dataclass(frozen=True)
+class Unparsed:
+    """Bytes of a body that could not be laid out as elements, kept whole.
+
+    ``offset`` is the byte where alignment was lost: counted from the frame's first byte
+    (``7E``) for :func:`decode_frame`, from the body's first byte for :func:`decode_body`.
+    ``data`` are the bytes from there to where decoding resumed (or to the end of the body);
+    ``reason`` says why, and where decoding resumed.
+    """
+
+    offset: int
+    data: bytes
+    reason: str
+
+
+@dataclass(frozen=True)
 class Sl651Frame:
     """A decoded (or to be encoded) frame; the CRC fields are set by :func:`decode_frame`.
 
@@ -340,6 +383,12 @@ class Sl651Frame:
     ``F3 F3`` (a picture, function 36), None when there is none. ``mode`` is the encoding the
     frame came in (``"hex"`` for HEX/BCD, ``"ascii"``) and the one :func:`encode_frame` and
     :func:`acknowledgement` use by default.
+
+    ``parameters`` hold what a configuration, query or control frame (function 40H to 51H)
+    carries, laid out by the standard's parameter tables (:mod:`shuian.telemetry.sl651_params`):
+    never readings. ``manual_entry`` is the text after ``F2 F2`` (manual entry, 人工置数).
+    ``unparsed`` are the parts of the body that could not be laid out (vendor blocks), each
+    with its offset and reason; the elements before and after them are in ``elements``.
     """
 
     center: int
@@ -360,6 +409,9 @@ class Sl651Frame:
     crc_expected: int = 0
     crc_found: int = 0
     mode: Mode = "hex"
+    parameters: tuple[Parameter, ...] = ()
+    manual_entry: str | None = None
+    unparsed: tuple[Unparsed, ...] = ()
 
     @property
     def function_name(self) -> str:
@@ -367,11 +419,14 @@ class Sl651Frame:
         code = self.function_code
         if code in FUNCTION_CODES:
             return FUNCTION_CODES[code]
-        if 0x40 <= code <= 0x51:
-            return "configuration or control"
         if code >= 0xE0:
             return "user-defined"
         return "unknown"
+
+    @property
+    def is_configuration(self) -> bool:
+        """A configuration, query or control frame (40H to 51H): its values are not readings."""
+        return self.function_code in CONFIGURATION_FUNCTIONS
 
 
 def crc16(data: bytes) -> int:
@@ -594,43 +649,198 @@ def decode_body(head: Sl651Frame, body: bytes) -> Sl651Frame:
 
 
 def _decode_body(data: bytes, pos: int, stop: int, head: Sl651Frame) -> Sl651Frame:
+    """A report's body (or, for 40H to 51H, a configuration frame's: :func:`_decode_config`).
+
+    What cannot be laid out does not lose the frame: see :func:`_resync`.
+    """
     _need(data, pos, 8, stop, "serial number and send time")
     serial = int.from_bytes(data[pos:pos + 2], "big")
     send_time = _bcd_time(data, pos + 2, 6)
     pos += 8
+    if head.function_code in CONFIGURATION_FUNCTIONS and head.function_code != 0x44:
+        return _decode_config(data, pos, stop, replace(head, serial=serial, send_time=send_time))
     station_class: str | None = None
     first_observed: dt.datetime | None = None
     observed: dt.datetime | None = None
     step: dt.timedelta | None = None
     picture: bytes | None = None
+    manual: str | None = None
     series = head.function_code in SERIES_FUNCTIONS
     elements: list[Element] = []
+    unparsed: list[Unparsed] = []
     while pos < stop:
-        if _marker(data, pos, STATION):
-            _need(data, pos, 8, stop, "station address element (F1F1)")
-            station_class = chr(data[pos + 7])
-            pos += 8
-        elif _marker(data, pos, OBSERVED):
-            _need(data, pos, 7, stop, "observation time element (F0F0)")
-            observed = _bcd_time(data, pos + 2, 5)
-            if first_observed is None:
-                first_observed = observed
-            step = None
-            pos += 7
-        elif data[pos:pos + 2] == PICTURE:
-            picture = data[pos + 2:stop]
-            pos = stop
-        else:
-            item, pos = _decode_element(data, pos, stop, step)
-            if item.id == "04" and series:
-                step = _step(item)
-            if observed != first_observed:
-                item = replace(item, observed_time=observed)
-            elements.append(item)
+        at = pos
+        try:
+            if _marker(data, pos, STATION):
+                _need(data, pos, 8, stop, "station address element (F1F1)")
+                station_class = chr(data[pos + 7])
+                pos += 8
+            elif _marker(data, pos, OBSERVED):
+                _need(data, pos, 7, stop, "observation time element (F0F0)")
+                observed = _bcd_time(data, pos + 2, 5)
+                if first_observed is None:
+                    first_observed = observed
+                step = None
+                pos += 7
+            elif data[pos:pos + 2] == PICTURE:
+                picture = data[pos + 2:stop]
+                pos = stop
+            elif data[pos:pos + 2] == MANUAL:
+                # Manual entry (人工置数): its text runs to the end of the body.
+                manual = data[pos + 2:stop].decode("latin-1")
+                pos = stop
+            else:
+                item, pos = _decode_element(data, pos, stop, step)
+                if item.id == "04" and series:
+                    step = _step(item)
+                if observed != first_observed:
+                    item = replace(item, observed_time=observed)
+                elements.append(item)
+        except Sl651Error as exc:
+            skip = 2 if _doubled(data, at) else 1
+            resumed = _resync(data, at + skip, stop)
+            where = (f"decoding resumed at byte {resumed}" if resumed is not None
+                     else "nothing after it could be laid out, kept to the end of the body")
+            problem = exc.problem if exc.offset == at else f"byte {exc.offset}: {exc.problem}"
+            unparsed.append(Unparsed(at, data[at:resumed if resumed is not None else stop],
+                                     f"{problem}; {where}"))
+            pos = resumed if resumed is not None else stop
     return replace(
         head, serial=serial, send_time=send_time, station_class=station_class,
         observed_time=first_observed, elements=tuple(elements), picture=picture,
+        manual_entry=manual, unparsed=tuple(unparsed),
     )
+
+
+def _doubled(data: bytes, pos: int) -> bool:
+    """Whether ``pos`` starts a vendor block: an identifier written twice.
+
+    An identifier outside Annex C written twice (``79 79``, ``7D 7D``), or an array identifier
+    written twice (``F9 F9``): a block whose length no data-definition byte gives.
+
+    The standard writes ``F0 F0``, ``F1 F1``, ``F2 F2`` and ``F3 F3`` so (Table C.1, notes a to
+    d, as sl651_bridge reads them): blocks of their own layout, not a data-definition byte.
+    Vendors copy the pattern for their own blocks.
+    """
+    if pos + 1 >= len(data) or data[pos] != data[pos + 1] or data[pos] == 0xFF:
+        return False
+    info = ELEMENTS.get(f"{data[pos]:02X}")
+    return info is None or info.kind in ("rain5", "level5")
+
+
+def _resync(data: bytes, start: int, stop: int) -> int | None:
+    """Where standard elements begin again after bytes that could not be laid out, or None.
+
+    Scans forward, byte by byte from ``start``, for the first offset that begins a plausible
+    standard item: an observation time ``F0 F0`` with a valid BCD time, or an Annex C
+    identifier whose data-definition byte gives that element's size (arrays ``F4``–``FC``:
+    their fixed 12 or 24 bytes; others: 1 byte to one more than the usual size, decimals no
+    more than the digits) with a value that is BCD (or all F, or FF then BCD) and fits before the
+    end of the body. One such item is not enough, since vendor bytes can look like one by
+    chance: it must end exactly at the end of the body or at ``F0 F0``, or be followed by a
+    second plausible item. Chance alignment of two length-consistent BCD items is rare, and
+    taking the first offset that passes keeps every element after the break that can be kept.
+    When nothing passes, the remainder is kept raw: guessing a layout would store wrong
+    readings, which is worse than keeping bytes that a person can read later.
+    """
+    for candidate in range(start, stop - 1):
+        end = _plausible(data, candidate, stop)
+        if end is None:
+            continue
+        if end == stop or _marker(data, end, OBSERVED) or _plausible(data, end, stop):
+            return candidate
+    return None
+
+
+def _plausible(data: bytes, pos: int, stop: int) -> int | None:
+    """The end of a plausible standard item at ``pos`` (see :func:`_resync`), else None."""
+    if pos + 2 > stop:
+        return None
+    if _marker(data, pos, OBSERVED):
+        if pos + 7 > stop:
+            return None
+        try:
+            _bcd_time(data, pos + 2, 5)
+        except Sl651Error:
+            return None
+        return pos + 7
+    info = ELEMENTS.get(f"{data[pos]:02X}")
+    if info is None:
+        return None
+    if _doubled(data, pos):
+        return None
+    size, decimals = data[pos + 1] >> 3, data[pos + 1] & 0x07
+    if info.kind in ("rain5", "level5"):
+        size = info.size
+    end = pos + 2 + size
+    if end > stop or size == 0:
+        return None
+    raw = data[pos + 2:end]
+    if info.kind in ("rain5", "level5", "timestep"):
+        return end if info.kind != "timestep" or _is_bcd(raw) else None
+    if info.kind == "hex":
+        return end if size == info.size else None
+    if size > info.size + 1 or decimals > 2 * size:
+        return None
+    return end if _is_bcd(raw) else None
+
+
+def _is_bcd(raw: bytes) -> bool:
+    """BCD digits, all F (missing), or FF then BCD digits (negative)."""
+    if raw == b"\xff" * len(raw):
+        return True
+    digits = (raw[1:] if raw[:1] == b"\xff" else raw).hex()
+    return digits.isdigit()
+
+
+def _decode_config(data: bytes, pos: int, stop: int, head: Sl651Frame) -> Sl651Frame:
+    """The body of a configuration, query or control frame after its send time.
+
+    ``F1 F1`` and the station address (no station class), then per function (see
+    :mod:`shuian.telemetry.sl651_params` for the layouts and their sources): parameters
+    (identifier, data-definition byte, value), a version string (45H), event counters (50H),
+    or nothing. What is not laid out is kept in ``unparsed`` with its offset and reason.
+    """
+    code = head.function_code
+    parameters: list[Parameter] = []
+    unparsed: list[Unparsed] = []
+    if _marker(data, pos, STATION) and pos + 7 <= stop:
+        pos += 7
+    if code == 0x45 and pos < stop:
+        count = data[pos]
+        text = data[pos + 1:pos + 1 + count]
+        parameters.append(Parameter("version", "software version", None,
+                                    text.decode("latin-1"), "", text.hex().upper()))
+        pos = min(pos + 1 + count, stop)
+    elif code == 0x50:
+        number = 1
+        while pos + 2 <= stop:
+            raw = data[pos:pos + 2]
+            parameters.append(Parameter(f"ERC{number}", f"event record counter {number}",
+                                        float(int.from_bytes(raw, "big")), "", "",
+                                        raw.hex().upper()))
+            pos, number = pos + 2, number + 1
+    elif 0x4B <= code <= 0x4F:
+        if pos < stop:
+            unparsed.append(Unparsed(pos, data[pos:stop], f"function {code:02X}H "
+                                     f"({FUNCTION_CODES[code]}): its reply's layout is not "
+                                     "confirmed by any source read, kept whole"))
+        pos = stop
+    table = parameter_table(code)
+    while pos < stop:
+        if pos + 2 > stop:
+            unparsed.append(Unparsed(pos, data[pos:stop], f"parameter {data[pos]:02X}: "
+                                     "data-definition byte missing"))
+            break
+        ident, size, decimals = data[pos], data[pos + 1] >> 3, data[pos + 1] & 0x07
+        if pos + 2 + size > stop:
+            unparsed.append(Unparsed(pos, data[pos:stop], f"parameter {ident:02X} truncated: "
+                                     f"its data-definition byte {data[pos + 1]:02X} says "
+                                     f"{size} bytes, the body has {stop - pos - 2} left"))
+            break
+        parameters.append(parameter(ident, size, decimals, data[pos + 2:pos + 2 + size], table))
+        pos += 2 + size
+    return replace(head, parameters=tuple(parameters), unparsed=tuple(unparsed))
 
 
 def _marker(data: bytes, pos: int, mark: bytes) -> bool:
@@ -682,17 +892,28 @@ def _decode_element(
         ident += f"{data[pos]:02X}"
         pos += 1
     _need(data, at, pos - at + 1, stop, f"element {ident}: data-definition byte")
+    if _doubled(data, at):
+        raise Sl651Error(at, f"vendor block {ident} {ident}: an identifier written twice, "
+                             "whose length no data-definition byte gives (not in SL 651)")
     size, decimals = data[pos] >> 3, data[pos] & 0x07
     pos += 1
     info = ELEMENTS.get(ident)
     kind: Kind = info.kind if info is not None else "bcd"
     if step is not None and kind in ("bcd", "hex") and size > 0:
         return _decode_series(data, at, pos, stop, ident, size, decimals, step)
+    if info is not None and kind in ("rain5", "level5"):
+        # Arrays have a fixed size (Table C.1: 12 and 24 bytes), whatever the data-definition
+        # byte says: a Fujian station writes F5 5C before its 24 bytes (tests/data/sl651), and
+        # sl651_bridge (protocol/src/body.rs) reads arrays at their fixed size likewise.
+        size = info.size
     if pos + size > stop:
         raise Sl651Error(at, f"element {ident} truncated: its data-definition byte "
                              f"{data[pos - 1]:02X} says {size} bytes, the body has "
                              f"{stop - pos} left")
     raw = data[pos:pos + size]
+    if info is not None and kind == "bcd" and size and not _is_bcd(raw):
+        raise Sl651Error(at, f"element {ident} ({info.symbol}): value {raw.hex().upper()} is "
+                             "not BCD, so the bytes before it were not laid out as sent")
     value, values = _value(raw, decimals, kind)
     if info is None:
         value = _vendor_value(raw, value, decimals)
