@@ -12,8 +12,11 @@ import datetime as dt
 import json
 import os
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -877,6 +880,155 @@ def test_the_answer_in_a_multi_packet_exchange_carries_the_packet_numbers() -> N
 # --- the command line -----------------------------------------------------------------------
 
 
+# --- frames of real stations (tests/data/sl651/frames.yaml) ---------------------------------
+#
+# Each entry gives the frame in hex, where it was published, its licence note and what it holds;
+# entries named synthetic_* are derived from a published one by inserting a vendor block (their
+# source says which and how). Only frames from that file are used below.
+
+FRAMES_FILE = Path(__file__).parent / "data" / "sl651" / "frames.yaml"
+FRAMES: dict[str, dict[str, Any]] = {
+    entry["name"]: entry for entry in yaml.safe_load(FRAMES_FILE.read_text(encoding="utf-8"))
+}
+PUBLISHED = sorted(name for name in FRAMES if not name.startswith("synthetic_"))
+SYNTHETIC = sorted(name for name in FRAMES if name.startswith("synthetic_"))
+
+
+def published(name: str) -> bytes:
+    return bytes.fromhex(FRAMES[name]["hex"])
+
+
+def readings_of(frame: Sl651Frame) -> list[tuple[str, float | None, tuple[float | None, ...]]]:
+    return [(e.id, e.value, e.values) for e in frame.elements]
+
+
+@pytest.mark.parametrize("name", sorted(FRAMES))
+def test_every_frame_of_the_data_file_says_where_it_comes_from_and_its_crc_checks(
+    name: str,
+) -> None:
+    entry = FRAMES[name]
+    assert entry["source"] and entry["licence"] and entry["holds"]
+    assert entry["source"].startswith("SYNTHETIC") == name.startswith("synthetic_")
+    frame = decode_frame(bytes.fromhex(entry["hex"]))
+    assert frame.valid_crc, f"{name}: computed {frame.crc_expected:04X}"
+
+
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_every_published_frame_is_laid_out_to_its_last_byte(name: str) -> None:
+    frame = decode_frame(published(name))
+    assert frame.unparsed == ()
+    assert frame.elements or frame.parameters or frame.manual_entry is not None or (
+        frame.function_code in (0x47, 0x48, 0x4A, 0x51))  # replies with nothing after the address
+
+
+@pytest.mark.parametrize(
+    ("name", "base", "offset", "resumed"),
+    [
+        ("synthetic_7979_before_an_observation_time", "fujian_34_hourly", 96, 103),
+        ("synthetic_7d7d_before_the_level", "beijing_34_hourly_arrays", 82, 89),
+        ("synthetic_f9f9_before_the_voltage", "comger_34_hourly_rain_station", 131, 141),
+        ("synthetic_7979_at_the_end", "beijing_34_hourly_arrays", 92, None),
+    ],
+)
+def test_a_vendor_block_loses_no_standard_element_and_is_kept_raw_where_alignment_was_lost(
+    name: str, base: str, offset: int, resumed: int | None,
+) -> None:
+    frame, original = decode_frame(published(name)), decode_frame(published(base))
+    assert frame.valid_crc
+    assert readings_of(frame) == readings_of(original)  # levels, rainfall, arrays, voltage
+    [block] = frame.unparsed
+    assert block.offset == offset
+    assert published(name)[offset:offset + 2] == block.data[:2]  # the identifier written twice
+    assert block.data[0] == block.data[1]
+    assert block.reason.startswith(f"vendor block {block.data[0]:02X} {block.data[0]:02X}: an "
+                                   "identifier written twice")
+    if resumed is None:
+        assert block.reason.endswith("nothing after it could be laid out, kept to the end of "
+                                     "the body")
+        assert offset + len(block.data) == len(published(name)) - 3
+    else:
+        assert block.reason.endswith(f"decoding resumed at byte {resumed}")
+        assert offset + len(block.data) == resumed
+
+
+def test_bytes_that_look_like_an_element_inside_a_vendor_block_do_not_resume_decoding() -> None:
+    # 7D 7D 03 38 A1 12 01: 38 is the voltage's identifier, but A1 would mean 20 bytes: no.
+    frame = decode_frame(published("synthetic_7d7d_before_the_level"))
+    assert [e.id for e in frame.elements] == ["F4", "F5", "26", "39", "38"]
+    assert frame.unparsed[0].data.hex().upper() == "7D7D0338A11201"
+
+
+def test_an_array_is_read_at_its_fixed_size_whatever_its_data_definition_byte() -> None:
+    # The Fujian station writes F5 5C (11 bytes by the byte) before its 24 bytes of levels.
+    frame = decode_frame(published("fujian_34_hourly_levels"))
+    assert readings_of(frame) == [
+        ("F5", None, (27.3, 27.3, *[None] * 10)), ("39", 27.3, ()), ("38", 12.9, ())]
+
+
+def test_a_configuration_reply_gives_parameters_of_its_table_not_elements() -> None:
+    runtime = decode_frame(published("fujian_43_runtime_parameters"))
+    assert (runtime.function_name, runtime.is_configuration) == ("read runtime parameters", True)
+    assert runtime.elements == () and runtime.station_class is None
+    assert [(p.id, p.name, p.value, p.unit) for p in runtime.parameters] == [
+        ("20", "timed-report interval", 1.0, "h"), ("23", "sampling interval", 300.0, "s")]
+    modified = decode_frame(published("fujian_42_modify_runtime"))
+    assert [(p.id, p.name, p.value, p.unit) for p in modified.parameters] == [
+        ("27", "rainfall added-report threshold", 10.0, "mm")]
+
+
+def test_the_basic_configuration_gives_addresses_and_password_as_text() -> None:
+    basic = decode_frame(published("fujian_41_basic_configuration"))
+    assert [(p.id, p.name, p.text) for p in basic.parameters] == [
+        ("01", "centre addresses (4 centres, 1 byte each)", "00000000"),
+        ("02", "station address", "1000000006"), ("03", "password", "0000")]
+    assert [(p.id, p.text) for p in decode_frame(published("fujian_49_password")).parameters] \
+        == [("03", "04D2")]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("fujian_45_software_version", [("version", None, "V1.0.20220420")]),
+        ("fujian_46_status_alarm", [("45", 0x481, "00000481; AC power off; cabinet door "
+                                                  "closed; pump stopped")]),
+        ("fujian_4a_set_clock", []),
+        ("fujian_51_query_clock", []),
+        ("fujian_47_init_storage", []),
+    ],
+)
+def test_query_and_control_replies_are_laid_out_as_the_standard_says(
+    name: str, expected: list[tuple[str, float | None, str]],
+) -> None:
+    frame = decode_frame(published(name))
+    assert [(p.id, p.value, p.text) for p in frame.parameters] == expected
+    assert frame.elements == () and frame.unparsed == ()
+
+
+def test_the_event_record_gives_32_counters() -> None:
+    frame = decode_frame(published("fujian_50_event_record"))
+    assert [p.id for p in frame.parameters] == [f"ERC{n}" for n in range(1, 33)]
+    assert [(p.id, p.value) for p in frame.parameters if p.value] == [
+        ("ERC2", 2.0), ("ERC5", 1.0), ("ERC12", 204.0), ("ERC16", 12.0), ("ERC17", 44.0)]
+
+
+def test_the_clock_of_a_clock_reply_is_its_send_time() -> None:
+    assert decode_frame(published("fujian_51_query_clock")).send_time == dt.datetime(
+        2022, 12, 6, 14, 16, 22)
+
+
+def test_a_manual_entry_keeps_its_text() -> None:
+    frame = decode_frame(published("fujian_35_manual_entry"))
+    assert (frame.function_name, frame.manual_entry, frame.elements) == (
+        "manual entry", "Q 1.234", ())
+
+
+def test_vendor_user_elements_ff_xx_of_real_stations_are_decoded_and_marked() -> None:
+    frame = decode_frame(published("beijing_33_soil_vendor_ff"))
+    vendor = [(e.id, e.value) for e in frame.elements if not e.standard]
+    assert vendor == [("FF92", 19.9), ("FF93", 20.8), ("FF94", 20.4), ("FF95", 17.7)]
+    assert ("38", 12.0) in [(e.id, e.value) for e in frame.elements]
+
+
 def shuian(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(app, list(args))
     return result.exit_code, result.stdout, result.stderr
@@ -943,3 +1095,24 @@ def test_cli_decodes_ascii_frames_given_as_text_or_as_hex() -> None:
 def test_cli_says_an_ascii_frame_as_text_needs_the_option() -> None:
     code, _, stderr = shuian("sl651", "decode", "<SOH>0100")
     assert code == 1 and "needs --ascii" in stderr
+
+
+def test_cli_shows_parameters_manual_entry_and_what_was_not_laid_out() -> None:
+    frames = [FRAMES[n]["hex"] for n in ("fujian_43_runtime_parameters",
+                                         "synthetic_7d7d_before_the_level",
+                                         "fujian_35_manual_entry")]
+    code, stdout, _ = shuian("sl651", "decode", *frames)
+    assert code == 0
+    assert "function 43 (read runtime parameters)" in stdout
+    assert "parameter 20   timed-report interval: 1.0 h" in stdout
+    assert "  39   instantaneous river level: 4.28 m" in stdout
+    assert "not laid out, byte 82 (7 bytes): 7D7D0338A11201: vendor block 7D 7D" in stdout
+    assert "manual entry: 'Q 1.234'" in stdout
+    code, stdout, _ = shuian("sl651", "decode", *frames, "--json")
+    runtime, vendor, manual = json.loads(stdout)
+    assert runtime["elements"] == [] and runtime["parameters"][1] == {
+        "id": "23", "name": "sampling interval", "value": 300.0, "text": "", "unit": "s",
+        "raw": "0300", "known": True}
+    assert vendor["unparsed"] == [{"offset": 82, "bytes": 7, "hex": "7D7D0338A11201",
+                                   "reason": vendor["unparsed"][0]["reason"]}]
+    assert manual["manual_entry"] == "Q 1.234"

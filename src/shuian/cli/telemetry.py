@@ -185,7 +185,11 @@ def frame_json(frame: Sl651Frame) -> dict[str, Any]:
     """A frame as JSON-ready data (times ISO 8601 on the station's clock, CRCs as 4 hex digits).
 
     ``mode`` is ``"hex"`` (HEX/BCD) or ``"ascii"``; an element's ``id`` is its Annex C
-    identifier in both modes (an unknown ASCII symbol is its own ``id``).
+    identifier in both modes (an unknown ASCII symbol is its own ``id``). ``parameters`` are
+    those of a configuration, query or control frame (40H to 51H: identifiers of the parameter
+    tables, not elements); ``manual_entry`` the text of a manual entry (``F2 F2``);
+    ``unparsed`` the parts of the body that could not be laid out, each with its byte offset in
+    the frame, its bytes in hex and the reason.
     """
     return {
         "valid_crc": frame.valid_crc,
@@ -220,6 +224,17 @@ def frame_json(frame: Sl651Frame) -> dict[str, Any]:
             }
             for e in frame.elements
         ],
+        "parameters": [
+            {"id": p.id, "name": p.name, "value": p.value, "text": p.text, "unit": p.unit,
+             "raw": p.raw, "known": p.known}
+            for p in frame.parameters
+        ],
+        "manual_entry": frame.manual_entry,
+        "unparsed": [
+            {"offset": u.offset, "bytes": len(u.data), "hex": u.data.hex().upper(),
+             "reason": u.reason}
+            for u in frame.unparsed
+        ],
     }
 
 
@@ -242,3 +257,13 @@ def _print(number: int, item: dict[str, Any]) -> None:
         flag = "" if e["standard"] else "  (not standard)"
         out.print(f"  {e['id']:<4} {e['name']}: {value} {e['unit']}{flag}".rstrip(),
                   markup=False)
+    for p in item["parameters"]:
+        shown = " ".join(str(v) for v in (p["value"], p["text"]) if v not in (None, ""))
+        flag = "" if p["known"] else "  (not in the parameter table)"
+        out.print(f"  parameter {p['id']:<4} {p['name']}: {shown} {p['unit']}{flag}".rstrip(),
+                  markup=False)
+    if item["manual_entry"] is not None:
+        out.print(f"  manual entry: {item['manual_entry']!r}", markup=False)
+    for u in item["unparsed"]:
+        out.print(f"  not laid out, byte {u['offset']} ({u['bytes']} bytes): {u['hex']}: "
+                  f"{u['reason']}", markup=False)

@@ -13,6 +13,17 @@ hex and the reason; a frame whose readings could not be committed (the database 
 not acknowledged, so the station sends it again. A frame with a CRC mismatch is answered NAK
 (``15``), which asks the station to send it again.
 
+A report holding blocks that cannot be laid out (vendor blocks: an identifier written twice,
+``79 79``, ``F9 F9``..., whose length no data-definition byte gives) is not lost: its standard
+elements are stored, each such block is kept as a rejection (its bytes in hex, the byte offset
+where alignment was lost and why), and the report is acknowledged, so that the station does not
+send it again and again. A configuration, query or control frame (functions 40H to 51H: clock,
+password, basic configuration, runtime parameters, status, pump/gate/valve control...) carries
+parameters, not readings: it is kept with its decoded parameters ("configuration reply
+(function 43H, read runtime parameters): not readings") and not answered, being the station's
+reply to the centre's own query or command. A manual entry (function 35, ``F2 F2``) keeps its
+text as sent, acknowledged.
+
 A uniform-interval report (function 31) gives one reading per value, value *i* at the
 observation time + *i* × the time step (see :mod:`shuian.telemetry.sl651`).
 
@@ -557,13 +568,29 @@ class Sl651Listener:
             return None, False
         if frame.packets is not None:
             return await self._packet(frame, data, remote, messages), False
-        return await self._report(frame), False
+        return await self._report(frame, data=data), False
 
     async def _report(
-        self, frame: Sl651Frame, *, packets: tuple[int, int] | None = None
+        self,
+        frame: Sl651Frame,
+        *,
+        packets: tuple[int, int] | None = None,
+        data: bytes | None = None,
     ) -> bytes | None:
-        """Store a decoded report (one frame, or a whole multi-packet message); its answer."""
+        """Store a decoded report (one frame, or a whole multi-packet message); its answer.
+
+        A configuration, query or control frame (40H to 51H) is kept, never stored as
+        readings, and not answered: it is the station's reply to the centre's own query or
+        command (mode M4), which needs no acknowledgement. A report's vendor blocks
+        (``unparsed``) are kept as rejections with their offset; its standard elements are
+        stored and it is acknowledged, so that the station does not send it again.
+        """
         station = self._stations[frame.station]
+        where = "of the frame" if packets is None else "of the joined body"
+        if frame.is_configuration:
+            await self._commit([], [], station=frame.station,
+                               notes=[self._configuration(frame, station, data)])
+            return None
         records, unmapped = frame_records(frame, station)
         rejections = [
             Rejection(
@@ -576,7 +603,22 @@ class Sl651Listener:
             )
             for e in unmapped
         ]
+        rejections += [
+            Rejection(
+                f"sl651:{frame.station}", frame.serial, block.data.hex().upper(),
+                f"station {station.label}: bytes {block.offset} to "
+                f"{block.offset + len(block.data) - 1} {where} (function "
+                f"{frame.function_code:02X}H) could not be laid out: {block.reason}; the "
+                "standard elements of the frame were stored and the frame acknowledged",
+            )
+            for block in frame.unparsed
+        ]
         notes = [] if frame.picture is None else [self._picture(frame, station)]
+        if frame.manual_entry is not None:
+            notes.append(Rejection(
+                f"sl651:{frame.station}", frame.serial, frame.manual_entry,
+                f"station {station.label}: manual entry (人工置数, function "
+                f"{frame.function_code:02X}H): its text is kept as sent, not read as readings"))
         await self._commit(records, rejections, station=frame.station, notes=notes)
         if notes:
             self._state.count(pictures=1)
@@ -585,6 +627,25 @@ class Sl651Listener:
         if self.settings.acknowledge and frame.function_code in ACKNOWLEDGED_FUNCTIONS:
             return self._answer(frame, packets=packets)
         return None
+
+    def _configuration(
+        self, frame: Sl651Frame, station: Sl651Station, data: bytes | None
+    ) -> Rejection:
+        """A configuration, query or control frame, kept: its parameters as JSON, not readings."""
+        raw = json.dumps({
+            "function": f"{frame.function_code:02X}",
+            "frame": data.hex().upper() if data is not None else None,
+            "send_time": frame.send_time.isoformat() if frame.send_time else None,
+            "parameters": [{"id": p.id, "name": p.name, "value": p.value, "text": p.text,
+                            "unit": p.unit, "raw": p.raw} for p in frame.parameters],
+            "unparsed": [{"offset": u.offset, "hex": u.data.hex().upper(), "reason": u.reason}
+                         for u in frame.unparsed],
+        }, ensure_ascii=False)
+        return Rejection(
+            f"sl651:{frame.station}", frame.serial, raw,
+            f"station {station.label}: configuration reply (function {frame.function_code:02X}H, "
+            f"{frame.function_name}): not readings; kept with its parameters, not answered (a "
+            "reply to the centre's query or command needs no acknowledgement)")
 
     def _picture(self, frame: Sl651Frame, station: Sl651Station) -> Rejection:
         """A picture, kept as a rejection: its bytes in hex, or its size alone when large."""
