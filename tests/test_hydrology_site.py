@@ -20,10 +20,13 @@ from typer.testing import CliRunner
 from conftest import DATA, Api, serve
 from shuian.api import create_app
 from shuian.cli import app
+from shuian.errors import SiteError
 from shuian.services.demo import build_demo
 from shuian.services.hydrology import Hydrology
+from shuian.site import parse_site
 from shuian.store import Store, open_store
 
+SITE_FILE = DATA / "site.yaml"
 END = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)  # three full years: 2022, 2023, 2024
 RUNNER = CliRunner()
 
@@ -205,3 +208,46 @@ def test_state_balance_and_routing_on_both_backends(store: Store) -> None:
     assert [m["period"] for m in months] == ["2024-11", "2024-12", "2025-01"]
     report = hydrology.route(np.array([5.0, 80.0, 20.0]), 3600.0, start_level=1388.0)
     assert report.result.summary()["peak_outflow"] <= 60.0
+
+
+# --- the site file's outlets ------------------------------------------------------------------
+
+OUTLETS = """
+hydrology:
+  outlets:
+    - {kind: spillway, name: crest spillway, crest: 1390.0, width: 8.0, opening: 2.0}
+    - kind: rating
+      name: tunnel
+      levels: [1330, 1360, 1396]
+      flows: [0, 40, 35]
+"""
+
+
+def test_a_rating_table_whose_flow_falls_is_refused_at_its_key() -> None:
+    text = SITE_FILE.read_text(encoding="utf-8") + OUTLETS
+    with pytest.raises(SiteError) as caught:
+        parse_site(text, source="site.yaml")
+    line = text.splitlines().index("      flows: [0, 40, 35]") + 1
+    assert caught.value.problems == [
+        f"line {line}: hydrology.outlets[1].flows: flows must not fall as the level rises: "
+        "flows[2] = 35 m³/s is below flows[1] = 40 m³/s (an outflow that falls as the water "
+        "rises cannot be routed; check the rating)"
+    ]
+    assert str(caught.value).startswith("site.yaml: 1 problem(s)")
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("levels: [1330, 1330, 1396]", "hydrology.outlets[1].levels: levels must increase: "
+         "levels[1] = 1330 m is not above levels[0] = 1330 m"),
+        ("flows: [-1, 40, 70]", "hydrology.outlets[1].flows: flows[0] = -1 m³/s is negative"),
+    ],
+)
+def test_other_bad_rating_tables_are_named_at_their_key(table: str, message: str) -> None:
+    key = table.split(":")[0]
+    lines = [f"      {table}" if ln.startswith(f"      {key}:") else ln
+             for ln in OUTLETS.replace("[0, 40, 35]", "[0, 40, 70]").splitlines()]
+    with pytest.raises(SiteError) as caught:
+        parse_site(SITE_FILE.read_text(encoding="utf-8") + "\n".join(lines), source="site.yaml")
+    assert len(caught.value.problems) == 1 and message in caught.value.problems[0]

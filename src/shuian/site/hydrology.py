@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -62,12 +62,44 @@ class ConstantSpec(_Strict):
 
 
 class RatingSpec(_Strict):
-    """An outlet described by a rating table (levels m → flows m³/s)."""
+    """An outlet described by a rating table (levels m → flows m³/s).
+
+    The levels must increase and the flows must be 0 or more and must not fall as the level
+    rises: a level-pool routing needs an outflow that never falls with the storage (see
+    :func:`shuian.hydrology.routing.storage_indication`). Each problem is reported at its key
+    (``hydrology.outlets[3].flows``) with the entries that break the rule.
+    """
 
     kind: Literal["rating"]
     name: str
     levels: tuple[float, ...] = Field(min_length=2)
     flows: tuple[float, ...] = Field(min_length=2)
+
+    @field_validator("levels")
+    @classmethod
+    def _levels_increase(cls, levels: tuple[float, ...]) -> tuple[float, ...]:
+        for k, (a, b) in enumerate(zip(levels, levels[1:], strict=False)):
+            if not b > a:
+                raise ValueError(
+                    f"levels must increase: levels[{k + 1}] = {b:g} m is not above "
+                    f"levels[{k}] = {a:g} m"
+                )
+        return levels
+
+    @field_validator("flows")
+    @classmethod
+    def _flows_never_fall(cls, flows: tuple[float, ...]) -> tuple[float, ...]:
+        for k, q in enumerate(flows):
+            if q < 0:
+                raise ValueError(f"flows[{k}] = {q:g} m³/s is negative; a flow is 0 or more")
+        for k, (a, b) in enumerate(zip(flows, flows[1:], strict=False)):
+            if b < a:
+                raise ValueError(
+                    f"flows must not fall as the level rises: flows[{k + 1}] = {b:g} m³/s is "
+                    f"below flows[{k}] = {a:g} m³/s (an outflow that falls as the water rises "
+                    "cannot be routed; check the rating)"
+                )
+        return flows
 
     @model_validator(mode="after")
     def _table(self) -> Self:
@@ -75,10 +107,6 @@ class RatingSpec(_Strict):
             raise ValueError(
                 f"levels ({len(self.levels)}) and flows ({len(self.flows)}) differ in length"
             )
-        if any(b <= a for a, b in zip(self.levels, self.levels[1:], strict=False)):
-            raise ValueError("levels must increase")
-        if any(b < a for a, b in zip(self.flows, self.flows[1:], strict=False)):
-            raise ValueError("flows must not decrease with level")
         return self
 
 
