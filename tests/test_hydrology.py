@@ -110,10 +110,11 @@ def test_free_spillway_bay_is_c_b_h_to_the_three_halves() -> None:
 
 def test_gated_bay_flows_as_an_orifice_until_the_gate_clears_the_jet() -> None:
     # H = 10 m, e = 2 m (e/H = 0.2): mu = 0.745 - 0.274 * 0.2 = 0.6902,
-    # Q = 0.6902 * 2 * 8 * sqrt(2 * 9.80665 * 10) = 154.657 m³/s.
+    # Q = 0.6902 * 2 * 8 * sqrt(2 * 9.80665 * 10) = 154.657 m³/s (weir: 531 m³/s).
     gated = SpillwayBay(crest=100.0, width=8.0, coefficient=2.1, opening=2.0)
     assert float(gated.capacity(110.0)) == pytest.approx(154.657246, rel=1e-6)
-    # H = 2 m, e/H = 1.0 > 0.65: free overflow, 2.1 * 8 * 2**1.5 = 47.518 m³/s.
+    # H = 2 m = e: free overflow, 2.1 * 8 * 2**1.5 = 47.518 m³/s, the smaller of the two
+    # (under the gate mu = 0.745 - 0.274 * 0.65 = 0.5669 would give 56.80 m³/s).
     assert float(gated.capacity(102.0)) == pytest.approx(47.517576, rel=1e-6)
     fixed_mu = SpillwayBay(crest=0.0, width=1.0, coefficient=2.0, opening=1.0, gate_coefficient=0.6)
     assert float(fixed_mu.capacity(5.0)) == pytest.approx(0.6 * math.sqrt(2 * G * 5.0))
