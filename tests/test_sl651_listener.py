@@ -53,7 +53,7 @@ from shuian.telemetry.sl651 import (
     header_size,
 )
 from shuian.telemetry.sl651_listener import Sl651Listener, Sl651Settings, Sl651Station
-from test_sl651 import FUJIAN_UNIFORM
+from test_sl651 import FUJIAN_UNIFORM, published
 
 SHUIAN = Path(sys.executable).parent / "shuian"
 GAUGE = "0012345678"
@@ -312,6 +312,76 @@ def test_the_published_uniform_interval_report_is_stored_step_by_step(centre: Ce
     assert len(times) == 12
     assert (times[0], times[-1]) == ("2022-12-05 02:05", "2022-12-05 03:00")  # 10:05 to 11:00
     assert set(centre.values("LOG.batt")) == {28.96}
+
+
+# --- frames of real RTUs (tests/data/sl651/frames.yaml) -----------------------------------------
+
+
+def test_a_report_with_a_vendor_block_is_stored_kept_and_acknowledged(centre: Centre) -> None:
+    # A published hourly report with a vendor block 7D 7D inserted before its level (synthetic,
+    # see the data file); its levels and voltage go to channels whose limits take them.
+    listener = centre.start(stations=[{"address": "0030700300", "name": "Beijing river",
+                                       "elements": {"F5": "LOG.rh", "39": "LOG.airt",
+                                                    "38": "LOG.batt"}}])
+    frame = published("synthetic_7d7d_before_the_level")
+    with connect(listener) as conn:
+        conn.sendall(frame)
+        ack = answer(conn)
+    assert (ack.function_code, ack.serial, ack.end) == (0x34, 0xBE3F, EOT)  # not sent again
+    assert centre.values("LOG.batt") == [13.7]
+    assert centre.values("LOG.airt") == [4.28]
+    assert centre.values("LOG.rh") == [4.28] * 12
+    [kept] = [r for r in centre.rejections() if "could not be laid out" in r.reason]
+    assert kept.raw == "7D7D0338A11201"
+    assert kept.reason.startswith("station Beijing river: bytes 82 to 88 of the frame (function "
+                                  "34H) could not be laid out: vendor block 7D 7D")
+    assert kept.reason.endswith("decoding resumed at byte 89; the standard elements of the "
+                                "frame were stored and the frame acknowledged")
+
+
+def test_a_configuration_reply_is_kept_never_stored_as_readings_nor_answered(
+    centre: Centre,
+) -> None:
+    # Runtime parameter 20 (timed-report interval, 1 h) is not rainfall, nor 23 anything else.
+    listener = centre.start(stations=[{"address": "1000000006", "name": "Fujian station",
+                                       "elements": {"20": "LOG.rh", "23": "LOG.batt",
+                                                    "39": "LOG.airt"}}])
+    with connect(listener) as conn:
+        conn.sendall(published("fujian_43_runtime_parameters")
+                     + published("fujian_42_modify_runtime")
+                     + published("fujian_4a_set_clock"))
+        silent(conn)
+        conn.sendall(published("fujian_33_added"))  # the same connection goes on
+        assert answer(conn).serial == 0x2F7A
+    assert centre.values("LOG.rh") == [0.0]  # PJ of the added report, not the 1 h interval
+    assert centre.count("LOG.batt") == 0  # nor the sampling interval
+    assert centre.values("LOG.airt") == [28.96]
+    kept = {r.reason.split(" (function ")[1][:3]: r for r in centre.rejections()
+            if "configuration reply" in r.reason}
+    assert sorted(kept) == ["42H", "43H", "4AH"]
+    runtime = kept["43H"]
+    assert runtime.reason == (
+        "station Fujian station: configuration reply (function 43H, read runtime parameters): "
+        "not readings; kept with its parameters, not answered (a reply to the centre's query "
+        "or command needs no acknowledgement)")
+    raw = json.loads(runtime.raw)
+    assert raw["frame"] == published("fujian_43_runtime_parameters").hex().upper()
+    assert [(p["id"], p["name"], p["value"], p["unit"]) for p in raw["parameters"]] == [
+        ("20", "timed-report interval", 1.0, "h"), ("23", "sampling interval", 300.0, "s")]
+    unmapped = [r for r in centre.rejections() if "maps to no channel" in r.reason]  # 26, 38
+    assert listener.status()["rejected"] == len(unmapped) == 2  # replies kept, not errors
+
+
+def test_a_manual_entry_keeps_its_text_and_is_acknowledged(centre: Centre) -> None:
+    listener = centre.start(stations=[{"address": "1000000006", "elements": {"39": "LOG.airt"}}])
+    with connect(listener) as conn:
+        conn.sendall(published("fujian_35_manual_entry"))
+        ack = answer(conn)
+    assert (ack.function_code, ack.serial, ack.end) == (0x35, 0x2F7D, EOT)
+    [kept] = centre.rejections()
+    assert kept.raw == "Q 1.234"
+    assert kept.reason == ("station 1000000006: manual entry (人工置数, function 35H): its text "
+                           "is kept as sent, not read as readings")
 
 
 # --- multi-packet messages (SYN, M3) ------------------------------------------------------------
