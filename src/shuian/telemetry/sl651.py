@@ -78,6 +78,20 @@ picture bytes) and the Fujian picture frame above (packet 1 of 4). A picture (36
 element ``F3 F3`` followed by the picture's bytes to the end of the body (``picture``); in ASCII
 mode ``PIC`` and the bytes as they are, then one space (as sl651_bridge reads it: assumed).
 
+Vendor blocks. Real RTU firmware writes blocks the standard does not define, some as an
+identifier written twice (``79 79``, ``7D 7D``, ``F9 F9``), copying the standard's own ``F0 F0``
+... ``F3 F3``, followed by bytes whose length no data-definition byte gives. Such a block, or any
+element that cannot be laid out (truncated, a BCD element whose value is not BCD), does not
+lose the frame: the elements before it are given, decoding resumes at the next plausible
+standard item (:func:`_resync` says how and why) and the bytes in between, or the rest of the
+body, are kept in ``unparsed`` with the byte offset where alignment was lost and the reason.
+Arrays ``F4``–``FC`` are read at their fixed size whatever their data-definition byte.
+
+Configuration, query and control frames (functions 40H to 51H) have bodies of their own: the
+station address without a class, then parameters whose identifiers mean what the parameter
+tables say (:mod:`shuian.telemetry.sl651_params`), decoded into ``parameters``, never into
+``elements``. A manual entry (35H, ``F2 F2``) keeps its text in ``manual_entry``.
+
 Examples
 --------
 >>> frame = decode_frame(bytes.fromhex(
