@@ -561,9 +561,9 @@ class FittedModel:
 # Least squares
 
 
-#: Channels solved together: bounds the work arrays to a few (n, 256) blocks, small enough to be
-#: reused from one block to the next instead of mapped afresh.
-CHUNK_CHANNELS = 256
+#: Channels solved together: a block of 10 years of daily readings is 64 x 3,653 x 8 B = 1.9 MB,
+#: so that the passes over it after the first (residuals, sums of squares) run from the cache.
+CHUNK_CHANNELS = 64
 #: Smallest eigenvalue of :math:`Q_m^T Q_m` for the gap correction; below it, a QR of its own.
 MIN_GAP_EIGENVALUE = 0.1
 
@@ -583,10 +583,20 @@ def _qr(x: FloatArray, terms: Sequence[str]) -> tuple[FloatArray, FloatArray]:
 
 
 class _Solution(NamedTuple):
-    coefficients: FloatArray  # (p, k)
+    coefficients: FloatArray  # (k, p): one row per channel
     ssr: FloatArray  # (k,) sum of squared residuals
     sst: FloatArray  # (k,) sum of squared deviations from the mean
     counts: IntArray  # (k,) readings used
+
+
+class _Basis(NamedTuple):
+    """What every block of channels is solved with, from :math:`X = QR`."""
+
+    q: FloatArray  # (n, p)
+    q_ones: FloatArray  # (n, p + 1): Q, then a column of ones (each channel's sum)
+    r: FloatArray  # (p, p), upper triangular
+    xt: FloatArray  # (p, n), C-contiguous: a block's fitted values in one product
+    identity: FloatArray  # (p, p)
 
 
 def _least_squares(x: FloatArray, values: FloatArray, terms: Sequence[str]) -> _Solution:
@@ -606,43 +616,46 @@ def _least_squares(x: FloatArray, values: FloatArray, terms: Sequence[str]) -> _
     squared condition enters; complete channels have :math:`Q_d = 0`. A channel whose gaps
     leave :math:`\lambda_{min} <` :data:`MIN_GAP_EIGENVALUE` (e.g. installed late, so that
     θ barely varies over its readings) gets a QR of its own rows instead, shared with the
-    channels that miss exactly the same rows. Channels are processed in blocks of
-    :data:`CHUNK_CHANNELS` so that memory stays bounded.
+    channels that miss exactly the same rows.
+
+    Channels are solved in blocks of :data:`CHUNK_CHANNELS` with each channel's readings
+    contiguous (a view of a column-major ``values``, such as a DataFrame's ``to_numpy()``; a
+    row-major one is transposed block by block). One product :math:`y^T [Q\ 1]` per block gives
+    every channel's :math:`Q^T y` and its sum, and a sum that is not finite marks a channel with
+    gaps: complete channels (the many) are solved without any mask, and only the channels with
+    gaps are filled, counted and corrected (:func:`_gappy_block`).
     """
     n, p = x.shape
     k = values.shape[1]
     q, r = _qr(x, terms)
-    outer = (q[:, :, None] * q[:, None, :]).reshape(n, p * p)
-    identity = np.eye(p)
-    coefficients = np.empty((p, k))
+    basis = _Basis(q, np.column_stack((q, np.ones(n))), r, np.ascontiguousarray(x.T), np.eye(p))
+    coefficients = np.empty((k, p))
     ssr, sst = np.empty(k), np.empty(k)
-    counts = np.empty(k, dtype=np.int64)
+    counts = np.full(k, n, dtype=np.int64)
     own_qr: list[IntArray] = []
+    pending: list[tuple[IntArray, FloatArray]] = []  # channels with gaps, and their values
+    pending_count = 0
+    by_channel = values.T  # (k, n)
     for start in range(0, k, CHUNK_CHANNELS):
-        block = slice(start, start + CHUNK_CHANNELS)
-        seen = np.isfinite(values[:, block])
-        counts[block] = seen.sum(axis=0)
-        filled = np.where(seen, values[:, block], 0.0)
-        gamma = q.T @ filled
-        gappy = np.flatnonzero(counts[block] < n)
+        block = slice(start, min(start + CHUNK_CHANNELS, k))
+        y = np.ascontiguousarray(by_channel[block])
+        # A channel with a gap comes out NaN here: _gappy_block does it again.
+        with np.errstate(invalid="ignore", over="ignore"):
+            projected = y @ basis.q_ones
+            coefficients[block], ssr[block], sst[block] = _complete_block(
+                y, projected[:, :p], projected[:, p] / n, basis
+            )
+        gappy = np.flatnonzero(~np.isfinite(projected[:, p]))
         if gappy.size:
-            missing = (~seen[:, gappy]).astype(np.float64)
-            system = identity - (missing.T @ outer).reshape(gappy.size, p, p)
-            good = np.linalg.eigvalsh(system)[:, 0] >= MIN_GAP_EIGENVALUE
-            if good.any():
-                rhs = gamma[:, gappy[good]].T[:, :, None]
-                gamma[:, gappy[good]] = np.linalg.solve(system[good], rhs)[:, :, 0].T
-            own_qr.append(start + gappy[~good])
-        # R is upper triangular: LU without row exchanges, i.e. back substitution.
-        coef = np.asarray(np.linalg.solve(r, gamma), dtype=np.float64)
-        coefficients[:, block] = coef
-        work = x @ coef
-        np.subtract(filled, work, out=work)
-        np.multiply(work, seen, out=work)  # residuals, 0 where not observed
-        ssr[block] = np.einsum("ij,ij->j", work, work)
-        np.subtract(filled, filled.sum(axis=0) / np.maximum(counts[block], 1), out=work)
-        np.multiply(work, seen, out=work)
-        sst[block] = np.einsum("ij,ij->j", work, work)
+            pending.append((start + gappy, y[gappy]))
+            pending_count += gappy.size
+        if pending and (pending_count >= CHUNK_CHANNELS or block.stop == k):
+            # Channels with gaps are gathered into blocks of their own, few calls for many.
+            rows = np.concatenate([r for r, _ in pending])
+            solution = _gappy_block(np.concatenate([v for _, v in pending]), basis)
+            coefficients[rows], ssr[rows], sst[rows], counts[rows] = solution[:4]
+            own_qr.append(rows[solution.own_qr])
+            pending, pending_count = [], 0
     _check_counts(counts, p)
     hard = np.concatenate(own_qr) if own_qr else np.empty(0, dtype=np.int64)
     if hard.size:
@@ -657,9 +670,70 @@ def _least_squares(x: FloatArray, values: FloatArray, terms: Sequence[str]) -> _
             q_m, r_m = _qr(x_m, terms)
             coef = np.asarray(np.linalg.solve(r_m, q_m.T @ y_m), dtype=np.float64)
             residual = y_m - x_m @ coef
-            coefficients[:, cols] = coef
+            coefficients[cols] = coef.T
             ssr[cols] = np.einsum("ij,ij->j", residual, residual)
     return _Solution(coefficients, ssr, sst, counts)
+
+
+def _complete_block(
+    y: FloatArray, gamma: FloatArray, means: FloatArray, basis: _Basis
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    r"""Coefficients, SSR and SST of channels ``y`` (b, n) observed on every row.
+
+    :math:`\beta = R^{-1} Q^T y` (``gamma`` holds :math:`Q^T y` as rows); the residuals
+    :math:`y - X\beta` are formed in one product and summed row by row.
+    """
+    # R is upper triangular: LU without row exchanges, i.e. back substitution.
+    coef = np.asarray(np.linalg.solve(basis.r, gamma.T), dtype=np.float64).T
+    work = coef @ basis.xt
+    np.subtract(y, work, out=work)
+    ssr = np.einsum("ij,ij->i", work, work)
+    np.subtract(y, means[:, None], out=work)
+    sst = np.einsum("ij,ij->i", work, work)
+    return coef, ssr, sst
+
+
+class _GappySolution(NamedTuple):
+    coefficients: FloatArray  # (g, p)
+    ssr: FloatArray
+    sst: FloatArray
+    counts: IntArray
+    own_qr: IntArray  # which of the g channels need a QR of their own rows
+
+
+def _gappy_block(y: FloatArray, basis: _Basis) -> _GappySolution:
+    r"""Coefficients, SSR, SST and counts of channels ``y`` (g, n) with gaps.
+
+    ``y`` is a copy, filled in place. This is the correction of :func:`_least_squares`,
+    :math:`(I - Q_d^T Q_d)\gamma = Q^T y_0`; :math:`Q_d^T Q_d` is one small product per
+    channel of the rows of :math:`Q` it misses, so that its cost follows the number of gaps,
+    not of readings (a loop over the channels with gaps: a masked product over all rows, or
+    a sum of outer products, cost several times more).
+    """
+    g, n = y.shape
+    p = basis.r.shape[0]
+    seen = np.isfinite(y)
+    missing = ~seen
+    np.copyto(y, 0.0, where=missing)
+    counts = np.count_nonzero(seen, axis=1)
+    projected = y @ basis.q_ones
+    gamma, means = projected[:, :p], projected[:, p] / np.maximum(counts, 1)
+    system = np.empty((g, p, p))
+    for j in range(g):
+        q_d = basis.q.take(np.flatnonzero(missing[j]), axis=0)
+        np.subtract(basis.identity, q_d.T @ q_d, out=system[j])
+    good = np.linalg.eigvalsh(system)[:, 0] >= MIN_GAP_EIGENVALUE
+    if good.any():
+        gamma[good] = np.linalg.solve(system[good], gamma[good][:, :, None])[:, :, 0]
+    coef = np.asarray(np.linalg.solve(basis.r, gamma.T), dtype=np.float64).T
+    work = coef @ basis.xt
+    np.subtract(y, work, out=work)
+    np.copyto(work, 0.0, where=missing)  # residuals, 0 where not observed
+    ssr = np.einsum("ij,ij->i", work, work)
+    np.subtract(y, means[:, None], out=work)
+    np.copyto(work, 0.0, where=missing)
+    sst = np.einsum("ij,ij->i", work, work)
+    return _GappySolution(coef, ssr, sst, counts, np.flatnonzero(~good))
 
 
 def _check_counts(counts: IntArray, p: int) -> None:
@@ -695,25 +769,37 @@ def _fit_design(
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = np.where(solution.sst > 0, 1.0 - solution.ssr / solution.sst, np.nan)
     sigma = np.sqrt(solution.ssr / (counts - p))
-    window = np.empty((k, 2), dtype=np.int64)
-    window[:] = (times.min(), times.max())
-    for j in np.flatnonzero(counts < times.size):
-        used = times[np.isfinite(values[:, j])]
-        window[j] = (used.min(), used.max())
+    first = np.full(k, times.min(), dtype=np.int64)
+    last = np.full(k, times.max(), dtype=np.int64)
+    gappy = np.flatnonzero(counts < times.size)
+    if gappy.size:
+        observed = np.isfinite(values[:, gappy])
+        first[gappy] = np.where(observed, times[:, None], np.iinfo(np.int64).max).min(axis=0)
+        last[gappy] = np.where(observed, times[:, None], np.iinfo(np.int64).min).max(axis=0)
+    # Python numbers in one pass each: indexing numpy scalars per model costs more than the fit.
+    normalisation, reference = design.normalisation, int(reference_us)
     return [
         FittedModel(
             spec=spec,
             terms=terms,
             groups=groups,
-            coefficients=solution.coefficients[:, j].copy(),
-            r2=float(r2[j]),
-            sigma=float(sigma[j]),
-            n=int(counts[j]),
-            normalisation=design.normalisation,
-            reference_us=int(reference_us),
-            window=(int(window[j, 0]), int(window[j, 1])),
+            coefficients=coefficients,
+            r2=r2_j,
+            sigma=sigma_j,
+            n=n_j,
+            normalisation=normalisation,
+            reference_us=reference,
+            window=(first_j, last_j),
         )
-        for j in range(k)
+        for coefficients, r2_j, sigma_j, n_j, first_j, last_j in zip(
+            solution.coefficients,
+            r2.tolist(),
+            sigma.tolist(),
+            counts.tolist(),
+            first.tolist(),
+            last.tolist(),
+            strict=True,
+        )
     ]
 
 
