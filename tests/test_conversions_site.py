@@ -8,16 +8,21 @@ readings in mm, results in L/s; vibrating-wire digits or Hz).
 
 from __future__ import annotations
 
+import re
 import typing
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+from shuian.errors import SiteError
 from shuian.instruments import carlson, levelling, plumb_line, thermistor, vibrating_wire, weirs
-from shuian.site import Channel
-from shuian.site.conversions import Conversion, _Conversion
+from shuian.services.demo import demo_site_text
+from shuian.site import Channel, load_site, parse_site
+from shuian.site import conversions as site_conversions
+from shuian.site.conversions import Conversion, _Conversion, kpa_per_unit
 
 RAW = np.array([8000.0, 8500.0, 9000.0, 9500.25])
 TEMPERATURE = np.array([5.0, 12.5, 20.0, 31.0])
@@ -137,6 +142,130 @@ def test_vw_polynomial_with_frequency_and_sensor_elevation() -> None:
                        sensor_elevation=50.0).convert(hz, None)
     kpa = -0.1 * vibrating_wire.frequency_to_digits(hz) + 900.0
     assert_allclose(value, vibrating_wire.pressure_to_head(kpa, 50.0))
+
+
+# --- vibrating wire: the pressure unit of the calibration ------------------------------------
+
+#: One gauge (Geokon 4500 manual, Appendix C: G = -0.1795 kPa/digit, R0 = 9082, R1 = 6749,
+#: 418.8 kPa) with its calibration written in each unit a report uses.
+KPA_PER = {"kPa": 1.0, "psi": 6.894757293168361, "bar": 100.0, "MPa": 1000.0}
+GEOKON_HEAD = 1285.0 + (-0.1795 * (6749.0 - 9082.0)) / 9.80665  # 42.706 m over the diaphragm
+
+
+@pytest.mark.parametrize("unit", sorted(KPA_PER))
+def test_a_linear_calibration_in_any_pressure_unit_gives_the_same_head(unit: str) -> None:
+    spec = {"kind": "vw_linear", "gauge_factor": -0.1795 / KPA_PER[unit], "zero_reading": 9082.0,
+            "thermal_factor": 0.1319 / KPA_PER[unit], "zero_temperature": 22.0,
+            "unit": unit, "sensor_elevation": 1285.0}
+    value = conversion(**spec).convert(np.array([6749.0, 9082.0]), np.array([22.0, 15.0]))
+    # The thermal term is in the calibration's unit too: 0.1319 kPa/degC x (15 - 22).
+    assert_allclose(value, [GEOKON_HEAD, 1285.0 + 0.1319 * (15.0 - 22.0) / 9.80665],
+                    rtol=1e-12)
+
+
+@pytest.mark.parametrize("unit", sorted(KPA_PER))
+def test_a_polynomial_calibration_in_any_pressure_unit_gives_the_same_head(unit: str) -> None:
+    a, b, r0 = 3.2e-8, -0.1822, 9082.0
+    c = float(vibrating_wire.polynomial_offset(r0, a, b))
+    k = KPA_PER[unit]
+    spec = {"kind": "vw_polynomial", "a": a / k, "b": b / k, "c": c / k, "unit": unit,
+            "sensor_elevation": 1285.0}
+    kpa = vibrating_wire.polynomial(np.array([6749.0, r0]), a=a, b=b, c=c)
+    assert_allclose(conversion(**spec).convert(np.array([6749.0, r0]), None),
+                    1285.0 + kpa / 9.80665, rtol=1e-12)
+
+
+def test_without_a_unit_a_head_calibration_is_in_kpa_as_before_the_key_existed() -> None:
+    base = {"kind": "vw_linear", "gauge_factor": -0.1, "zero_reading": 9000.0,
+            "sensor_elevation": 95.0}
+    default, explicit = conversion(**base), conversion(**base, unit="kPa")
+    assert default.unit is None and default.kpa_per_unit == 1.0
+    assert_array_equal(default.convert(RAW, None), explicit.convert(RAW, None))
+    assert_allclose(default.convert(RAW, None), 95.0 + (-0.1 * (RAW - 9000.0)) / 9.80665)
+
+
+def test_without_sensor_elevation_the_value_stays_in_the_calibrations_unit() -> None:
+    # Geokon Model 4580 manual, section 4.1: (7023 - 2509) x -0.0001954 psi/digit = -0.882 psi.
+    psi = conversion(kind="vw_linear", gauge_factor=-0.0001954, zero_reading=2509.0, unit="psi")
+    assert float(psi.convert(np.array([7023.0]), None)[0]) == pytest.approx(-0.882, abs=5e-4)
+    assert psi.value_unit == "psi"
+    assert conversion(**SAMPLES["vw_linear"]).value_unit is None  # the channel's unit
+    assert conversion(**SAMPLES["vw_linear"], sensor_elevation=1.0).value_unit == "m"
+
+
+def test_the_unit_is_turned_into_a_factor_once_at_load_not_per_reading(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    psi = conversion(kind="vw_linear", gauge_factor=-0.02603, zero_reading=9082.0, unit="psi",
+                     sensor_elevation=0.0)
+    assert psi.kpa_per_unit == pytest.approx(6.894757, abs=5e-7)
+
+    def no_lookup(unit: str) -> float:
+        raise AssertionError("the unit was looked up while converting")
+
+    monkeypatch.setattr(site_conversions, "kpa_per_unit", no_lookup)
+    raw = np.linspace(6000.0, 9500.0, 100_000)
+    value = psi.convert(raw, None)
+    assert value.shape == raw.shape
+    assert_allclose(value, -0.02603 * (raw - 9082.0) * 6.894757293168361 / 9.80665)
+
+
+@pytest.mark.parametrize(
+    ("unit", "kpa"),
+    [("psi", 6.894757), ("bar", 100.0), ("MPa", 1000.0), ("kPa", 1.0), ("Pa", 0.001),
+     ("mbar", 0.1), ("kgf/cm^2", 98.0665), ("mH2O", 9.80665), ("lbf/in^2", 6.894757)],
+)
+def test_pressure_units_as_calibration_reports_print_them(unit: str, kpa: float) -> None:
+    assert kpa_per_unit(unit) == pytest.approx(kpa, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("unit", "message"),
+    [
+        ("furlongs", "'furlongs' (furlong, [length]) is not a pressure unit"),
+        ("mm", "'mm' (millimeter, [length]) is not a pressure unit"),
+        ("degC", "is not a pressure unit"),
+        ("kpa", "unknown unit 'kpa'; units are case-sensitive: write 'kPa'"),
+        ("PSI", "unknown unit 'PSI'; units are case-sensitive: write 'psi'"),
+        ("mPa", "units are case-sensitive: write 'MPa' for megapascal"),
+        ("parsecs of water", "unknown unit 'parsecs of water'"),
+        ("kPa)", "unknown unit 'kPa)'"),
+    ],
+)
+def test_a_unit_that_is_not_a_pressure_is_a_site_file_error_at_its_line_and_key(
+    tmp_path: Path, unit: str, message: str
+) -> None:
+    site = (Path(__file__).parent / "data" / "site.yaml").read_text(encoding="utf-8")
+    marker = "zero_reading: 9000.0, sensor_elevation: 95.0}"
+    assert site.count(marker) == 1
+    line = site[: site.index(marker)].count("\n") + 1
+    path = tmp_path / "gauges.yaml"
+    path.write_text(site.replace(marker, marker[:-1] + f", unit: '{unit}'}}"), encoding="utf-8")
+    with pytest.raises(SiteError) as caught:
+        load_site(path)
+    assert caught.value.source == str(path)
+    assert str(caught.value).startswith(f"{path}: 1 problem(s)")
+    [problem] = caught.value.problems
+    assert re.match(rf"line {line}: instruments\[1\]\.channels\[0\]\.conversion\.unit: ",
+                    problem), problem
+    assert message in problem
+
+
+def test_the_demo_and_test_sites_keep_their_kpa_heads() -> None:
+    # Written before the unit key: their piezometers' gauge factors are in kPa/digit.
+    site = load_site(Path(__file__).parent / "data" / "site.yaml")
+    [p1] = [c for c in site.channels() if c.code == "P1.head"]
+    assert isinstance(p1.conversion, site_conversions.VibratingWireLinear)
+    assert p1.conversion.unit is None
+    assert_allclose(p1.conversion.convert(np.array([8000.0]), None), 95.0 + 100.0 / 9.80665)
+    demo = parse_site(demo_site_text(), source="shimenzi.yaml")
+    [pz1] = [c for c in demo.channels() if c.code == "PZ1"]
+    assert isinstance(pz1.conversion, site_conversions.VibratingWireLinear)
+    assert pz1.conversion.unit is None and pz1.conversion.kpa_per_unit == 1.0
+    # -0.1538 kPa/digit x (8000 - 8862) = 132.6 kPa over the diaphragm at 1285 m: 1298.52 m.
+    assert float(pz1.conversion.convert(np.array([8000.0]), None)[0]) == pytest.approx(
+        1285.0 + 0.1538 * 862.0 / 9.80665
+    )
 
 
 # --- resistance gauges --------------------------------------------------------------------------

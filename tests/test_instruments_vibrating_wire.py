@@ -118,3 +118,36 @@ def test_pressure_to_head_uses_the_unit_weight_of_water() -> None:
     assert float(vw.pressure_to_head(1.0, 0.0)) == pytest.approx(0.10197, abs=5e-6)
     # Hand example: 98.0665 kPa on a diaphragm at 1250.00 m is 10 m of water: head 1260.00 m.
     assert float(vw.pressure_to_head(98.0665, 1250.0)) == pytest.approx(1260.0)
+
+
+# --- pressure units of a calibration ----------------------------------------------------------
+
+
+def test_the_pressure_unit_factors_are_the_si_ones() -> None:
+    # NIST SP 811, Appendix B: 1 psi = 6.894 757 kPa; 1 bar = 100 kPa; 1 MPa = 1000 kPa.
+    assert vw.KPA_PER_PSI == pytest.approx(6.894757, abs=5e-7)
+    assert vw.KPA_PER_BAR == 100.0
+    assert vw.KPA_PER_MPA == 1000.0
+
+
+def test_a_psi_pressure_gives_the_head_of_the_same_pressure_in_kpa() -> None:
+    # Geokon Model 4500 manual, Appendix C: 418.8 kPa. The same pressure in psi, bar and MPa
+    # is 418.8 / 6.894757 = 60.742 psi, 4.188 bar, 0.4188 MPa: 42.706 m of water every time.
+    head = 418.8 / 9.80665
+    assert float(vw.pressure_to_head(418.8, 0.0)) == pytest.approx(head)
+    assert float(vw.pressure_to_head(418.8 / vw.KPA_PER_PSI, 0.0,
+                                     kpa_per_unit=vw.KPA_PER_PSI)) == pytest.approx(head)
+    assert float(vw.pressure_to_head(4.188, 0.0, kpa_per_unit=vw.KPA_PER_BAR)) == (
+        pytest.approx(head))
+    assert float(vw.pressure_to_head(0.4188, 0.0, kpa_per_unit=vw.KPA_PER_MPA)) == (
+        pytest.approx(head))
+
+
+def test_a_psi_gauge_factor_gives_psi_geokon_4580() -> None:
+    # Geokon Model 4580 manual, section 4.1: R0 = 2509, R1 = 7023, G = -0.0001954 psi/digit:
+    # (7023 - 2509) x -0.0001954 = -0.882 psi (the manual prints its size, 0.882 psi), which
+    # is -6.081 kPa, -0.620 m of water.
+    p = vw.linear(7023.0, gauge_factor=-0.0001954, zero_reading=2509.0)
+    assert float(p) == pytest.approx(-0.882, abs=5e-4)
+    head = vw.pressure_to_head(p, 100.0, kpa_per_unit=vw.KPA_PER_PSI)
+    assert float(head) == pytest.approx(100.0 - 0.882 * 6.894757 / 9.80665, abs=5e-4)

@@ -11,9 +11,18 @@ cells whose digits *fall* as pressure rises carry a *negative* ``G`` on their ca
 (Geokon prints it so). Makers that print the form ``G (R0 - R1)`` with a positive ``G`` (some
 ITM/Soil and RST sheets) must be entered with ``G`` negated.
 
+Units: the gauge factor (or ``A, B, C``) and ``K`` carry the unit of the engineering value
+the calibration report prints: kPa on most metric reports, psi on US ones, sometimes bar or MPa
+(Geokon prints its 4500 calibrations in either). The formulas below keep that unit;
+:func:`pressure_to_head` takes it as a factor to kPa (:data:`KPA_PER_PSI`, :data:`KPA_PER_BAR`,
+:data:`KPA_PER_MPA`), which the site file derives once from the calibration's ``unit`` key
+(:mod:`shuian.site.conversions`).
+
 Sources: Geokon, *Instruction Manual Model 4500 Series Vibrating Wire Piezometers*, section 6
-"Data Reduction" and Appendix C "Improving the Accuracy of the Calculated Pressure"; Geokon,
-*Model 4580 Instruction Manual*, section 4.
+"Data Reduction", Table 2 "Engineering Units Multiplication Factors" and Appendix C
+"Improving the Accuracy of the Calculated Pressure"; Geokon, *Model 4580 Instruction Manual*,
+section 4; Thompson, A. & Taylor, B. N. (2008), *Guide for the Use of the International System
+of Units (SI)*, NIST Special Publication 811, Appendix B (conversion factors).
 """
 
 from __future__ import annotations
@@ -23,6 +32,13 @@ from numpy.typing import ArrayLike, NDArray
 
 #: Unit weight of water, kPa per metre of head: rho_w * g = 1000 kg/m3 * 9.80665 m/s2.
 WATER_UNIT_WEIGHT_KPA_PER_M = 9.80665
+#: kPa in one psi (pound-force per square inch): 0.45359237 kg * 9.80665 m/s² / (0.0254 m)²
+#: = 6.894757 kPa (NIST SP 811, Appendix B.8).
+KPA_PER_PSI = 0.45359237 * 9.80665 / 0.0254**2 / 1000.0
+#: kPa in one bar (1 bar = 100 kPa, exactly).
+KPA_PER_BAR = 100.0
+#: kPa in one MPa.
+KPA_PER_MPA = 1000.0
 
 
 def frequency_to_digits(frequency_hz: ArrayLike) -> NDArray[np.float64]:
@@ -221,15 +237,21 @@ def polynomial(
     return np.asarray(result, dtype=np.float64)
 
 
-def pressure_to_head(pressure_kpa: ArrayLike, sensor_elevation_m: ArrayLike) -> NDArray[np.float64]:
+def pressure_to_head(
+    pressure: ArrayLike, sensor_elevation_m: ArrayLike, *, kpa_per_unit: float = 1.0
+) -> NDArray[np.float64]:
     r"""Convert piezometer pressure to piezometric head (water level elevation).
 
     Parameters
     ----------
-    pressure_kpa : array_like
-        Pore-water pressure at the sensor, kPa (gauge, i.e. above atmospheric).
+    pressure : array_like
+        Pore-water pressure at the sensor (gauge, i.e. above atmospheric), in the unit of
+        the calibration: kPa unless ``kpa_per_unit`` says otherwise.
     sensor_elevation_m : array_like
         Elevation of the sensor's diaphragm, m (site datum).
+    kpa_per_unit : float, default 1.0
+        kPa in one unit of ``pressure``: 1 for kPa, :data:`KPA_PER_PSI` (6.894757) for psi,
+        :data:`KPA_PER_BAR` (100) for bar, :data:`KPA_PER_MPA` (1000) for MPa.
 
     Returns
     -------
@@ -238,12 +260,23 @@ def pressure_to_head(pressure_kpa: ArrayLike, sensor_elevation_m: ArrayLike) -> 
 
     Notes
     -----
-    .. math:: h = \frac{p}{\rho_w g} + z, \qquad \rho_w g = 9.80665\ \mathrm{kPa/m}
+    .. math:: h = \frac{u\,p}{\rho_w g} + z, \qquad \rho_w g = 9.80665\ \mathrm{kPa/m}
 
-    with water density 1000 kg/m3 and standard gravity 9.80665 m/s2 (so 1 kPa = 0.10197 m of
-    water, the factor in Geokon's engineering-units table, Model 4500 manual Table 2).
+    with :math:`u` = ``kpa_per_unit``, water density 1000 kg/m3 and standard gravity
+    9.80665 m/s2: 1 kPa = 0.10197 m of water, the factor in Geokon's engineering-units table
+    (Model 4500 manual, Table 2), and 1 psi = 6.894757 kPa = 0.70307 m. (The same table
+    prints 0.70432 m per psi, water of about 998 kg/m3; its note calls the water factors
+    approximations. Shuian uses 1000 kg/m3 for every unit, so that a gauge's psi and kPa
+    calibrations give the same head.)
+
+    Examples
+    --------
+    >>> float(pressure_to_head(98.0665, 1250.0))  # 98.0665 kPa is 10 m of water
+    1260.0
+    >>> round(float(pressure_to_head(100.0, 0.0, kpa_per_unit=KPA_PER_PSI)), 3)  # 100 psi
+    70.307
     """
-    p = np.asarray(pressure_kpa, dtype=np.float64)
+    p = np.asarray(pressure, dtype=np.float64)
     z = np.asarray(sensor_elevation_m, dtype=np.float64)
-    result = p / WATER_UNIT_WEIGHT_KPA_PER_M + z
+    result = p * kpa_per_unit / WATER_UNIT_WEIGHT_KPA_PER_M + z
     return np.asarray(result, dtype=np.float64)

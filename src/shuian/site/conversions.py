@@ -3,19 +3,115 @@
 A channel's ``conversion`` key picks one of these by ``kind``; the formula itself lives in the
 pure modules of :mod:`shuian.instruments`, so this module only holds the constants and the units
 of the raw reading. Every ``convert`` takes whole arrays (one batch of readings at once).
+
+Pressure units of a vibrating-wire calibration
+----------------------------------------------
+A calibration report prints its gauge factor in the unit of the pressure it gives: kPa/digit,
+psi/digit, bar/digit, MPa/digit. The ``unit`` key of a ``vw_linear`` or ``vw_polynomial``
+conversion says which (the unit of ``G (R1 - R0)``, of ``A R1² + B R1 + C`` and of ``K`` per
+°C)::
+
+    conversion: {kind: vw_linear, gauge_factor: -0.02603, zero_reading: 9082.0,
+                 unit: psi, sensor_elevation: 1285.0}
+
+Any pressure unit the units library pint knows is accepted, case-sensitive as written in SI:
+``kPa``, ``MPa``, ``Pa``, ``bar``, ``mbar``, ``psi``, ``kgf/cm^2``, ``mH2O``, ``atm``. It is
+turned into a factor to kPa once, when the site file is loaded (:func:`kpa_per_unit`); the
+conversion of readings stays one vectorised multiply. A unit pint does not know (``furlongs``
+is a length, ``kpa`` is not a unit) or one that is not a pressure is a site-file error at the
+``unit`` key.
+
+With ``sensor_elevation`` the pressure becomes piezometric head (m):
+``h = E · (kPa per unit) / 9.80665 + z``. Without it the value keeps the calibration's unit
+(no scaling), so the channel's own ``unit`` must name the same one.
+
+**Default: kPa.** A head conversion (``sensor_elevation`` given) without ``unit`` reads the
+calibration as kPa, as every site file written before the key did (the demo's and the test
+sites' piezometers); write ``unit: kPa`` to say so explicitly. Without ``sensor_elevation``
+and without ``unit`` the unit of the value is the channel's (a strain gauge in µε, a joint
+meter in mm): nothing is converted, so nothing is assumed.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from shuian.instruments import carlson, levelling, plumb_line, thermistor, vibrating_wire, weirs
 
+if TYPE_CHECKING:
+    import pint
+
 FloatArray = NDArray[np.float64]
+
+#: Pressure units a calibration report uses, for the hint on a mistyped (wrong-case) unit.
+COMMON_PRESSURE_UNITS = ("kPa", "MPa", "Pa", "bar", "mbar", "psi", "kgf/cm^2", "mH2O")
+
+
+@cache
+def _registry() -> pint.UnitRegistry[Any]:
+    """Pint's unit registry, built on first use (about half a second), then kept."""
+    import pint
+
+    return pint.UnitRegistry()
+
+
+@cache
+def kpa_per_unit(unit: str) -> float:
+    """Kilopascals in one ``unit`` of pressure (``psi`` -> 6.894757), by pint.
+
+    Parameters
+    ----------
+    unit : str
+        A pressure unit as pint spells it (case-sensitive): ``kPa``, ``MPa``, ``bar``,
+        ``psi``, ``kgf/cm^2``, ``mH2O``, ...
+
+    Returns
+    -------
+    float
+        The factor to kPa: 1 kPa = 1, 1 psi = 6.894757, 1 bar = 100, 1 MPa = 1000.
+
+    Raises
+    ------
+    ValueError
+        The unit is unknown, not a pressure, or so small (below 1 Pa) that it is surely a
+        mistyped one (``mPa``, a millipascal, for ``MPa``); the message says which and the fix.
+
+    Examples
+    --------
+    >>> round(kpa_per_unit("psi"), 6)
+    6.894757
+    """
+    text = unit.strip()
+    registry = _registry()
+    try:
+        parsed = registry.parse_units(text)
+    except Exception as exc:  # pint's parser raises several kinds (AssertionError, TokenError)
+        hint = [u for u in COMMON_PRESSURE_UNITS if u.lower() == text.lower()]
+        fix = (
+            f"units are case-sensitive: write {hint[0]!r}"
+            if hint
+            else f"write a pressure unit such as {', '.join(COMMON_PRESSURE_UNITS)}"
+        )
+        raise ValueError(f"unknown unit {unit!r}; {fix}") from exc
+    quantity: Any = registry.Quantity(1.0, parsed)
+    if not quantity.check("[pressure]"):
+        raise ValueError(
+            f"{unit!r} ({parsed}, {quantity.dimensionality}) is not a pressure unit; 'unit' "
+            "names the pressure unit of the calibration (kPa, psi, bar, MPa); leave it out "
+            "for a gauge that does not measure pressure"
+        )
+    factor = float(quantity.to("kPa").magnitude)
+    if factor < 1e-3:
+        raise ValueError(
+            f"{unit!r} is {parsed} ({factor:.3g} kPa), smaller than any calibration uses; "
+            "units are case-sensitive: write 'MPa' for megapascal"
+        )
+    return factor
 
 
 class _Conversion(BaseModel):
@@ -25,6 +121,11 @@ class _Conversion(BaseModel):
     def needs_temperature(self) -> bool:
         """Whether the formula needs the reading's temperature (°C) beside the raw value."""
         return False
+
+    @property
+    def value_unit(self) -> str | None:
+        """Unit of the converted value where the conversion itself fixes it, else None."""
+        return None
 
     def convert(self, raw: FloatArray, temperature: FloatArray | None) -> FloatArray:
         """Convert raw readings (and temperatures, °C, where used) to engineering values."""
@@ -57,8 +158,35 @@ class _VibratingWire(_Conversion):
     reading: Literal["digits", "frequency"] = "digits"
     zero_temperature: float | None = None
     thermal_factor: float = 0.0
-    #: When set, the result (kPa) is turned into piezometric head (m) at this elevation (m).
+    #: Pressure unit of the calibration's value (of G, A, B, C and K): any pressure unit
+    #: pint knows (psi, bar, MPa, kPa, ...). None: kPa for a head conversion; see the module.
+    unit: str | None = None
+    #: When set, the result (a pressure in ``unit``) is turned into piezometric head (m) at
+    #: this elevation (m).
     sensor_elevation: float | None = None
+    _kpa_per_unit: float = PrivateAttr(default=1.0)
+
+    @field_validator("unit")
+    @classmethod
+    def _pressure_unit(cls, unit: str | None) -> str | None:
+        if unit is not None:
+            kpa_per_unit(unit)  # raises ValueError with the fix; cached for model_post_init
+        return unit
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Turn ``unit`` into its factor to kPa once, at load time."""
+        if self.unit is not None:
+            self._kpa_per_unit = kpa_per_unit(self.unit)
+
+    @property
+    def value_unit(self) -> str | None:
+        """Unit of the converted value: ``m`` for a head, else ``unit`` (None: not stated)."""
+        return "m" if self.sensor_elevation is not None else self.unit
+
+    @property
+    def kpa_per_unit(self) -> float:
+        """Kilopascals in one unit of the calibration's value (1 when ``unit`` is not given)."""
+        return self._kpa_per_unit
 
     def _digits(self, raw: FloatArray) -> FloatArray:
         if self.reading == "frequency":
@@ -71,7 +199,11 @@ class _VibratingWire(_Conversion):
     def _finish(self, value: FloatArray) -> FloatArray:
         if self.sensor_elevation is None:
             return value
-        return np.asarray(vibrating_wire.pressure_to_head(value, self.sensor_elevation))
+        return np.asarray(
+            vibrating_wire.pressure_to_head(
+                value, self.sensor_elevation, kpa_per_unit=self._kpa_per_unit
+            )
+        )
 
 
 class VibratingWireLinear(_VibratingWire):
