@@ -1,20 +1,30 @@
-"""What the bench scripts share: fresh databases on each backend, and a served API.
+"""What the bench scripts share: interleaved measurements, fresh databases, a served API.
 
-Light to import: the ingest bench measures the peak memory of processes that import it.
+Light to import (the standard library and psycopg; the API and threadpoolctl only inside the
+functions that need them): the ingest bench measures the peak memory of processes that import it.
+
+On a loaded machine (2 cores shared with other work) a figure taken a minute after another can
+differ by 3x, so a ratio of two figures measured apart means little. :func:`interleaved` takes
+the two (or more) sides in turn, round after round, and :func:`pairwise` reports the median of
+the per-round ratios and their spread: each ratio compares two runs that saw about the same load.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import statistics
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import psycopg
+
+T = TypeVar("T")
 
 PG_URL = os.environ.get("SHUIAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -64,3 +74,45 @@ def serving(url: str) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join()
+
+
+def interleaved(sides: Mapping[str, Callable[[], T]], rounds: int) -> dict[str, list[T]]:
+    """Measure every side once per round, in turn, for ``rounds`` rounds.
+
+    The order is reversed every other round (A B, B A, A B, ...), so that neither side always
+    runs first (after a warm cache, or just before the other's load ends). Returns each side's
+    results in round order: ``result[a][i]`` and ``result[b][i]`` were taken back to back.
+    """
+    names = list(sides)
+    results: dict[str, list[T]] = {name: [] for name in names}
+    for i in range(rounds):
+        for name in names if i % 2 == 0 else reversed(names):
+            results[name].append(sides[name]())
+    return results
+
+
+def pairwise(numerators: Sequence[float], denominators: Sequence[float]) -> dict[str, float]:
+    """Median, min and max of the per-round ratios ``numerators[i] / denominators[i]``."""
+    ratios = [a / b for a, b in zip(numerators, denominators, strict=True)]
+    return {
+        "median": round(statistics.median(ratios), 3),
+        "min": round(min(ratios), 3),
+        "max": round(max(ratios), 3),
+        "rounds": len(ratios),
+    }
+
+
+def blas_info() -> dict[str, Any]:
+    """The BLAS that NumPy runs (threadpoolctl): library, version, kernel, threads, and the
+    OpenBLAS settings in the environment that change the kernel (OPENBLAS_CORETYPE, L2_SIZE)."""
+    from threadpoolctl import threadpool_info
+
+    libraries = [
+        {key: info.get(key) for key in ("internal_api", "version", "architecture", "num_threads",
+                                          "threading_layer", "filepath")}
+        for info in threadpool_info()
+        if info.get("user_api") == "blas"
+    ]
+    env = {name: os.environ.get(name) for name in
+           ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    return {"libraries": libraries, "env": env}
