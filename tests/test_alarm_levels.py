@@ -17,6 +17,7 @@ import pytest
 
 from shuian.alarms.levels import (
     US_PER_DAY,
+    band_at,
     consecutive,
     envelope_levels,
     level_name,
@@ -25,7 +26,7 @@ from shuian.alarms.levels import (
     threshold_levels,
     transitions,
 )
-from shuian.site.analysis import Band, RateLimits, Thresholds
+from shuian.site.analysis import Band, RateLimits, Season, Thresholds
 
 HIGH = Thresholds(
     attention=Band(max=20.0), warning=Band(max=30.0), alarm=Band(max=40.0), hysteresis=2.0
@@ -233,3 +234,30 @@ def test_consecutive_counts_the_run_of_true_ending_at_each_element(
     flags: list[bool], runs: list[int]
 ) -> None:
     assert consecutive(np.array(flags, dtype=np.bool_)).tolist() == runs
+
+
+# --- seasons: bands of their own for part of each year --------------------------------------
+
+WINTER = Thresholds(
+    warning=Band(max=10.0),
+    seasons=(Season(start="11-01", end="02-28", warning=Band(max=5.0, label="winter limit")),),
+)
+
+
+def test_a_season_over_the_new_year_applies_its_band_on_its_days_only() -> None:
+    days = np.array([1031, 1101, 115, 228, 301], dtype=np.int64)
+    values = np.full(5, 7.0)
+    assert threshold_levels(values, WINTER, month_day=days).tolist() == [0, 2, 2, 2, 0]
+    assert threshold_levels(values, WINTER).tolist() == [0, 0, 0, 0, 0]  # no days: own bands
+
+
+def test_the_band_of_a_level_on_a_day_is_the_season_s_where_one_holds() -> None:
+    assert band_at(WINTER, 2, 1215) == Band(max=5.0, label="winter limit")
+    assert band_at(WINTER, 2, 715) == Band(max=10.0)
+    assert band_at(WINTER, 0, 715) is None
+    assert band_at(WINTER, 3, 1215) is None
+
+
+def test_a_season_names_a_day_that_does_not_exist() -> None:
+    with pytest.raises(ValueError, match="'02-30' is not a day of the year"):
+        Season(start="02-30", end="03-01")

@@ -195,6 +195,41 @@ def test_an_alarm_is_acknowledged_from_the_page(tab: Tab, server: Server) -> Non
                and str(alarm_id) in e["target"] for e in entries)
 
 
+def test_open_alarms_are_listed_worst_first_each_with_the_value_now(
+    tab: Tab, server: Server
+) -> None:
+    now_us = int(time.time() * 1e6)
+    store = open_store(server.db_url)
+    try:
+        stored = store.site()
+        worst = store.record_alarm_step(
+            channel_id=store.channel(stored.id, "T1").id, rule="threshold", kind="raised",
+            level="alarm", time_us=now_us - 3_600_000_000, value=41.0,
+            message="T1 above its alarm threshold (browser test)",
+        )
+        newer = store.record_alarm_step(
+            channel_id=store.channel(stored.id, "J1").id, rule="threshold", kind="raised",
+            level="attention", time_us=now_us, value=0.5,
+            message="J1 above its attention threshold (browser test)",
+        )
+    finally:
+        store.close()
+    latest = {row["code"]: row for row in httpx.get(server.url + "/api/latest").json()}
+    page = tab.page
+    _ready(page)
+    ids = page.locator("#alarm-list li.alarm").evaluate_all("items => items.map(i => i.dataset.id)")
+    assert ids.index(str(worst)) < ids.index(str(newer)), ids
+    card = page.locator(f'#alarm-list li[data-id="{worst}"]')
+    now = f"now {round(latest['T1']['value'], 3):g} °C"
+    expect(card.locator(".alarm-now")).to_have_text(now)
+    expect(card.locator(".alarm-value")).to_have_text("at the alarm 41 °C")
+    api = httpx.get(server.url + "/api/alarms", params={"state": "open"}).json()
+    levels = [a["level"] for a in api]
+    rank = {"alarm": 3, "warning": 2, "attention": 1}
+    assert levels == sorted(levels, key=lambda name: -rank[name]), levels
+    assert tab.errors == []
+
+
 def test_the_instrument_view_charts_the_model_and_zooms(tab: Tab) -> None:
     page = tab.page
     _ready(page, "/#/instrument/PZ1")

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from pydantic import TypeAdapter
 
 from shuian.errors import SiteError
 from shuian.instruments import carlson, levelling, plumb_line, thermistor, vibrating_wire, weirs
@@ -30,8 +31,9 @@ TEMPERATURE = np.array([5.0, 12.5, 20.0, 31.0])
 
 def conversion(**spec: Any) -> _Conversion:
     """The conversion of a channel whose site-file entry has ``conversion: spec``."""
+    converted: _Conversion = TypeAdapter(Conversion).validate_python(spec)
     channel = Channel.model_validate(
-        {"code": "X.a", "quantity": "q", "unit": "u", "conversion": spec}
+        {"code": "X.a", "quantity": "q", "unit": converted.value_unit or "u", "conversion": spec}
     )
     return channel.conversion
 
@@ -249,6 +251,20 @@ def test_a_unit_that_is_not_a_pressure_is_a_site_file_error_at_its_line_and_key(
     assert re.match(rf"line {line}: instruments\[1\]\.channels\[0\]\.conversion\.unit: ",
                     problem), problem
     assert message in problem
+
+
+def test_a_channel_whose_unit_is_not_what_its_calibration_gives_is_a_site_file_error(
+    tmp_path: Path,
+) -> None:
+    site = (Path(__file__).parent / "data" / "site.yaml").read_text(encoding="utf-8")
+    marker = "zero_reading: 9000.0, sensor_elevation: 95.0}"
+    path = tmp_path / "psi.yaml"
+    path.write_text(site.replace(marker, "zero_reading: 9000.0, unit: psi}"), encoding="utf-8")
+    with pytest.raises(SiteError) as caught:
+        load_site(path)
+    [problem] = caught.value.problems
+    assert re.match(r"line \d+: instruments\[1\]\.channels\[0\]: ", problem), problem
+    assert "unit is 'm' but its conversion gives 'psi'" in problem and "set unit: psi" in problem
 
 
 def test_the_demo_and_test_sites_keep_their_kpa_heads() -> None:

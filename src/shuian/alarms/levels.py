@@ -20,13 +20,13 @@ escalated, de-escalated, cleared.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from shuian.site.analysis import RateLimits, Thresholds
+from shuian.site.analysis import Band, MonthDays, RateLimits, Thresholds
 
 LEVEL_NAMES = ("normal", "attention", "warning", "alarm")
 US_PER_DAY = 86_400_000_000
@@ -56,24 +56,75 @@ def hysteresis(
     return np.asarray(state == 1.0, dtype=np.bool_)
 
 
+def in_season(month_day: NDArray[np.int64], season: MonthDays) -> NDArray[np.bool_]:
+    """Which days (``month * 100 + day``, in the site's zone) fall within ``season``."""
+    start, end = season.bounds()
+    if start <= end:
+        return np.asarray((month_day >= start) & (month_day <= end), dtype=np.bool_)
+    return np.asarray((month_day >= start) | (month_day <= end), dtype=np.bool_)
+
+
+def band_at(thresholds: Thresholds, level: int, month_day: int | None = None) -> Band | None:
+    """The band of ``level`` (1-3) that holds on a day (``month * 100 + day``; None: no season).
+
+    None for level 0 (normal) and for a level without a band.
+    """
+    if level == 0:
+        return None
+    name = level_name(level)
+    if month_day is not None:
+        day = np.array([month_day], dtype=np.int64)
+        for season in thresholds.seasons:
+            if getattr(season, name) is not None and in_season(day, season)[0]:
+                return cast(Band, getattr(season, name))
+    return cast(Band | None, getattr(thresholds, name))
+
+
 def threshold_levels(
-    values: NDArray[np.float64], thresholds: Thresholds, *, initial_level: int = 0
+    values: NDArray[np.float64],
+    thresholds: Thresholds,
+    *,
+    initial_level: int = 0,
+    month_day: NDArray[np.int64] | None = None,
 ) -> NDArray[np.int8]:
-    """Level of each value under fixed thresholds with hysteresis (NaN values keep the state)."""
+    """Level of each value under fixed thresholds with hysteresis (NaN values keep the state).
+
+    ``month_day`` (``month * 100 + day`` of each value, in the site's zone) applies the bands of
+    ``thresholds.seasons`` on their days; without it only the channel's own bands apply.
+    """
     levels = np.zeros(len(values), dtype=np.int8)
     h = thresholds.hysteresis
-    bands = (thresholds.attention, thresholds.warning, thresholds.alarm)
     with np.errstate(invalid="ignore"):
-        for number, band in enumerate(bands, start=1):
-            if band is None:
+        for number in (1, 2, 3):
+            high, low = _bounds(thresholds, number, len(values), month_day)
+            if high is None or low is None:
                 continue
-            high = np.inf if band.max is None else band.max
-            low = -np.inf if band.min is None else band.min
             enter = (values > high) | (values < low)
             stay = (values > high - h) | (values < low + h) | np.isnan(values)
             active = hysteresis(enter, stay, initially=initial_level >= number)
             levels[active] = np.maximum(levels[active], number)
     return levels
+
+
+def _bounds(
+    thresholds: Thresholds, level: int, size: int, month_day: NDArray[np.int64] | None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]] | tuple[None, None]:
+    """Upper and lower bound of ``level`` for each value (inf where a side is open)."""
+    name = level_name(level)
+    base: Band | None = getattr(thresholds, name)
+    seasonal = [(s, getattr(s, name)) for s in thresholds.seasons if getattr(s, name) is not None]
+    if base is None and not (seasonal and month_day is not None):
+        return None, None
+    high = np.full(size, np.inf if base is None or base.max is None else base.max)
+    low = np.full(size, -np.inf if base is None or base.min is None else base.min)
+    if month_day is not None:
+        taken = np.zeros(size, dtype=np.bool_)
+        for season, band in seasonal:
+            here = in_season(month_day, season) & ~taken
+            high[here] = np.inf if band.max is None else band.max
+            low[here] = -np.inf if band.min is None else band.min
+            taken |= here
+    return high, low
 
 
 def rate_levels(

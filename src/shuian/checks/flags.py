@@ -15,6 +15,9 @@ Rules (each check is documented on its private function below):
   newest reading is therefore judged at once on the readings before it (a spike in it is
   flagged immediately) and re-judged as readings arrive, until its window is centred; see
   :func:`spike_settled`.
+  With ``jump_per_hour`` (the reservoir level's comes from what the reservoir can do), a
+  reading farther from the last good reading than that rate allows (over at least an hour) is
+  a spike too, whatever the window says: a level held for weeks has no spread to judge by.
 * ``rate``: ``|Δvalue| / Δt`` between a reading and the one before it exceeds ``rate_per_hour``.
 * ``stuck``: every ``stuck_readings`` consecutive readings lie within ``stuck_tolerance`` of each
   other (identical when the tolerance is 0). Only the readings from the ``stuck_readings``-th of
@@ -319,6 +322,8 @@ def check_tail(
         parts.append(
             _stuck(times, x, start, checks.stuck_readings, checks.stuck_tolerance, unit)
         )
+    if checks.jump_per_hour is not None:
+        parts.append(_jump(times, x, start, checks.jump_per_hour, unit, parts))
     return _assemble(times, parts)
 
 
@@ -476,6 +481,42 @@ def _rate(times: IntArray, x: FloatArray, start: int, limit: float | None, unit:
         for c, h, r in zip(change[hit], hours[hit], rate[hit], strict=True)
     ]
     return FlagKind.RATE, index, times[index - 1], details
+
+
+def _jump(
+    times: IntArray, x: FloatArray, start: int, limit: float, unit: str, parts: list[_Part]
+) -> _Part:
+    """Readings farther from the last good reading than ``limit`` (unit/h) allows: spikes.
+
+    A reading is a candidate when it differs from the one before it by more than
+    ``limit × max(Δt, 1 h)``; a candidate is a spike when it differs that much from the last
+    reading before it that is not a spike too (so the reading that comes back from a spike is
+    not one). Candidates are rare: only they are looked at one by one. Readings that the
+    Hampel check already calls spikes are not flagged twice.
+    """
+    if x.size < 2:
+        return FlagKind.SPIKE, *_no_flags()
+    hours = np.maximum(np.diff(times) / HOUR_US, 1.0)
+    candidates = np.flatnonzero(np.abs(np.diff(x)) > limit * hours) + 1
+    hampel = {int(i) for kind, index, _, _ in parts if kind is FlagKind.SPIKE for i in index}
+    spikes: set[int] = set()
+    details: list[str] = []
+    for i in candidates.tolist():
+        good = i - 1
+        while good > 0 and good in spikes:  # only as far back as a run of spikes goes
+            good -= 1
+        gap = max((times[i] - times[good]) / HOUR_US, 1.0)
+        change = x[i] - x[good]
+        if abs(change) > limit * gap:
+            spikes.add(i)
+            if i >= start and i not in hampel:
+                details.append(
+                    f"jumped {_q(change, unit, sign=True)} from {_q(x[good], unit)} in "
+                    f"{_duration(gap * 3600.0)}: more than the {_q(limit, unit)}/h it can "
+                    "physically change"
+                )
+    index = np.array(sorted(i for i in spikes if i >= start and i not in hampel), dtype=np.int64)
+    return FlagKind.SPIKE, index, times[index], details
 
 
 def _stuck(

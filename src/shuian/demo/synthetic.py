@@ -536,7 +536,7 @@ def _unknown(instrument: Instrument, channel: Channel) -> ValueError:
 def _water_level(i: Instrument, c: Channel, d: _Drivers, rng: np.random.Generator) -> FloatArray:
     if "tail" in c.quantity or (i.offset is not None and i.offset > 0):
         return d.tailwater + 0.01 * rng.standard_normal(d.level.size)
-    return d.level.copy()
+    return np.round(d.level, 3)  # a radar gauge reports mm: a level held at a rule level is on it
 
 
 def _rainfall(i: Instrument, c: Channel, d: _Drivers, rng: np.random.Generator) -> FloatArray:

@@ -221,3 +221,45 @@ class StageStorage:
                 f"({name}s {lo:.10g} to {hi:.10g}); {_FIX}"
             )
         return array
+
+
+def largest_level_rate(
+    curve: StageStorage, *, lowest_level: float, inflow: float, outflow: float
+) -> float:
+    r"""The fastest the level can change (m/h): the whole inflow or outflow on the least area.
+
+    .. math:: \left|\frac{dh}{dt}\right| \le \frac{3600 \max(I_{max}, O_{max})}{A_{min}}
+
+    from the water balance :math:`A\,dh/dt = I - O` with :math:`0 \le I \le I_{max}` (the
+    check flood's peak inflow) and :math:`0 \le O \le O_{max}` (the outlets' full capacity),
+    :math:`A_{min}` the water-surface area at ``lowest_level`` (the dead level: the area grows
+    with the level, and a reservoir is not drawn below it). A reading farther than this from
+    the level an hour before is not water moving: it is a sensor's spike.
+
+    Parameters
+    ----------
+    curve : StageStorage
+        The stage-storage(-area) curve (m, m³, m²).
+    lowest_level : float
+        The lowest level the reservoir works at (m).
+    inflow, outflow : float
+        Largest inflow and largest total outflow (m³/s).
+
+    Raises
+    ------
+    InvalidRequestError
+        If ``lowest_level`` lies outside the curve or the area there is not positive.
+
+    Examples
+    --------
+    >>> curve = StageStorage([100.0, 110.0], [0.0, 1.0e7])  # 1 km² at every level
+    >>> largest_level_rate(curve, lowest_level=100.0, inflow=500.0, outflow=200.0)
+    1.8
+    """
+    area = float(curve.area(lowest_level))
+    if not area > 0.0:
+        raise InvalidRequestError(
+            f"stage-storage table: the water-surface area at {lowest_level:g} m is {area:g} m²; "
+            "the level's largest rate needs a positive area there"
+        )
+    return 3600.0 * max(inflow, outflow) / area

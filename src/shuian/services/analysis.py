@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from shuian.alarms.levels import (
     US_PER_DAY,
+    band_at,
     envelope_levels,
     level_name,
     level_number,
@@ -35,8 +36,9 @@ from shuian.errors import InvalidRequestError, NotFoundError
 from shuian.models import hst
 from shuian.notify import AlarmEvent, Dispatcher, build_notifiers
 from shuian.readings import US_PER_S
+from shuian.services.hydrology import level_jump_limit
 from shuian.site import Channel
-from shuian.site.analysis import ModelSpec
+from shuian.site.analysis import Band, Checks, ModelSpec, Thresholds
 from shuian.store import ChannelInfo, Store, StoredSite
 from shuian.store.analysis import FlagRow, StoredAlarm, StoredModel
 from shuian.store.base import EARLIEST_US
@@ -59,6 +61,9 @@ class ChannelPlan:
     info: ChannelInfo
     channel: Channel
     model: ModelSpec | None
+    #: The channel's checks, with the defaults the site implies (the level's jump limit).
+    checks: Checks
+    thresholds: Thresholds | None
 
     @property
     def interval_s(self) -> float | None:
@@ -168,9 +173,15 @@ class Analyzer:
         self.timezone = site.reservoir.timezone
         infos = {c.code: c for c in store.channels(stored.id)}
         self.plans: dict[int, ChannelPlan] = {}
+        level_code = site.level_channel()
         for channel in site.channels():
             info = infos[channel.code]
-            self.plans[info.id] = ChannelPlan(info, channel, site.model_of(channel))
+            checks = channel.checks
+            if channel.code == level_code and checks.jump_per_hour is None:
+                checks = checks.model_copy(update={"jump_per_hour": level_jump_limit(site)})
+            self.plans[info.id] = ChannelPlan(
+                info, channel, site.model_of(channel), checks, site.thresholds_of(channel)
+            )
         self.by_code = {p.info.code: p for p in self.plans.values()}
         self.level_id = self._level_channel()
         self.reference_us = (
@@ -183,6 +194,13 @@ class Analyzer:
             if site.notifications is None
             else Dispatcher(build_notifiers(site.notifications, self.timezone), store)
         )
+
+    def _month_days(self, times_us: NDArray[np.int64]) -> NDArray[np.int64]:
+        """``month * 100 + day`` of each time in the site's zone (for seasonal thresholds)."""
+        local = pd.DatetimeIndex(pd.to_datetime(times_us, unit="us", utc=True)).tz_convert(
+            self.timezone
+        )
+        return np.asarray(local.month * 100 + local.day, dtype=np.int64)
 
     def _level_channel(self) -> int | None:
         code = self.stored.site.level_channel()
@@ -296,7 +314,7 @@ class Analyzer:
                 continue
             report.readings += len(times) - new_from
             flags = check_tail(
-                times, values, new_from, checks=plan.channel.checks,
+                times, values, new_from, checks=plan.checks,
                 interval_s=plan.interval_s, limit_min=plan.info.limit_min,
                 limit_max=plan.info.limit_max, unit=plan.info.unit,
             )
@@ -352,14 +370,17 @@ class Analyzer:
         cid, code, unit = plan.info.id, plan.info.code, plan.info.unit
         new_t, new_v = times[new_from:], judged[new_from:]
         out: list[tuple[str, NDArray[np.int8], Describe]] = []
-        thresholds = plan.channel.thresholds
+        thresholds = plan.thresholds
         if thresholds is not None:
             initial = _open_level(open_alarms.get((cid, "threshold")))
             new_plain = plain[new_from:]
-            levels = threshold_levels(new_plain, thresholds, initial_level=initial)
+            days = self._month_days(new_t) if thresholds.seasons else None
+            levels = threshold_levels(new_plain, thresholds, initial_level=initial,
+                                      month_day=days)
 
             def describe_threshold(i: int) -> str:
-                message = _threshold_message(code, unit, float(new_plain[i]), thresholds,
+                band = band_at(thresholds, int(levels[i]), None if days is None else int(days[i]))
+                message = _threshold_message(code, unit, float(new_plain[i]), band,
                                              int(levels[i]))
                 if np.isfinite(new_plain[i]) and not np.isfinite(new_v[i]):
                     message += " (the data checks flag this reading: check the sensor)"
@@ -454,7 +475,7 @@ class Analyzer:
         """No-data alarms for silences between the new readings (history replay, late data)."""
         if plan.interval_s is None:
             return []
-        allowed = plan.channel.checks.no_data_factor * plan.interval_s * US_PER_S
+        allowed = plan.checks.no_data_factor * plan.interval_s * US_PER_S
         first = max(new_from - 1, 0)
         gaps = np.diff(times[first:])
         steps = []
@@ -485,7 +506,7 @@ class Analyzer:
             times, _ = series.get(plan.info.id, (np.empty(0, np.int64), np.empty(0)))
             if len(times) == 0:
                 continue
-            allowed = plan.channel.checks.no_data_factor * plan.interval_s * US_PER_S
+            allowed = plan.checks.no_data_factor * plan.interval_s * US_PER_S
             last = int(times[-1])
             already = (plan.info.id, "no_data") in open_alarms and not any(
                 p is plan and s.rule == "no_data" and s.kind == "cleared" for p, s in steps
@@ -677,15 +698,20 @@ def _open_level(alarm: StoredAlarm | None) -> int:
     return 0 if alarm is None else level_number(alarm.level)
 
 
-def _threshold_message(code: str, unit: str, value: float, thresholds: Any, level: int) -> str:
+def _threshold_message(
+    code: str, unit: str, value: float, band: Band | None, level: int
+) -> str:
     if level == 0:
         return f"{code} back within its thresholds"
-    band = getattr(thresholds, level_name(level))
-    if band is not None and band.max is not None and value > band.max:
-        return f"{code} {value:.4g} {unit} is above the {level_name(level)} limit {band.max:g}"
-    if band is not None and band.min is not None and value < band.min:
-        return f"{code} {value:.4g} {unit} is below the {level_name(level)} limit {band.min:g}"
-    return f"{code} {value:.4g} {unit} is at the {level_name(level)} level"
+    name = level_name(level)
+    for side, bound, beyond in (("above", None if band is None else band.max, value.__gt__),
+                                ("below", None if band is None else band.min, value.__lt__)):
+        if band is None or bound is None or not beyond(bound):
+            continue
+        if band.label is None:
+            return f"{code} {value:.6g} {unit} is {side} the {name} limit {bound:g}"
+        return f"{code} {value:.6g} {unit} is {side} the {band.label} {bound:g} {unit} ({name})"
+    return f"{code} {value:.6g} {unit} is at the {name} level"
 
 
 def _rate_limit(rate: Any, level: int) -> str:

@@ -88,6 +88,40 @@ class Band(_Strict):
 
     min: float | None = None
     max: float | None = None
+    #: What the bound is, for the alarm's message (e.g. "flood-limit level").
+    label: str | None = None
+
+
+class MonthDays(_Strict):
+    """A part of every year, ``start`` to ``end`` as ``MM-DD``, both days included.
+
+    ``end`` before ``start`` wraps over the new year (``11-01`` to ``03-31``).
+    """
+
+    start: str = Field(pattern=r"^\d{2}-\d{2}$", description="MM-DD")
+    end: str = Field(pattern=r"^\d{2}-\d{2}$", description="MM-DD")
+
+    @model_validator(mode="after")
+    def _real_days(self) -> Self:
+        for text in (self.start, self.end):
+            try:
+                dt.date(2000, int(text[:2]), int(text[3:]))  # a leap year: 02-29 is a day
+            except ValueError as exc:
+                raise ValueError(f"{text!r} is not a day of the year (MM-DD)") from exc
+        return self
+
+    def bounds(self) -> tuple[int, int]:
+        """``start`` and ``end`` as ``month * 100 + day`` numbers (``06-01`` -> 601)."""
+        return (int(self.start[:2]) * 100 + int(self.start[3:]),
+                int(self.end[:2]) * 100 + int(self.end[3:]))
+
+
+class Season(MonthDays):
+    """Bands that replace the channel's own within a part of every year (a flood season)."""
+
+    attention: Band | None = None
+    warning: Band | None = None
+    alarm: Band | None = None
 
 
 class RateLimits(_Strict):
@@ -111,6 +145,8 @@ class Thresholds(_Strict):
     alarm: Band | None = None
     rate: RateLimits | None = None
     hysteresis: float = Field(default=0.0, ge=0)
+    #: Parts of the year with bands of their own (the first that holds a day wins).
+    seasons: tuple[Season, ...] = ()
 
 
 class Checks(_Strict):
@@ -125,6 +161,12 @@ class Checks(_Strict):
     )
     spike_sigmas: float = Field(default=6.0, gt=0, description="robust sigmas (1.4826 MAD)")
     rate_per_hour: float | None = Field(default=None, gt=0, description="largest change/hour")
+    jump_per_hour: float | None = Field(
+        default=None, gt=0,
+        description="largest change/hour the quantity can physically make: a reading farther "
+        "from the median of the 5 before it is a spike (the reservoir level's comes from its "
+        "storage curve, outlets and check flood when not given)",
+    )
     stuck_readings: int | None = Field(
         default=48, ge=3, description="identical readings = stuck; null: no stuck check"
     )

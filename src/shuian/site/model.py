@@ -14,7 +14,16 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shuian.notify.settings import NotificationSettings
-from shuian.site.analysis import Checks, ModelSpec, SiteAnalysis, Thresholds, default_model
+from shuian.site.analysis import (
+    Band,
+    Checks,
+    ModelSpec,
+    MonthDays,
+    Season,
+    SiteAnalysis,
+    Thresholds,
+    default_model,
+)
 from shuian.site.conversions import Conversion, Identity
 from shuian.site.hydrology import HydrologySettings
 from shuian.telemetry.modbus import ModbusSettings
@@ -44,7 +53,13 @@ class _Strict(BaseModel):
 
 
 class CharacteristicLevels(_Strict):
-    """Characteristic water levels of the reservoir (m above the site datum)."""
+    """Characteristic water levels of the reservoir (m above the site datum).
+
+    ``flood_control`` is the flood-limit level (汛限水位): the highest level allowed in the flood
+    season, ``flood_season`` (all year when not given); outside it the normal pool level is the
+    limit. These levels are the reservoir level channel's alarm thresholds by default
+    (:func:`reservoir_level_thresholds`).
+    """
 
     dead: float
     normal: float
@@ -52,6 +67,7 @@ class CharacteristicLevels(_Strict):
     design_flood: float
     check_flood: float
     crest: float
+    flood_season: MonthDays | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -87,6 +103,11 @@ class Reservoir(_Strict):
     timezone: str
     synthetic: bool = Field(default=False, description="the data of this site are synthetic")
     design_storage: float | None = Field(default=None, description="m³")
+    check_flood_peak: float | None = Field(
+        default=None, gt=0,
+        description="m³/s, peak inflow of the check flood: the largest inflow the reservoir is "
+        "built for (it bounds how fast the level can rise)",
+    )
     levels: CharacteristicLevels
     storage_curve: tuple[StorageRow, ...] = Field(min_length=2)
 
@@ -171,7 +192,20 @@ class Channel(_Strict):
     #: Statistical model; None: the instrument type's default; ``false`` in YAML: no model.
     model: ModelSpec | Literal[False] | None = None
     checks: Checks = Checks()
-    thresholds: Thresholds | None = None
+    #: Alarm thresholds; None: the defaults (the reservoir level channel's come from the
+    #: characteristic levels); ``false`` in YAML: none.
+    thresholds: Thresholds | Literal[False] | None = None
+
+    @model_validator(mode="after")
+    def _unit_of_the_conversion(self) -> Self:
+        made = self.conversion.value_unit
+        if made is not None and made != self.unit:
+            raise ValueError(
+                f"channel {self.code}: unit is {self.unit!r} but its conversion gives {made!r} "
+                f"(a head in m where it has a sensor_elevation, else the calibration's unit); "
+                f"set unit: {made}"
+            )
+        return self
 
 
 class Instrument(_Strict):
@@ -256,6 +290,16 @@ class Site(_Strict):
                 return instrument.channels[0].code
         return None
 
+    def thresholds_of(self, channel: Channel) -> Thresholds | None:
+        """A channel's thresholds: its own, else (the level channel) the characteristic levels'."""
+        if channel.thresholds is False:
+            return None
+        if channel.thresholds is not None:
+            return channel.thresholds
+        if channel.code == self.level_channel():
+            return reservoir_level_thresholds(self.reservoir.levels)
+        return None
+
     def instrument_of(self, channel_code: str) -> Instrument:
         """The instrument a channel belongs to."""
         for instrument in self.instruments:
@@ -270,6 +314,32 @@ class Site(_Strict):
         if channel.model is not None:
             return channel.model
         return default_model(self.instrument_of(channel.code).type)
+
+
+#: Hysteresis of the level thresholds (m): an alarm clears 5 cm back below its level.
+LEVEL_HYSTERESIS_M = 0.05
+
+
+def reservoir_level_thresholds(levels: CharacteristicLevels) -> Thresholds:
+    """The reservoir level's default thresholds, from its characteristic levels (m).
+
+    Above the flood-limit level (in the flood season; the normal pool level outside it) is a
+    warning, above the design flood level an alarm; each clears 5 cm back below its level
+    (:data:`LEVEL_HYSTERESIS_M`). The check flood level and the crest lie above the alarm
+    level and are named in its message.
+    """
+    flood_limit = Band(max=levels.flood_control, label="flood-limit level")
+    alarm = Band(max=levels.design_flood, label="design flood level")
+    if levels.flood_season is None:
+        return Thresholds(warning=flood_limit, alarm=alarm, hysteresis=LEVEL_HYSTERESIS_M)
+    season = Season(start=levels.flood_season.start, end=levels.flood_season.end,
+                     warning=flood_limit)
+    return Thresholds(
+        warning=Band(max=levels.normal, label="normal pool level"),
+        alarm=alarm,
+        hysteresis=LEVEL_HYSTERESIS_M,
+        seasons=(season,),
+    )
 
 
 def _refuse_duplicates(what: str, codes: list[str]) -> None:

@@ -280,9 +280,14 @@ class AnalysisTables:
             return [StoredAlarm(*row) for row in conn.execute(query.order_by(a.c.id))]
 
     def alarms(
-        self, *, channel_ids: Iterable[int], state: str | None = None, limit: int = 200
+        self,
+        *,
+        channel_ids: Iterable[int],
+        state: str | None = None,
+        limit: int = 200,
+        worst_first: bool = False,
     ) -> list[StoredAlarm]:
-        """Alarms of some channels, newest first.
+        """Alarms of some channels, newest first (``worst_first``: by level, then newest).
 
         ``state`` (open, raised, acknowledged or cleared) filters them.
         """
@@ -292,8 +297,13 @@ class AnalysisTables:
             query = query.where(a.c.state != "cleared")
         elif state is not None:
             query = query.where(a.c.state == state)
+        order = [a.c.raised_us.desc(), a.c.id.desc()]
+        if worst_first:
+            severity = sa.case({"alarm": 3, "warning": 2, "attention": 1}, value=a.c.level,
+                               else_=0)
+            order.insert(0, severity.desc())
         with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(a.c.raised_us.desc(), a.c.id.desc()).limit(limit))
+            rows = conn.execute(query.order_by(*order).limit(limit))
             return [StoredAlarm(*row) for row in rows]
 
     def alarm(self, alarm_id: int) -> StoredAlarm:

@@ -65,12 +65,19 @@ def read_alarms(
         Query(description="open = not cleared; default: all"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    order: Annotated[
+        Literal["severity", "newest"] | None,
+        Query(description="severity = worst level first, then newest; default: severity for "
+                          "open alarms, newest otherwise"),
+    ] = None,
 ) -> list[AlarmPublic]:
-    """Answer the site's alarms, newest first."""
+    """Answer the site's alarms: the open ones worst first, then newest; others newest first."""
     codes = _codes(store, stored)
+    worst_first = order == "severity" or (order is None and state == "open")
     return [
         alarm_public(a, codes)
-        for a in store.alarms(channel_ids=codes, state=state, limit=limit)
+        for a in store.alarms(channel_ids=codes, state=state, limit=limit,
+                              worst_first=worst_first)
     ]
 
 

@@ -17,14 +17,24 @@ async function acknowledge(alarm, comment, status) {
   }
 }
 
+/** The channel's newest reading, for the card's "now" (null when none). */
+function latestOf(alarm) {
+  return data.latest.get(alarm.channel) || null;
+}
+
 function head(alarm) {
   const unit = data.channelByCode.get(alarm.channel)?.channel.unit || "";
+  const value = (v) => `${fmt(v, 3)} ${unit}`.trim();
+  const now = latestOf(alarm);
   const lines = [
     el("span", { cls: `badge state-${alarm.level}`, text: t(`state.${alarm.level}`) }),
     el("a", { cls: "alarm-channel", text: alarm.channel || "—",
       attrs: { href: `#/instrument/${encodeURIComponent(alarm.channel || "")}` } }),
     el("span", { cls: "alarm-rule", text: term("rule", alarm.rule) }),
-    el("span", { cls: "alarm-value", text: alarm.value === null ? "" : `${fmt(alarm.value, 3)} ${unit}` }),
+    el("span", { cls: "alarm-now", text: now ? t("alarms.now", { value: value(now.value) }) : "",
+      attrs: now ? { title: localTime(now.time) } : {} }),
+    el("span", { cls: "alarm-value", text: alarm.value === null ? ""
+      : t("alarms.at_raise", { value: value(alarm.value) }) }),
     el("p", { cls: "alarm-message", text: alarm.message }),
     el("p", { cls: "alarm-meta",
       text: `${t("alarms.raised")} ${localTime(alarm.raised)} · ${alarm.acknowledged_by
@@ -65,7 +75,9 @@ export function renderAlarms(ul, alarms = data.alarms) {
   }
   for (const alarm of alarms) {
     let li = existing.get(String(alarm.id));
-    const signature = `${alarm.state}|${alarm.level}|${alarm.last}|${alarm.acknowledged_by}`;
+    const now = latestOf(alarm);
+    const signature = `${alarm.state}|${alarm.level}|${alarm.last}|${alarm.acknowledged_by}|`
+      + `${now ? now.time : ""}`;
     if (!li || li.dataset.lang !== document.documentElement.lang) {
       li = el("li", { cls: "alarm", attrs: { "data-id": alarm.id } }, head(alarm), ackForm(alarm));
     } else if (li.dataset.signature !== signature) {

@@ -17,7 +17,7 @@ import { showSites } from "./sites.js";
 import { connectLive } from "./live.js";
 import { renderPhone, startQueueFlusher, updatePhone } from "./phone.js";
 import {
-  applyAlarm, applyReading, data, notify, onChange, setLatest, setSite,
+  applyAlarm, applyReading, data, notify, onChange, setLatest, setSite, sortAlarms,
 } from "./state.js";
 import {
   loadTelemetry, renderTelemetry, renderTelemetryLine, startTelemetry,
@@ -105,7 +105,7 @@ async function refresh() {
     loadRain(data.site),
   ]);
   setLatest(latest);
-  data.alarms = alarms;
+  data.alarms = sortAlarms(alarms);
   data.hydrology = hydrology;
   data.rain24h = rain;
 }

@@ -14,7 +14,7 @@ export const data = {
   channels: [], // GET /api/channels
   channelByCode: new Map(), // code -> {channel (site file), instrument}
   latest: new Map(), // code -> {time, value}
-  alarms: [], // open alarms, newest first
+  alarms: [], // open alarms, worst level first, then newest
   suspect: new Set(), // channels whose newest reading is flagged
   hydrology: null, // GET /api/hydrology/state
   rain24h: null,
@@ -65,7 +65,13 @@ export function applyReading(event) {
 export function applyAlarm(alarm) {
   const rest = data.alarms.filter((a) => a.id !== alarm.id);
   data.alarms = alarm.state === "cleared" ? rest : [alarm, ...rest];
-  data.alarms.sort((a, b) => ms(b.raised) - ms(a.raised) || b.id - a.id);
+  sortAlarms(data.alarms);
+}
+
+/** Order alarms as the server does for open ones: worst level first, then newest. */
+export function sortAlarms(alarms) {
+  return alarms.sort((a, b) => (LEVEL_RANK[b.level] || 0) - (LEVEL_RANK[a.level] || 0)
+    || ms(b.raised) - ms(a.raised) || b.id - a.id);
 }
 
 /** The state of one channel: its worst open alarm, else silent, suspect or normal. */
