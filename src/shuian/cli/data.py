@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -33,6 +34,7 @@ from shuian.cli.common import (
     print_json,
     store_for,
 )
+from shuian.readings import US_PER_S
 from shuian.store import DEFAULT_URL, Store
 from shuian.times import iso_utc, parse_time
 
@@ -244,13 +246,22 @@ def demo(
         Path | None,
         typer.Option(help="Also write the demo's site file here (to edit and 'shuian init' it)."),
     ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(help="End of the history (ISO 8601, site time unless an offset is given; "
+                          "default: now): the same --end gives the same demo."),
+    ] = None,
 ) -> None:
     """Build the Shimenzi demo reservoir (synthetic data) and serve the dashboard."""
-    from shuian.services.demo import build_demo
+    from shuian.services.demo import build_demo, demo_site_text
+    from shuian.site import parse_site
 
+    zone = parse_site(demo_site_text()).reservoir.timezone
+    end_us = parse_time(name="--end", text=end, timezone=zone)
+    end_at = None if end_us is None else dt.datetime.fromtimestamp(end_us / US_PER_S, dt.UTC)
     with store_for(db) as store:
         with err.status(f"building {days} days of synthetic history ..."):
-            summary = build_demo(store, days=days, site_file=site_out)
+            summary = build_demo(store, days=days, end=end_at, site_file=site_out)
         r = summary.stored.site.reservoir
         where = f"site file {site_out}" if site_out is not None else "site file in the store"
         out.print(
