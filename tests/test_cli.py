@@ -287,9 +287,12 @@ def test_demo_builds_a_synthetic_site_with_readings_of_every_type(
 def test_demo_writes_its_site_file_only_where_asked(db: str, tmp_path: Path) -> None:
     site_out = tmp_path / "my-site.yaml"
     result = ok(shuian("demo", "--days", "2", "--no-serve", "--db", db, "--site-out",
-                       str(site_out)))
+                       str(site_out), "--end", "2025-01-01"))
     assert f"site file {site_out}" in result.stdout
     assert "reservoir:" in site_out.read_text(encoding="utf-8")
+    level = ok(shuian("readings", "WL1", "--db", db)).stdout.strip().splitlines()
+    assert level[-1].split(",")[1] <= "2024-12-31T16:00:00Z"  # --end is in site time (UTC+8)
+    assert level[-1].split(",")[1] >= "2024-12-31T15:00:00Z"
 
 
 # --- the installed command ----------------------------------------------------------------------
