@@ -173,11 +173,12 @@ def test_level_follows_the_water_balance_and_stage_storage_table(
     inflow, outflow = history.series["INFLOW"][1], history.series["OUTFLOW"][1]
     start = np.interp(level[0], levels, storages)
     storage = start + np.cumsum((inflow[1:] - outflow[1:]) * 3600.0)
-    assert np.interp(storage[-1], storages, levels) == pytest.approx(level[-1], abs=1e-6)
-    np.testing.assert_allclose(np.interp(storage, storages, levels), level[1:], atol=1e-6)
+    # the gauge reports mm: the balance's level is the reading to within half a millimetre
+    assert np.interp(storage[-1], storages, levels) == pytest.approx(level[-1], abs=5e-4)
+    np.testing.assert_allclose(np.interp(storage, storages, levels), level[1:], atol=5e-4)
     lv = site.reservoir.levels
-    assert level.min() >= lv.dead - 1e-6
-    assert level.max() <= lv.normal + 1e-6
+    assert level.min() >= lv.dead
+    assert level.max() <= lv.normal
 
 
 def test_reservoir_fills_in_summer_and_is_drawn_down_in_spring(
