@@ -47,7 +47,7 @@ from common import drop, fresh_url, interleaved, pairwise
 CHANNELS = 100
 #: Rows per binary COPY of the PostgreSQL floor: the fastest of 25k-200k and one COPY of all
 #: (``--sweep``; measured here 2026-12-02, see the README).
-FLOOR_BLOCK_ROWS = 100_000
+FLOOR_BLOCK_ROWS = 200_000
 #: Block sizes that ``--sweep`` compares (0: one COPY of every row).
 SWEEP_BLOCK_ROWS = (25_000, 50_000, 100_000, 200_000, 0)
 
