@@ -16,8 +16,8 @@ import pytest
 
 from conftest import SITE_FILE
 from shuian.services.analysis import Analyzer
-from shuian.services.hydrology import level_jump_limit, stage_storage
 from shuian.services.ingest import Ingestor
+from shuian.services.reservoir import level_jump_limit, stage_storage
 from shuian.site import Site, parse_site
 from shuian.store import Store, StoredSite
 

@@ -36,7 +36,7 @@ from shuian.errors import InvalidRequestError, NotFoundError
 from shuian.models import hst
 from shuian.notify import AlarmEvent, Dispatcher, build_notifiers
 from shuian.readings import US_PER_S
-from shuian.services.hydrology import level_jump_limit
+from shuian.services.reservoir import level_jump_limit
 from shuian.site import Channel
 from shuian.site.analysis import Band, Checks, ModelSpec, Thresholds
 from shuian.store import ChannelInfo, Store, StoredSite

@@ -17,19 +17,11 @@ from numpy.typing import NDArray
 from shuian.errors import InvalidRequestError
 from shuian.hydrology.balance import inflow_from_balance, volumes
 from shuian.hydrology.design_flood import design_hydrograph
-from shuian.hydrology.outlets import (
-    Intake,
-    Orifice,
-    Outlet,
-    RatingTable,
-    SpillwayBay,
-    total_capacity,
-)
+from shuian.hydrology.outlets import total_capacity
 from shuian.hydrology.routing import RoutingResult, operating_rule, route
-from shuian.hydrology.storage import StageStorage, largest_level_rate
 from shuian.readings import US_PER_S
+from shuian.services.reservoir import outlet_of, stage_storage
 from shuian.site import Site
-from shuian.site.hydrology import OutletSpec
 from shuian.store import Store, StoredSite
 from shuian.times import iso_utc
 
@@ -42,45 +34,6 @@ PERIODS: dict[str, Literal["D", "MS", "YS"]] = {"day": "D", "month": "MS", "year
 #: Characteristic levels checked after a routing, in rising order (the dead level, always
 #: below a flood, is left out).
 CHARACTERISTIC = ("flood_control", "normal", "design_flood", "check_flood", "crest")
-
-
-def outlet_of(spec: OutletSpec) -> Outlet:
-    """The hydraulic outlet a site-file outlet describes."""
-    if spec.kind == "spillway":
-        return SpillwayBay(crest=spec.crest, width=spec.width, coefficient=spec.coefficient,
-                           count=spec.count, opening=spec.opening)
-    if spec.kind == "orifice":
-        return Orifice(centre=spec.centre, area=spec.area, coefficient=spec.coefficient,
-                       count=spec.count)
-    if spec.kind == "constant":
-        return Intake(min_level=spec.min_level, capacity_m3s=spec.capacity)
-    return RatingTable(levels=spec.levels, flows=spec.flows, name=spec.name)
-
-
-def stage_storage(site: Site) -> StageStorage:
-    """The site's stage-storage-area curve (m, m³, m²)."""
-    rows = site.reservoir.storage_curve
-    return StageStorage([r.level for r in rows], [r.storage for r in rows],
-                        [r.area for r in rows])
-
-
-def level_jump_limit(site: Site) -> float | None:
-    """The fastest the reservoir level can change (m/h), or None when the site cannot say.
-
-    The check flood's peak inflow (``reservoir.check_flood_peak``) and the outlets' capacity
-    at the crest on the water surface at the dead level (:func:`largest_level_rate`); a site
-    file without the check flood's peak leaves the rise unbounded, so there is no limit.
-    """
-    inflow = site.reservoir.check_flood_peak
-    if inflow is None:
-        return None
-    curve = stage_storage(site)
-    low, high = curve.level_range
-    levels = site.reservoir.levels
-    outlets = [outlet_of(spec) for spec in site.hydrology.outlets]
-    outflow = float(total_capacity(min(levels.crest, high), outlets)) if outlets else 0.0
-    dead = min(max(levels.dead, low), high)
-    return largest_level_rate(curve, lowest_level=dead, inflow=inflow, outflow=outflow)
 
 
 @dataclass(frozen=True)
