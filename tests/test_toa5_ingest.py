@@ -156,17 +156,22 @@ def test_an_unquoted_logger_file_with_crlf_line_ends_is_read(
     assert ingestor.ingest_file(path).accepted == 3
 
 
-def test_an_unquoted_file_with_trailing_empty_columns_is_read_row_by_row(
-    store: Store, stored_site: StoredSite
-) -> None:
-    # euracresearch/toa5's reader test: every header line and every row ends in five empty
-    # columns, as some loggers write them; the header and its rows agree on eight columns.
+def save_site_with_the_reader_test_logger(store: Store) -> None:
+    """The test site, also mapping logger Station/Table (column Batt_V_Avg) to LOG.batt."""
     text = SITE_FILE.read_text(encoding="utf-8").replace(
         "loggers:\n",
         "loggers:\n  - station: Station\n    table: Table\n    timezone: UTC\n"
         "    columns: {Batt_V_Avg: LOG.batt}\n",
     )
     store.save_site(parse_site(text), text)
+
+
+def test_an_unquoted_file_with_trailing_empty_columns_is_read_row_by_row(
+    store: Store, stored_site: StoredSite
+) -> None:
+    # euracresearch/toa5's reader test: every header line and every row ends in five empty
+    # columns, as some loggers write them; the header and its rows agree on eight columns.
+    save_site_with_the_reader_test_logger(store)
     report = Ingestor(store, store.site()).ingest_file(
         REFERENCE / "unquoted_example_from_reader_test.txt"
     )
@@ -189,12 +194,7 @@ def test_a_row_with_more_values_than_its_header_is_kept_as_a_rejection(
 def test_a_value_under_an_empty_trailing_header_field_is_kept_as_a_rejection(
     store: Store, stored_site: StoredSite, tmp_path: Path
 ) -> None:
-    text = SITE_FILE.read_text(encoding="utf-8").replace(
-        "loggers:\n",
-        "loggers:\n  - station: Station\n    table: Table\n    timezone: UTC\n"
-        "    columns: {Batt_V_Avg: LOG.batt}\n",
-    )
-    store.save_site(parse_site(text), text)
+    save_site_with_the_reader_test_logger(store)
     source = (REFERENCE / "unquoted_example_from_reader_test.txt").read_text(encoding="utf-8")
     path = tmp_path / "stray.dat"
     path.write_text(source + "2020-06-08 00:15,2,12.57,,7.5,,,\n", encoding="utf-8")

@@ -89,11 +89,7 @@ class Toa5Header:
     columns: tuple[Toa5Column, ...]
     #: Fields on each header line, the trailing empty ones (``,,,``) included: the width the
     #: data rows of such a file share with their header.
-    field_count: int = 0
-
-    def __post_init__(self) -> None:
-        if self.field_count < len(self.columns):
-            object.__setattr__(self, "field_count", len(self.columns))
+    field_count: int
 
     @property
     def header_lines(self) -> int:

@@ -704,14 +704,15 @@ def _threshold_message(
     if level == 0:
         return f"{code} back within its thresholds"
     name = level_name(level)
-    for side, bound, beyond in (("above", None if band is None else band.max, value.__gt__),
-                                ("below", None if band is None else band.min, value.__lt__)):
-        if band is None or bound is None or not beyond(bound):
-            continue
-        if band.label is None:
-            return f"{code} {value:.6g} {unit} is {side} the {name} limit {bound:g}"
-        return f"{code} {value:.6g} {unit} is {side} the {band.label} {bound:g} {unit} ({name})"
-    return f"{code} {value:.6g} {unit} is at the {name} level"
+    reading = f"{code} {value:.6g} {unit}"
+    if band is None:
+        return f"{reading} is at the {name} level"
+    limit = f"{name} limit {{:g}}" if band.label is None else f"{band.label} {{:g}} {unit} ({name})"
+    if band.max is not None and value > band.max:
+        return f"{reading} is above the {limit.format(band.max)}"
+    if band.min is not None and value < band.min:
+        return f"{reading} is below the {limit.format(band.min)}"
+    return f"{reading} is at the {name} level"
 
 
 def _rate_limit(rate: Any, level: int) -> str:

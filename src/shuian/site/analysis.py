@@ -164,8 +164,8 @@ class Checks(_Strict):
     jump_per_hour: float | None = Field(
         default=None, gt=0,
         description="largest change/hour the quantity can physically make: a reading farther "
-        "from the median of the 5 before it is a spike (the reservoir level's comes from its "
-        "storage curve, outlets and check flood when not given)",
+        "than that (over at least an hour) from the last good reading is a spike (the reservoir "
+        "level's comes from its storage curve, outlets and check flood when not given)",
     )
     stuck_readings: int | None = Field(
         default=48, ge=3, description="identical readings = stuck; null: no stuck check"
