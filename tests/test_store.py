@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from shuian.errors import InvalidRequestError, NoSiteError, NotFoundError, StoreError
+from shuian.errors import (
+    InvalidRequestError,
+    NoSiteError,
+    NotFoundError,
+    StoreError,
+    StoreUnavailableError,
+)
 from shuian.readings import ReadingBatch, Rejection
 from shuian.site import Site, parse_site
 from shuian.store import Store, StoredSite, open_store
@@ -333,10 +339,9 @@ def test_an_unknown_site_code_is_not_found_and_named(
     "url",
     ["postgresql://postgres@127.0.0.1:1/test", "sqlite:////nonexistent-folder/sub/shuian.db"],
 )
-def test_an_unreachable_database_is_a_store_error_naming_the_url(url: str) -> None:
-    with pytest.raises(StoreError) as caught:
+def test_an_unreachable_database_is_unavailable_naming_the_url(url: str) -> None:
+    with pytest.raises(StoreUnavailableError) as caught:
         open_store(url)
-    assert type(caught.value) is StoreError
     assert url in str(caught.value)
 
 

@@ -18,7 +18,9 @@ psycopg, SQLAlchemy) are translated at the store boundary into :class:`StoreErro
     ├── AuthenticationError    no credentials, or wrong or expired ones            (HTTP 401)
     │   └── TooManyAttemptsError  too many failed logins: wait ``retry_after_s``   (HTTP 429)
     ├── PermissionDeniedError  authenticated, but the role or scope does not allow it (HTTP 403)
-    └── StoreError             the database cannot be reached or refused an operation
+    └── StoreError             the database refused an operation or cannot be reached
+        ├── StoreUnavailableError  the database is away (connection, lock, disk): retry later
+        ├── StoreRefusedError  the database refused the data themselves: retrying cannot help
         └── NoSiteError        the store holds no site yet: run ``shuian init`` or ``shuian demo``
 
 The HTTP status of each class is on the class (``status``); the API turns every ``ShuianError``
@@ -124,6 +126,25 @@ class StoreError(ShuianError):
     """The database cannot be reached, or refused an operation."""
 
     status = 503
+
+
+class StoreUnavailableError(StoreError):
+    """The database cannot be reached or cannot take the work now (connection, lock, disk).
+
+    The one failure that is the system's and not the input's: a source leaves its messages for
+    redelivery and does not acknowledge them (see :mod:`shuian.faults`).
+    """
+
+    status = 503
+
+
+class StoreRefusedError(StoreError):
+    """The database refused the data themselves (too long, out of range, a NUL character).
+
+    Retrying the same data cannot help: a source keeps them as a rejection and goes on.
+    """
+
+    status = 422
 
 
 class NoSiteError(StoreError):

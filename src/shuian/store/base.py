@@ -25,7 +25,13 @@ from alembic import command
 from alembic.config import Config
 from numpy.typing import NDArray
 
-from shuian.errors import NoSiteError, NotFoundError, StoreError
+from shuian.errors import (
+    NoSiteError,
+    NotFoundError,
+    StoreError,
+    StoreRefusedError,
+    StoreUnavailableError,
+)
 from shuian.readings import ReadingBatch, Rejection
 from shuian.site import Site, parse_site
 from shuian.store import schema
@@ -104,14 +110,30 @@ class Store(AnalysisTables, AuthTables, abc.ABC):
 
     @contextmanager
     def _translate(self) -> Iterator[None]:
-        """Turn driver errors into :class:`StoreError` naming the database."""
+        """Turn driver errors into store errors naming the database.
+
+        :class:`StoreUnavailableError` when the database is away (connection lost or refused, a
+        lock not granted, a server out of resources: worth retrying), :class:`StoreRefusedError`
+        when it refused the data themselves (too long, out of range, NUL, a constraint:
+        retrying the same data cannot help), :class:`StoreError` otherwise.
+        """
         try:
             yield
-        except sa.exc.OperationalError as exc:
-            raise StoreError(f"database {self.url}: {exc.orig}") from exc
+        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
+            raise StoreUnavailableError(
+                f"database {self.url}: {getattr(exc, 'orig', None) or exc}"
+            ) from exc
+        except (sa.exc.DataError, sa.exc.IntegrityError) as exc:
+            raise StoreRefusedError(f"database {self.url} refused the data: {exc.orig}") from exc
         except sa.exc.DBAPIError as exc:
             raise StoreError(f"database {self.url} refused the operation: {exc.orig}") from exc
-        except (psycopg.Error, sqlite3.Error) as exc:  # from the drivers' own calls (COPY ...)
+        except (psycopg.OperationalError, psycopg.InterfaceError, sqlite3.OperationalError,
+                sqlite3.InterfaceError) as exc:  # from the drivers' own calls (COPY ...)
+            raise StoreUnavailableError(f"database {self.url}: {exc}") from exc
+        except (psycopg.DataError, psycopg.IntegrityError, sqlite3.DataError,
+                sqlite3.IntegrityError) as exc:
+            raise StoreRefusedError(f"database {self.url} refused the data: {exc}") from exc
+        except (psycopg.Error, sqlite3.Error) as exc:
             raise StoreError(f"database {self.url}: {exc}") from exc
 
     # -- sites and channels ------------------------------------------------------------------

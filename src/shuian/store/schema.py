@@ -11,6 +11,9 @@ import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
+#: Ids the API takes: 64-bit (BIGINT on PostgreSQL; SQLite's INTEGER rowid is 64-bit already).
+WIDE_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 sites = sa.Table(
     "sites",
     metadata,
@@ -57,7 +60,7 @@ channels = sa.Table(
 rejected = sa.Table(
     "rejected",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", WIDE_ID, primary_key=True, autoincrement=True),
     sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id"), nullable=False),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("source", sa.Text, nullable=False),
@@ -71,7 +74,7 @@ rejected = sa.Table(
 flags = sa.Table(
     "flags",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", WIDE_ID, primary_key=True, autoincrement=True),
     sa.Column("channel_id", sa.Integer, sa.ForeignKey("channels.id"), nullable=False),
     sa.Column("time_us", sa.BigInteger, nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),
@@ -86,8 +89,8 @@ flags = sa.Table(
 flag_events = sa.Table(
     "flag_events",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("flag_id", sa.Integer, sa.ForeignKey("flags.id"), nullable=False),
+    sa.Column("id", WIDE_ID, primary_key=True, autoincrement=True),
+    sa.Column("flag_id", WIDE_ID, sa.ForeignKey("flags.id"), nullable=False),
     sa.Column("action", sa.String(16), nullable=False),
     sa.Column("actor", sa.String(64), nullable=False),
     sa.Column("comment", sa.Text),
@@ -97,7 +100,7 @@ flag_events = sa.Table(
 models = sa.Table(
     "models",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", WIDE_ID, primary_key=True, autoincrement=True),
     sa.Column("channel_id", sa.Integer, sa.ForeignKey("channels.id"), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),
@@ -114,7 +117,7 @@ models = sa.Table(
 alarms = sa.Table(
     "alarms",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", WIDE_ID, primary_key=True, autoincrement=True),
     sa.Column("channel_id", sa.Integer, sa.ForeignKey("channels.id"), nullable=False),
     sa.Column("rule", sa.String(16), nullable=False),
     sa.Column("level", sa.String(16), nullable=False),
@@ -133,8 +136,8 @@ alarms = sa.Table(
 alarm_events = sa.Table(
     "alarm_events",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("alarm_id", sa.Integer, sa.ForeignKey("alarms.id"), nullable=False),
+    sa.Column("id", WIDE_ID, primary_key=True, autoincrement=True),
+    sa.Column("alarm_id", WIDE_ID, sa.ForeignKey("alarms.id"), nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("level", sa.String(16), nullable=False),
     sa.Column("time_us", sa.BigInteger, nullable=False),
@@ -147,7 +150,7 @@ alarm_events = sa.Table(
 deliveries = sa.Table(
     "deliveries",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", WIDE_ID, primary_key=True, autoincrement=True),
     sa.Column("key", sa.String(128), nullable=False),
     sa.Column("notifier", sa.String(64), nullable=False),
     sa.Column("attempt", sa.Integer, nullable=False),
@@ -168,7 +171,7 @@ evaluated = sa.Table(
 users = sa.Table(
     "users",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", WIDE_ID, primary_key=True, autoincrement=True),
     sa.Column("username", sa.String(64), nullable=False, unique=True),
     sa.Column("password_hash", sa.Text, nullable=False),  # argon2id, PHC string
     sa.Column("role", sa.String(16), nullable=False),  # viewer | operator | engineer | admin
@@ -180,7 +183,7 @@ sessions = sa.Table(
     "sessions",
     metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),  # sha256 hex of the token
-    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("user_id", WIDE_ID, sa.ForeignKey("users.id"), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
@@ -188,7 +191,7 @@ sessions = sa.Table(
 api_keys = sa.Table(
     "api_keys",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", WIDE_ID, primary_key=True, autoincrement=True),
     sa.Column("name", sa.String(64), nullable=False),
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),  # sha256 hex of the key
     sa.Column("prefix", sa.String(16), nullable=False),  # first characters, for display
@@ -201,7 +204,7 @@ api_keys = sa.Table(
 login_failures = sa.Table(
     "login_failures",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", WIDE_ID, primary_key=True, autoincrement=True),
     sa.Column("username", sa.String(64), nullable=False),
     sa.Column("client", sa.String(64), nullable=False),  # the client's IP address
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
@@ -210,7 +213,7 @@ login_failures = sa.Table(
 audit_log = sa.Table(
     "audit_log",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", WIDE_ID, primary_key=True, autoincrement=True),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("actor", sa.String(80), nullable=False),  # a username, "key:NAME" or "cli:USER"
     sa.Column("action", sa.String(64), nullable=False),  # e.g. alarm.acknowledge
