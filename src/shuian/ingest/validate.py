@@ -1,8 +1,10 @@
 """Validation and conversion of a block of rows, as whole-column operations.
 
 A row is accepted only when its channel is known, its time parses (in the site's zone when it
-has no offset) and is not in the future, its value is a finite number, its raw reading converts
-with the channel's calibration, and the value lies inside the channel's physical limits.
+has no offset) and lies in the site's supported range (not before ``ingest.earliest``, not more
+than ``ingest.future_allowance_s`` ahead of its arrival), its value is a finite number, its raw
+reading converts with the channel's calibration, and the value lies inside the channel's
+physical limits.
 Everything else becomes a :class:`~shuian.readings.Rejection` with the reason.
 """
 
@@ -21,9 +23,6 @@ from shuian.readings import US_PER_S, ReadingBatch, Rejection
 from shuian.site import Site
 from shuian.site.conversions import Identity, _Conversion
 
-#: Readings stamped further ahead than this are refused as "in the future" (s).
-FUTURE_TOLERANCE_S = 24 * 3600
-
 
 @dataclass(frozen=True)
 class ChannelTable:
@@ -35,6 +34,11 @@ class ChannelTable:
     maximum: NDArray[np.float64]
     conversions: tuple[_Conversion, ...]
     timezone: str
+    #: Readings before this time are refused (µs since 1970, UTC).
+    earliest_us: int
+    earliest: str
+    #: Readings stamped further ahead of their arrival than this are refused (s).
+    future_allowance_s: float
 
     @classmethod
     def from_site(cls, site: Site, ids: dict[str, int]) -> ChannelTable:
@@ -48,6 +52,12 @@ class ChannelTable:
             maximum=np.array([nan if c.limits.max is None else c.limits.max for c in channels]),
             conversions=tuple(c.conversion for c in channels),
             timezone=site.reservoir.timezone,
+            earliest_us=round(
+                pd.Timestamp(site.ingest.earliest).tz_localize(site.reservoir.timezone)
+                .timestamp() * US_PER_S
+            ),
+            earliest=site.ingest.earliest.isoformat(),
+            future_allowance_s=site.ingest.future_allowance_s,
         )
 
 
@@ -73,8 +83,13 @@ def validate(
 
     time_us, time_reason = parse_times(rows.time, rows.timezone or table.timezone)
     refuse(~pd.isna(time_reason), time_reason)
-    refuse(time_us > now_us + FUTURE_TOLERANCE_S * US_PER_S,
-           "time is more than a day in the future (check the logger clock and time zone)")
+    refuse(time_us < table.earliest_us, _quoted(
+        f"time is before the site's earliest date {table.earliest} (ingest.earliest in the "
+        "site file; a logger clock never set?)", rows.time))
+    ahead = table.future_allowance_s
+    refuse(time_us > now_us + int(ahead * US_PER_S), _quoted(
+        f"time is more than {_duration(ahead)} in the future (check the logger clock and time "
+        "zone; ingest.future_allowance_s in the site file)", rows.time))
 
     number = to_numbers(rows.value)
     missing = rows.value.isna().to_numpy()
@@ -212,10 +227,25 @@ def parse_times(times: pd.Series, timezone: str) -> tuple[NDArray[np.int64], NDA
         parsed_ok[idx[good]] = True
     bad = present & ~parsed_ok & pd.isna(reasons)
     if bad.any():
+        # An ISO time whose year no datetime here can hold (0001, 9999, 20240): say so.
+        year = pd.to_numeric(times[bad].str.extract(r"^\s*([+-]?\d{4,})-\d\d-\d\d", expand=False),
+                             errors="coerce")
+        unheld = (year < 1678) | (year > 2261)
+        where = np.flatnonzero(bad)[unheld.to_numpy()]
+        reasons[where] = _quoted("time is outside the supported range", times.iloc[where])
+        bad[where] = False
+    if bad.any():
         reasons[bad] = _quoted(
             "time is not ISO 8601 (YYYY-MM-DDTHH:MM[:SS][±HH:MM])", times[bad]
         )
     return result, reasons
+
+
+def _duration(seconds: float) -> str:
+    """``a day``, ``6 h`` or ``90 s``: an allowance as people say it."""
+    if seconds == 24 * 3600:
+        return "a day"
+    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds:g} s"
 
 
 def _quoted(prefix: str, column: pd.Series) -> NDArray[np.object_]:

@@ -3,12 +3,19 @@
 Rows are validated and converted block by block, accepted readings are written in one bulk
 statement per block and committed, rejected rows are kept with their reason. Writing the same
 reading twice adds nothing: it is counted as a duplicate.
+
+A block's rejections are kept before its readings are written (keeping one again adds nothing),
+so a block that fails to commit can be sent again whole. Once its readings are committed, a
+block counts as stored: the analysis that follows may fail (the database went away between the
+two) without the caller being told the readings failed; the readings are judged by the next
+evaluation (each channel's evaluation resumes after its last judged reading).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,12 +26,15 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from shuian.faults import reason_of
 from shuian.ingest.files import Progress, read_file
 from shuian.ingest.rows import RawRows
 from shuian.ingest.validate import ChannelTable, validate
 from shuian.readings import US_PER_S, ReadingBatch, Rejection
 from shuian.services.analysis import Analyzer, EvaluationReport
 from shuian.store import Store, StoredSite
+
+log = logging.getLogger(__name__)
 
 #: How many rejections an ingest report lists in full (all are kept in the store).
 REPORTED_REJECTIONS = 20
@@ -72,6 +82,8 @@ class Ingestor:
         self.stored = stored
         self.analyzer = analyzer
         self.evaluation = EvaluationReport()
+        #: Why analyses after a commit failed (the readings stayed stored), newest last.
+        self.analysis_failures: list[str] = []
         ids = {c.code: c.id for c in store.channels(stored.id)}
         self.table = ChannelTable.from_site(stored.site, ids)
 
@@ -102,12 +114,18 @@ class Ingestor:
     def _commit(
         self, batch: ReadingBatch, rejections: list[Rejection]
     ) -> tuple[int, int, list[Rejection]]:
-        new = self.store.write_readings(batch)
         self.store.write_rejections(self.stored.id, rejections)
+        new = self.store.write_readings(batch)
         if self.analyzer is not None and len(batch):
             # Judge what just landed (incremental: only readings after each channel's mark).
-            found = self.analyzer.evaluate(channel_ids=np.unique(batch.channel_id).tolist())
-            self.evaluation.merge(found)
+            try:
+                found = self.analyzer.evaluate(channel_ids=np.unique(batch.channel_id).tolist())
+            except Exception as exc:  # noqa: BLE001 - stored all the same; judged next time
+                reason = reason_of(exc)
+                log.warning("readings stored; their analysis waits for the next run: %s", reason)
+                self.analysis_failures = [*self.analysis_failures[-9:], reason]
+            else:
+                self.evaluation.merge(found)
         return new, len(batch) - new, rejections
 
     def ingest_records(self, records: Sequence[dict[str, Any]], *, source: str) -> IngestReport:

@@ -97,7 +97,7 @@ class StorageRow(_Strict):
 class Reservoir(_Strict):
     """The reservoir: names, time zone, characteristic levels, stage-storage-area table."""
 
-    code: str = Field(pattern=r"^[a-z0-9_-]+$")
+    code: str = Field(pattern=r"^[a-z0-9_-]+$", max_length=64)
     name: str
     name_zh: str
     timezone: str
@@ -141,7 +141,7 @@ class Reservoir(_Strict):
 class Section(_Strict):
     """A block or section of the dam, by chainage along the crest axis (m)."""
 
-    code: str
+    code: str = Field(max_length=64)
     name: str | None = None
     chainage_start: float | None = None
     chainage_end: float | None = None
@@ -182,7 +182,7 @@ class Limits(_Strict):
 class Channel(_Strict):
     """One measured quantity of an instrument, with its unit, calibration and limits."""
 
-    code: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    code: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", max_length=64)
     quantity: str
     unit: str
     conversion: Conversion = Identity()
@@ -211,7 +211,7 @@ class Channel(_Strict):
 class Instrument(_Strict):
     """An instrument at a place in the dam, with one or more channels."""
 
-    code: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    code: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", max_length=64)
     type: InstrumentType
     name: str | None = None
     section: str | None = None
@@ -258,6 +258,23 @@ class TelemetrySettings(_Strict):
         return self.mqtt is not None or self.sl651 is not None or bool(self.modbus)
 
 
+#: The earliest date a site may accept readings from (the store's first partition year).
+EARLIEST_SUPPORTED = dt.date(1800, 1, 1)
+
+
+class IngestSettings(_Strict):
+    """The times a site accepts readings for (``ingest:`` in the site file).
+
+    A reading before ``earliest`` (a date, in the site's zone; default 1900-01-01) or stamped
+    more than ``future_allowance_s`` seconds after its arrival (default a day: a logger clock a
+    little fast, a time zone set wrong) is rejected with the reason. A year-0001 or year-9999
+    time is a logger whose clock was never set.
+    """
+
+    earliest: dt.date = Field(default=dt.date(1900, 1, 1), ge=EARLIEST_SUPPORTED)
+    future_allowance_s: float = Field(default=24 * 3600, ge=0, le=366 * 24 * 3600)
+
+
 class Site(_Strict):
     """A whole site: reservoir, dam, instruments with their channels, and loggers."""
 
@@ -269,6 +286,7 @@ class Site(_Strict):
     notifications: NotificationSettings | None = None
     hydrology: HydrologySettings = HydrologySettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    ingest: IngestSettings = IngestSettings()
 
     @model_validator(mode="after")
     def _references(self) -> Self:

@@ -44,6 +44,13 @@ LATEST_US = 250_000_000_000_000_000
 
 #: Raw text kept per rejected row (characters; a 128 KiB frame in hex); longer text is cut.
 MAX_RAW_TEXT = 262_144
+#: Longest source name and reason kept per rejected row (characters).
+MAX_SOURCE_TEXT = 512
+MAX_REASON_TEXT = 2_000
+#: Longest code of a site, instrument or channel (the columns are VARCHAR(64)).
+MAX_CODE = 64
+#: Largest line number a rejection keeps (the column is a 32-bit integer).
+MAX_LINE = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -353,7 +360,10 @@ class Store(AnalysisTables, AuthTables, abc.ABC):
     def write_rejections(self, site_id: int, rejections: Sequence[Rejection]) -> None:
         """Keep rejected rows with their source, line, raw text and reason (one statement).
 
-        A row already kept (same source, line and text) is not kept twice.
+        A row already kept (same source, line, channel and text) is not kept twice. Whatever a
+        rejection holds can be stored: every text is cut to its column's size (the raw text to
+        :data:`MAX_RAW_TEXT`, the channel to :data:`MAX_CODE`), and characters no database
+        takes (NUL, a lone surrogate) are written as escapes.
         """
         if not rejections:
             return
@@ -362,11 +372,11 @@ class Store(AnalysisTables, AuthTables, abc.ABC):
             {
                 "site_id": site_id,
                 "received_at": now,
-                "source": r.source,
-                "line": r.line,
-                "channel": r.channel,
-                "raw": r.raw[:MAX_RAW_TEXT],
-                "reason": r.reason,
+                "source": storable_text(r.source, MAX_SOURCE_TEXT),
+                "line": r.line if r.line is not None and 0 <= r.line <= MAX_LINE else None,
+                "channel": None if r.channel is None else storable_text(r.channel, MAX_CODE),
+                "raw": storable_text(r.raw, MAX_RAW_TEXT),
+                "reason": storable_text(r.reason, MAX_REASON_TEXT),
             }
             for r in rejections
         ]
@@ -401,6 +411,25 @@ class Store(AnalysisTables, AuthTables, abc.ABC):
         with self._translate(), self.engine.connect() as conn:
             query = sa.select(sa.func.count()).select_from(t).where(t.c.site_id == site_id)
             return int(conn.scalar(query) or 0)
+
+
+def storable_text(text: str, limit: int) -> str:
+    r"""``text`` as any backend stores it: at most ``limit`` characters, NUL written ``\x00``.
+
+    Characters UTF-8 cannot carry (lone surrogates, from bytes decoded with
+    ``surrogateescape``) are written as backslash escapes too.
+
+    >>> storable_text("a\x00b" + "c" * 10, 6)
+    'a\\x00b'
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    text = text[:limit]
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")[:limit]
+    return text
 
 
 def summarise_counts(rows: Sequence[Any]) -> dict[str, Any]:

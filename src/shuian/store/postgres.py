@@ -14,12 +14,19 @@ import psycopg
 import sqlalchemy as sa
 from numpy.typing import NDArray
 
+from shuian.errors import StoreRefusedError
 from shuian.readings import ReadingBatch
 from shuian.store.base import Store, summarise_counts
 
 #: Binary COPY header: signature, flags, header-extension length (PostgreSQL docs, "COPY").
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 COPY_TRAILER = b"\xff\xff"
+#: The years readings may have, one partition each when first needed (validation keeps readings
+#: inside a site's earliest date, at least 1800, and its future allowance).
+FIRST_YEAR = 1800
+LAST_YEAR = 2999
+#: Advisory lock key held while partitions are created (any fixed 64-bit number).
+PARTITION_LOCK = 0x5348_5549_414E_0001
 #: PostgreSQL timestamps count microseconds from 2000-01-01 UTC.
 PG_EPOCH_US = 946_684_800_000_000
 
@@ -150,15 +157,31 @@ class PostgresStore(Store):
             connection.close()
 
     def _ensure_partitions(self, pg: psycopg.Connection[Any], time_us: NDArray[np.int64]) -> None:
+        """Create the yearly partitions a batch needs, safely beside other writers.
+
+        Only years in ``[FIRST_YEAR, LAST_YEAR]`` get one (validation keeps readings inside the
+        site's supported range, which lies within); a batch reaching outside is refused whole
+        before anything is written. Concurrent writers at a New Year are serialised by a
+        transaction-scoped advisory lock, so ``IF NOT EXISTS`` is never raced.
+        """
         years = np.unique(time_us.astype("datetime64[us]").astype("datetime64[Y]"))
         wanted = {int(y) + 1970 for y in years.astype(np.int64)} - self._partitions
         if not wanted:
             return
+        outside = sorted(y for y in wanted if not FIRST_YEAR <= y <= LAST_YEAR)
+        if outside:
+            raise StoreRefusedError(
+                f"database {self.url} refused the data: readings in year(s) "
+                f"{', '.join(map(str, outside[:5]))} lie outside the supported years "
+                f"{FIRST_YEAR}-{LAST_YEAR}"
+            )
         with pg.transaction(), pg.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
             for year in sorted(wanted):
                 cursor.execute(
-                    f"CREATE TABLE IF NOT EXISTS readings_y{year} PARTITION OF readings"
-                    f" FOR VALUES FROM ('{year}-01-01 00:00+00') TO ('{year + 1}-01-01 00:00+00')"
+                    f"CREATE TABLE IF NOT EXISTS readings_y{year:04d} PARTITION OF readings"
+                    f" FOR VALUES FROM ('{year:04d}-01-01 00:00+00')"
+                    f" TO ('{year + 1:04d}-01-01 00:00+00')"
                 )
         self._partitions |= wanted
 

@@ -68,7 +68,7 @@ rejected = sa.Table(
     sa.Column("channel", sa.String(64)),
     sa.Column("raw", sa.Text, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
-    # Unique index rejected_once (site_id, source, coalesce(line, -1), raw): see migration 0001.
+    # Unique index rejected_once (site_id, source, line, channel, raw): see migration 0005.
 )
 
 flags = sa.Table(
