@@ -15,14 +15,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from conftest import SITE_FILE
 from shuian.errors import SiteError, StoreRefusedError
 from shuian.readings import ReadingBatch, Rejection
 from shuian.services.ingest import Ingestor
-from shuian.site import Site, parse_site
+from shuian.site import parse_site
 from shuian.store import Store, StoredSite, open_store
 from shuian.store.base import MAX_CODE
-
-from conftest import SITE_FILE
 
 
 def _record(time: str, value: float = 120.0, channel: str = "WL.level") -> dict[str, Any]:
