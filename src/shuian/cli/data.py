@@ -307,7 +307,10 @@ def _serve(db: str, port: int) -> None:
         _start(listeners)
         app = create_app(db, evaluate_every_s=EVALUATE_EVERY_S, listeners=listeners)
         try:
-            uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+            uvicorn.run(
+                app, host="127.0.0.1", port=port, log_level="warning",
+                proxy_headers=False,  # the app believes X-Forwarded-For only from its proxies
+            )
         finally:
             for site in listeners:
                 site.stop()
