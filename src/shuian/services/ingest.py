@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from shuian.errors import NoSiteError, StoreError
 from shuian.faults import reason_of
 from shuian.ingest.files import Progress, read_file
 from shuian.ingest.rows import RawRows
@@ -105,10 +106,10 @@ class Ingestor:
                 now_us = int(dt.datetime.now(dt.UTC).timestamp() * US_PER_S)
                 batch, rejections = validate(rows, self.table, now_us=now_us)
                 if pending is not None:
-                    report.add(*pending.result())
+                    _count_committed(pending, report)
                 pending = writer.submit(self._commit, batch, rejections)
             if pending is not None:
-                report.add(*pending.result())
+                _count_committed(pending, report)
         return report
 
     def _commit(
@@ -139,14 +140,14 @@ class Ingestor:
             list(records), columns=["channel", "time", "value", "raw", "temperature"]
         ).astype("str")
         frame = frame.where(pd.DataFrame(records).reindex(columns=frame.columns).notna())
-        report = IngestReport(limit=None)
+        blocks: list[RawRows] = []
         is_raw = frame["raw"].notna().to_numpy()
         for kind, mask in (("value", ~is_raw), ("raw", is_raw)):
             index = np.flatnonzero(mask)
             if len(index) == 0:
                 continue
             part = frame.iloc[index].reset_index(drop=True)
-            rows = RawRows(
+            blocks.append(RawRows(
                 source=source,
                 kind="raw" if kind == "raw" else "value",
                 channel=part["channel"],
@@ -155,10 +156,31 @@ class Ingestor:
                 line=index.astype(np.int64),
                 text=_record_text(records, index),
                 temperature=part["temperature"] if kind == "raw" else None,
-            )
-            part_report = self.ingest_blocks([rows])
-            report.add(part_report.accepted, part_report.duplicates, part_report.rejections)
-        return report
+            ))
+        return self.ingest_blocks(blocks, report=IngestReport(limit=None))
+
+
+def _count_committed(
+    pending: Future[tuple[int, int, list[Rejection]]], report: IngestReport
+) -> None:
+    """Count a block once it is committed; if it failed, say what earlier blocks stored.
+
+    The error keeps its class (the store away, or the data refused), so the caller still knows
+    whose fault it is; its message tells how many readings are stored already, so that nobody
+    is told "failed" for readings that were committed (sending again adds only duplicates).
+    """
+    try:
+        report.add(*pending.result())
+    except StoreError as exc:
+        if not (report.accepted or report.duplicates or report.rejected) or isinstance(
+            exc, NoSiteError
+        ):
+            raise
+        raise type(exc)(
+            f"{exc.message}; before this, {report.accepted} new reading(s), "
+            f"{report.duplicates} duplicate(s) and {report.rejected} rejection(s) were stored: "
+            "sending the same data again stores the rest (what is stored counts as duplicates)"
+        ) from exc
 
 
 def _record_text(
