@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
+import shuian.store as store_module
 from conftest import SITE_FILE
 from shuian.errors import SiteError, StoreRefusedError
 from shuian.readings import ReadingBatch, Rejection
@@ -159,3 +164,36 @@ def test_writers_racing_at_a_new_year_all_commit(store_url: str, stored_site: St
 
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     assert sum(o for o in outcomes if isinstance(o, int)) == 3  # 2031, 2032 and 2033, once
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_a_partition_misnamed_by_a_year_1_reading_is_repaired_on_upgrade(store_url: str) -> None:
+    engine = sa.create_engine(store_url)
+    config = Config()
+    migrations = Path(store_module.__file__).parent / "migrations"
+    config.set_main_option("script_location", str(migrations))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0004")
+        # What the partitioning before 0005 made of a year-1 reading: PostgreSQL reads
+        # '1-01-01' as 2001-01-01, so this partition took January 2001.
+        conn.exec_driver_sql(
+            "CREATE TABLE readings_y1 PARTITION OF readings"
+            " FOR VALUES FROM ('1-01-01 00:00+00') TO ('2-01-01 00:00+00')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO sites VALUES (1, 's', 's', 's', 'UTC', false, '', now());"
+            "INSERT INTO instruments (id, site_id, code, type, manual)"
+            " VALUES (1, 1, 'i', 'x', false);"
+            "INSERT INTO channels VALUES (1, 1, 1, 'c', 'q', 'm', null, null, '{}');"
+            "INSERT INTO readings VALUES (1, '2001-01-15 00:00+00', 1.5, null)"
+        )
+    engine.dispose()
+
+    store = open_store(store_url)  # migrates to the newest version
+    written = store.write_readings(_batch(1, [2001, 2002]))
+    times, values = store.readings(1)
+    store.close()
+
+    assert written == 2
+    assert len(times) == 3 and values[0] == 1.5

@@ -12,6 +12,11 @@ id in every row).
 columns has one text and one line, so the second column's rejection was dropped. The channel is
 now part of the key.
 
+Partitions: readings of year 1 (a logger clock never set) made a partition named readings_y1
+whose bounds PostgreSQL read as 2001-01-01 to 2001-02-01, so the partition for 2001 could never
+be made again and every 2001 batch failed. Such partitions (a name of fewer than four digits)
+are detached, their readings moved into partitions named by their real years, and dropped.
+
 Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-03
@@ -57,10 +62,32 @@ def _kept_once(key: dict[str, str]) -> None:
     op.execute(f"CREATE UNIQUE INDEX rejected_once ON rejected ({key[op.get_bind().dialect.name]})")
 
 
+def _repair_partitions() -> None:
+    bind = op.get_bind()
+    names = bind.exec_driver_sql(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+        " WHERE i.inhparent = 'readings'::regclass AND c.relname ~ '^readings_y[0-9]{1,3}$'"
+    ).scalars().all()
+    for name in names:
+        op.execute(f"ALTER TABLE readings DETACH PARTITION {name}")
+        years = bind.exec_driver_sql(
+            f"SELECT DISTINCT extract(year FROM time AT TIME ZONE 'UTC')::int FROM {name}"
+        ).scalars().all()
+        for year in years:
+            op.execute(
+                f"CREATE TABLE IF NOT EXISTS readings_y{year:04d} PARTITION OF readings"
+                f" FOR VALUES FROM ('{year:04d}-01-01 00:00+00')"
+                f" TO ('{year + 1:04d}-01-01 00:00+00')"
+            )
+        op.execute(f"INSERT INTO readings SELECT * FROM {name} ON CONFLICT DO NOTHING")
+        op.execute(f"DROP TABLE {name}")
+
+
 def upgrade() -> None:
     _kept_once(KEPT_ONCE)
     if op.get_bind().dialect.name != "postgresql":
         return
+    _repair_partitions()
     for table, columns in WIDE:
         changes = ", ".join(f"ALTER COLUMN {column} TYPE bigint" for column in columns)
         op.execute(f"ALTER TABLE {table} {changes}")
