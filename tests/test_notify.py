@@ -1,9 +1,13 @@
 """Alarm notifications: a real SMTP server and a real HTTP receiver, each on 127.0.0.1.
 
+Messages go through the store's outbox (SQLite and PostgreSQL) and are sent by delivery passes
+(shuian.services.outbox; tests/test_outbox.py covers runners, leases and the ingest).
+
 Specification: a raised alarm reaches every notifier once; the same alarm state is never sent
-twice; an escalation is a new message; failures are retried with a back-off (the sleep is
-injected, so nothing waits) and every attempt is logged; one failing notifier never stops
-another; each notifier sends only its levels.
+twice; an escalation is a new message; failures are tried again after a back-off (the clock is
+injected, so nothing waits) and every attempt is logged; a message is given up after its last
+attempt with the reason kept; one failing notifier never stops another; each notifier sends
+only its levels.
 """
 
 from __future__ import annotations
@@ -28,18 +32,22 @@ from conftest import Receiver
 from shuian.errors import ShuianError
 from shuian.notify import (
     AlarmEvent,
-    Dispatcher,
-    MemoryDeliveryLog,
+    Delivery,
     NotificationError,
     NotificationSettings,
     Notifier,
     SmtpNotifier,
+    RetryPolicy,
     WebhookNotifier,
+    addressed,
     build_notifiers,
     dedupe_key,
+    distinct_names,
     email_message,
     webhook_body,
 )
+from shuian.services.outbox import deliver_due, queue_notifications
+from shuian.store import Store
 
 TZ = "Asia/Shanghai"
 T0_US = 1_721_865_600_000_000  # 2024-07-25T00:00:00Z = 08:00 in Shanghai
@@ -130,65 +138,88 @@ def smtp(port: int, **kwargs: Any) -> SmtpNotifier:
     )
 
 
-class NoSleep:
-    """The injected sleep: remembers the pauses asked for, waits for none."""
-
-    def __init__(self) -> None:
-        self.pauses: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.pauses.append(seconds)
+#: Three attempts, 1 s then 5 s apart (then 30 s): the passes below move the clock, not time.
+POLICY = RetryPolicy(attempts=3, backoff_s=(1, 5, 30))
+NOW_US = T0_US + 600_000_000  # the outbox's clock: ten minutes after the alarm
+SECOND = 1_000_000
 
 
-def dispatcher(notifiers: list[Notifier], log: MemoryDeliveryLog, sleep: NoSleep) -> Dispatcher:
-    return Dispatcher(notifiers, log, attempts=3, backoff_s=(1, 5, 30), sleep=sleep)
+class Outbox:
+    """A real store's outbox with fixed notifiers, delivered one pass at a time on a clock
+    that moves only when told (no pass ever waits)."""
+
+    def __init__(self, store: Store, notifiers: list[Notifier]) -> None:
+        self.store = store
+        self.notifiers = notifiers
+        self.now_us = NOW_US
+
+    def keep(self, *events: AlarmEvent) -> int:
+        return queue_notifications(self.store, events, self.notifiers, now_us=self.now_us)
+
+    def deliver(self, *events: AlarmEvent) -> list[Delivery]:
+        """Keep ``events`` (if any), then one delivery pass now."""
+        self.keep(*events)
+        return deliver_due(self.store, notifiers=lambda site: self.notifiers, policy=POLICY,
+                           clock=lambda: self.now_us)
+
+    def later(self, seconds: float) -> Outbox:
+        self.now_us += int(seconds * SECOND)
+        return self
+
+    def log(self) -> list[tuple[str, str, int, bool, str | None]]:
+        """The deliveries log, oldest first: key, notifier, attempt, ok, error."""
+        return [(d["key"], d["notifier"], d["attempt"], d["ok"], d["error"])
+                for d in reversed(self.store.delivery_log())]
 
 
 # --- delivery -------------------------------------------------------------------------------
 
 
 def test_a_raised_alarm_is_delivered_once_by_webhook_and_email(
-    receiver: Receiver, mailbox: tuple[Mailbox, int]
+    store: Store, receiver: Receiver, mailbox: tuple[Mailbox, int]
 ) -> None:
     box, port = mailbox
-    log = MemoryDeliveryLog()
-    deliveries = dispatcher([WebhookNotifier(receiver.url), smtp(port)], log, NoSleep()).deliver(
-        [RAISED]
-    )
+    outbox = Outbox(store, [WebhookNotifier(receiver.url), smtp(port)])
+    deliveries = outbox.deliver(RAISED)
 
-    assert [(d.notifier, d.outcome, d.attempts) for d in deliveries] == [
+    assert [(d.notifier, d.outcome, d.attempt) for d in deliveries] == [
         ("webhook", "sent", 1),
         ("email", "sent", 1),
     ]
     assert [body["key"] for body in receiver.bodies] == [RAISED_KEY]
     assert len(box.messages) == 1
     assert box.envelopes[0].rcpt_tos == ["dam-safety@shimenzi.example", "duty@shimenzi.example"]
-    assert [(a.key, a.notifier, a.attempt, a.ok, a.error) for a in log.attempts] == [
+    assert outbox.log() == [
         (RAISED_KEY, "webhook", 1, True, None),
         (RAISED_KEY, "email", 1, True, None),
     ]
+    assert store.delivered(RAISED_KEY, "webhook") and store.delivered(RAISED_KEY, "email")
+    assert [(e.state, e.attempts) for e in store.outbox()] == [("sent", 1), ("sent", 1)]
 
 
 def test_the_same_alarm_state_is_never_sent_twice(
-    receiver: Receiver, mailbox: tuple[Mailbox, int]
+    store: Store, receiver: Receiver, mailbox: tuple[Mailbox, int]
 ) -> None:
     box, port = mailbox
-    log = MemoryDeliveryLog()
-    notify = dispatcher([WebhookNotifier(receiver.url), smtp(port)], log, NoSleep())
-    notify.deliver([RAISED, RAISED])  # twice in one batch
-    again = notify.deliver([RAISED])  # and again later
+    outbox = Outbox(store, [WebhookNotifier(receiver.url), smtp(port)])
+    assert outbox.keep(RAISED, RAISED) == 2  # twice in one batch: one message per notifier
+    outbox.deliver()
+    assert outbox.later(60).keep(RAISED) == 0  # and again later: kept already
+    again = outbox.deliver(RAISED)
 
-    assert [d.outcome for d in again] == ["already_sent", "already_sent"]
+    assert again == []
     assert len(receiver.bodies) == 1
     assert len(box.messages) == 1
-    assert len(log.attempts) == 2
+    assert len(outbox.log()) == 2
 
 
-def test_an_escalation_is_a_new_message(receiver: Receiver, mailbox: tuple[Mailbox, int]) -> None:
+def test_an_escalation_is_a_new_message(
+    store: Store, receiver: Receiver, mailbox: tuple[Mailbox, int]
+) -> None:
     box, port = mailbox
-    notify = dispatcher([WebhookNotifier(receiver.url), smtp(port)], MemoryDeliveryLog(), NoSleep())
-    notify.deliver([RAISED])
-    notify.deliver([RAISED, ESCALATED])
+    outbox = Outbox(store, [WebhookNotifier(receiver.url), smtp(port)])
+    outbox.deliver(RAISED)
+    outbox.deliver(RAISED, ESCALATED)
 
     assert [body["key"] for body in receiver.bodies] == [RAISED_KEY, ESCALATED_KEY]
     assert [m["Subject"] for m in box.messages] == [
@@ -202,69 +233,77 @@ def test_an_escalation_is_a_new_message(receiver: Receiver, mailbox: tuple[Mailb
     assert box.messages[0]["Message-ID"] != box.messages[1]["Message-ID"]
 
 
-def test_a_webhook_failing_twice_is_delivered_at_the_third_attempt(receiver: Receiver) -> None:
+def test_a_webhook_failing_twice_is_delivered_at_the_third_attempt_after_the_back_off(
+    store: Store, receiver: Receiver
+) -> None:
     receiver.fail_first = 2
-    log = MemoryDeliveryLog()
-    sleep = NoSleep()
-    [delivery] = dispatcher([WebhookNotifier(receiver.url)], log, sleep).deliver([RAISED])
+    outbox = Outbox(store, [WebhookNotifier(receiver.url)])
 
-    assert (delivery.outcome, delivery.attempts, delivery.error) == ("sent", 3, None)
+    [first] = outbox.deliver(RAISED)
+    assert (first.outcome, first.attempt) == ("failed", 1)
+    assert [e.next_try_us for e in store.outbox()] == [NOW_US + 1 * SECOND]
+    assert outbox.later(0.999).deliver() == []  # not due before its back-off
+    [second] = outbox.later(0.001).deliver()
+    assert (second.outcome, second.attempt) == ("failed", 2)
+    assert [e.next_try_us for e in store.outbox()] == [outbox.now_us + 5 * SECOND]
+    [third] = outbox.later(5).deliver()
+
+    assert (third.outcome, third.attempt, third.error) == ("sent", 3, None)
     assert receiver.requests == 3
     assert len(receiver.bodies) == 1
-    assert [(a.attempt, a.ok) for a in log.attempts] == [(1, False), (2, False), (3, True)]
-    assert sleep.pauses == [1, 5]
-    failure = log.attempts[0].error
+    assert [(attempt, ok) for _, _, attempt, ok, _ in outbox.log()] == [
+        (1, False), (2, False), (3, True)
+    ]
+    failure = outbox.log()[0][4]
     assert failure is not None
     assert "HTTP 500" in failure
     assert "127.0.0.1" in failure and "/hooks/alarms" in failure
     assert "s3cret" not in failure  # the receiver's token stays out of the log
 
 
-def test_a_message_that_exhausts_its_attempts_is_tried_again_at_the_next_delivery(
-    receiver: Receiver,
+def test_a_message_that_exhausts_its_attempts_is_given_up_with_its_reason_kept(
+    store: Store, receiver: Receiver
 ) -> None:
     receiver.fail_first = 3
-    log = MemoryDeliveryLog()
-    notify = dispatcher([WebhookNotifier(receiver.url)], log, NoSleep())
+    outbox = Outbox(store, [WebhookNotifier(receiver.url)])
 
-    [first] = notify.deliver([RAISED])
-    assert (first.outcome, first.attempts) == ("failed", 3)
-    assert first.error is not None and "HTTP 500" in first.error
-    assert not log.delivered(RAISED_KEY, "webhook")
+    outcomes = [d.outcome for seconds in (0, 1, 5) for d in outbox.later(seconds).deliver(RAISED)]
+    assert outcomes == ["failed", "failed", "gave_up"]
+    assert not store.delivered(RAISED_KEY, "webhook")
+    [given_up] = store.outbox(state="gave_up")
+    assert (given_up.key, given_up.attempts, given_up.done_us) == (RAISED_KEY, 3, outbox.now_us)
+    assert given_up.last_error is not None and "HTTP 500" in given_up.last_error
 
-    [second] = notify.deliver([RAISED])
-    assert (second.outcome, second.attempts) == ("sent", 1)
-    assert len(receiver.bodies) == 1
-    assert [(a.attempt, a.ok) for a in log.attempts] == [
-        (1, False),
-        (2, False),
-        (3, False),
-        (1, True),
+    assert outbox.later(3600).deliver(RAISED) == []  # given up is final: nothing is sent
+    assert receiver.bodies == [] and receiver.requests == 3
+    assert [(attempt, ok) for _, _, attempt, ok, _ in outbox.log()] == [
+        (1, False), (2, False), (3, False)
     ]
 
 
 def test_a_refusing_smtp_server_is_logged_and_the_webhook_still_delivers(
-    receiver: Receiver,
+    store: Store, receiver: Receiver
 ) -> None:
     port = free_port()  # nothing listens there: the connection is refused
-    log = MemoryDeliveryLog()
-    deliveries = dispatcher([smtp(port), WebhookNotifier(receiver.url)], log, NoSleep()).deliver(
-        [RAISED]
-    )
+    outbox = Outbox(store, [smtp(port), WebhookNotifier(receiver.url)])
+    deliveries = [d for seconds in (0, 1, 5) for d in outbox.later(seconds).deliver(RAISED)]
 
-    outcomes = {d.notifier: d.outcome for d in deliveries}
-    assert outcomes == {"email": "failed", "webhook": "sent"}
+    assert [(d.notifier, d.outcome) for d in deliveries] == [
+        ("email", "failed"), ("webhook", "sent"), ("email", "failed"), ("email", "gave_up")
+    ]
     assert len(receiver.bodies) == 1
-    failures = [a for a in log.attempts if a.notifier == "email"]
-    assert [(a.attempt, a.ok) for a in failures] == [(1, False), (2, False), (3, False)]
-    for attempt in failures:
-        assert attempt.error is not None
-        assert f"127.0.0.1:{port}" in attempt.error
-        assert "refused" in attempt.error.lower()
+    failures = [entry for entry in outbox.log() if entry[1] == "email"]
+    assert [(attempt, ok) for _, _, attempt, ok, _ in failures] == [
+        (1, False), (2, False), (3, False)
+    ]
+    for *_, error in failures:
+        assert error is not None
+        assert f"127.0.0.1:{port}" in error
+        assert "refused" in error.lower()
 
 
 def test_each_notifier_sends_only_its_levels(
-    receiver: Receiver, mailbox: tuple[Mailbox, int]
+    store: Store, receiver: Receiver, mailbox: tuple[Mailbox, int]
 ) -> None:
     box, port = mailbox
     settings = NotificationSettings.model_validate(
@@ -281,61 +320,70 @@ def test_each_notifier_sends_only_its_levels(
     )
     notifiers = build_notifiers(settings, TZ)
     attention = replace(RAISED, alarm_id=41, level="attention")
-    log = MemoryDeliveryLog()
-    deliveries = dispatcher(notifiers, log, NoSleep()).deliver([attention, RAISED, ESCALATED])
+    assert addressed(attention, notifiers) == []
+    assert addressed(RAISED, notifiers) == ["duty-room"]
+    assert addressed(ESCALATED, notifiers) == ["duty-room", "email"]
+    outbox = Outbox(store, notifiers)
+    assert outbox.keep(attention, RAISED, ESCALATED) == 3  # a filtered message is not kept
+    deliveries = outbox.deliver()
 
     assert [(d.key, d.notifier, d.outcome) for d in deliveries] == [
-        (f"41:raised:attention:{T0_US}", "duty-room", "filtered"),
-        (f"41:raised:attention:{T0_US}", "email", "filtered"),
         (RAISED_KEY, "duty-room", "sent"),
-        (RAISED_KEY, "email", "filtered"),
         (ESCALATED_KEY, "duty-room", "sent"),
         (ESCALATED_KEY, "email", "sent"),
     ]
     assert [body["level"] for body in receiver.bodies] == ["warning", "alarm"]
     assert [m["X-Shuian-Alarm"] for m in box.messages] == [ESCALATED_KEY]
-    assert len(log.attempts) == 3  # a filtered message is not an attempt
+    assert len(outbox.log()) == 3  # a filtered message is not an attempt
 
 
-def test_acknowledged_and_cleared_states_are_not_sent_by_default(receiver: Receiver) -> None:
+def test_acknowledged_and_cleared_states_are_not_sent_by_default(
+    store: Store, receiver: Receiver
+) -> None:
     acknowledged = replace(ESCALATED, state="acknowledged")
     cleared = replace(ESCALATED, state="cleared")
-    deliveries = dispatcher(
-        [WebhookNotifier(receiver.url)], MemoryDeliveryLog(), NoSleep()
-    ).deliver([acknowledged, cleared])
-    assert [d.outcome for d in deliveries] == ["filtered", "filtered"]
+    outbox = Outbox(store, [WebhookNotifier(receiver.url)])
+    assert outbox.keep(acknowledged, cleared) == 0
+    assert outbox.deliver() == []
     assert receiver.bodies == []
 
 
-def test_a_notifier_that_breaks_does_not_stop_the_others(receiver: Receiver) -> None:
+def test_a_notifier_that_breaks_does_not_stop_the_others(
+    store: Store, receiver: Receiver
+) -> None:
     class Broken(Notifier):
         def send(self, event: AlarmEvent) -> None:
-            raise RuntimeError("bug")
+            raise RuntimeError("bug\x00")
 
-    log = MemoryDeliveryLog()
-    notifiers: list[Notifier] = [Broken(name="broken"), WebhookNotifier(receiver.url)]
-    deliveries = Dispatcher(notifiers, log, attempts=1, sleep=NoSleep()).deliver([RAISED])
+    deliveries = Outbox(store, [Broken(name="broken"), WebhookNotifier(receiver.url)]).deliver(
+        RAISED
+    )
 
     assert [d.outcome for d in deliveries] == ["failed", "sent"]
-    assert deliveries[0].error == "unexpected RuntimeError in notifier 'broken': bug"
+    # kept as one printable line: a NUL would be refused by PostgreSQL and stall the message
+    assert deliveries[0].error == "unexpected RuntimeError in notifier 'broken': bug\\x00"
+    assert [e.last_error for e in store.outbox() if e.notifier == "broken"] == [
+        deliveries[0].error
+    ]
 
 
 def test_notifier_names_must_be_distinct(receiver: Receiver) -> None:
     with pytest.raises(ValueError, match="distinct.*'webhook'"):
-        Dispatcher(
-            [WebhookNotifier(receiver.url), WebhookNotifier(receiver.url)], MemoryDeliveryLog()
+        distinct_names([WebhookNotifier(receiver.url), WebhookNotifier(receiver.url)])
+    with pytest.raises(ValidationError, match="at most 64 characters"):
+        NotificationSettings.model_validate(
+            {"webhooks": [{"name": "d" * 65, "url": receiver.url}]}
         )
 
 
 # --- what the messages say ------------------------------------------------------------------
 
 
-def test_the_webhook_body_is_this_json(receiver: Receiver) -> None:
-    dispatcher(
-        [WebhookNotifier(receiver.url, headers={"X-Team": "dam-safety"})],
-        MemoryDeliveryLog(),
-        NoSleep(),
-    ).deliver([RAISED])
+def test_the_webhook_body_is_this_json(store: Store, receiver: Receiver) -> None:
+    # the event goes through the store's outbox (JSON) and comes back the same
+    Outbox(store, [WebhookNotifier(receiver.url, headers={"X-Team": "dam-safety"})]).deliver(
+        RAISED
+    )
 
     assert receiver.bodies == [
         {
@@ -369,10 +417,10 @@ def test_a_no_data_alarm_has_a_null_value() -> None:
 
 
 def test_the_email_says_synthetic_data_and_shows_the_site_time(
-    mailbox: tuple[Mailbox, int],
+    store: Store, mailbox: tuple[Mailbox, int]
 ) -> None:
     box, port = mailbox
-    dispatcher([smtp(port)], MemoryDeliveryLog(), NoSleep()).deliver([ESCALATED])
+    Outbox(store, [smtp(port)]).deliver(ESCALATED)
     [message] = box.messages
 
     assert "SYNTHETIC DATA" in message["Subject"]
@@ -412,7 +460,9 @@ def email_section(**overrides: Any) -> dict[str, Any]:
     }
 
 
-def test_the_smtp_password_comes_from_the_environment_variable_named_in_the_file() -> None:
+def test_the_smtp_password_comes_from_the_environment_variable_named_in_the_file(
+    store: Store,
+) -> None:
     box = Mailbox()
     logins: list[tuple[bytes, bytes]] = []
 
@@ -429,7 +479,7 @@ def test_the_smtp_password_comes_from_the_environment_variable_named_in_the_file
             email_section(port=port, username="shuian", password_env="SHUIAN_SMTP_PASSWORD")
         )
         [notifier] = build_notifiers(settings, TZ, environ={"SHUIAN_SMTP_PASSWORD": "pa55"})
-        [delivery] = dispatcher([notifier], MemoryDeliveryLog(), NoSleep()).deliver([RAISED])
+        [delivery] = Outbox(store, [notifier]).deliver(RAISED)
 
     assert delivery.outcome == "sent"
     assert logins == [(b"shuian", b"pa55")]

@@ -1,10 +1,11 @@
 """Notifications for alarms: a webhook and e-mail, once per alarm state, retried, logged.
 
-The alarm engine hands :class:`AlarmEvent` objects to a :class:`Dispatcher`, which sends each
-through every :class:`Notifier` that takes its level, skips what the :class:`DeliveryLog` says was
-sent (:func:`dedupe_key`), retries failures with a back-off and records every attempt. The site
-file's ``notifications:`` section (:class:`NotificationSettings`) says which notifiers exist
-(:func:`build_notifiers`).
+The analysis turns each alarm step into an :class:`AlarmEvent` and keeps one message per event
+and :class:`Notifier` that takes its level (:func:`addressed`) in the store's outbox, keyed by
+:func:`dedupe_key`; it never sends. A delivery loop (:mod:`shuian.services.outbox`) sends them
+(:func:`send_once`), tries failures again as a :class:`RetryPolicy` says, and logs every
+attempt. The site file's ``notifications:`` section (:class:`NotificationSettings`) says which
+notifiers exist (:func:`build_notifiers`).
 """
 
 from shuian.errors import NotificationError
@@ -16,11 +17,11 @@ from shuian.notify.channels import (
 )
 from shuian.notify.dispatch import (
     Delivery,
-    DeliveryAttempt,
-    DeliveryLog,
-    Dispatcher,
-    MemoryDeliveryLog,
     Outcome,
+    RetryPolicy,
+    addressed,
+    distinct_names,
+    send_once,
 )
 from shuian.notify.message import (
     LEVELS,
@@ -47,24 +48,24 @@ __all__ = [
     "NOTIFIED_STATES",
     "AlarmEvent",
     "Delivery",
-    "DeliveryAttempt",
-    "DeliveryLog",
-    "Dispatcher",
     "EmailSettings",
     "Level",
-    "MemoryDeliveryLog",
     "NotificationError",
     "NotificationSettings",
     "Notifier",
     "Outcome",
+    "RetryPolicy",
     "Rule",
     "SmtpNotifier",
     "State",
     "WebhookNotifier",
     "WebhookSettings",
+    "addressed",
     "build_notifiers",
     "dedupe_key",
+    "distinct_names",
     "email_message",
     "email_subject",
+    "send_once",
     "webhook_body",
 ]

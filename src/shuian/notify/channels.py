@@ -4,7 +4,7 @@ Every notifier derives from :class:`Notifier`: a ``name`` (unique among a site's
 delivery log keys on it), the ``levels`` and ``states`` it sends, and ``send(event)``, which
 either delivers the message or raises :class:`NotificationError` naming the notifier, the
 server and the cause. Transport errors (httpx, smtplib, socket, ssl) are translated here and
-never leave this module. Retries and de-duplication are the dispatcher's job, not a notifier's.
+never leave this module. Retries and de-duplication are the outbox's job, not a notifier's.
 """
 
 from __future__ import annotations

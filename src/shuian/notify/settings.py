@@ -40,6 +40,7 @@ from shuian.notify.channels import (
 from shuian.notify.message import Level
 
 _NAME = r"^[A-Za-z0-9_.-]+$"
+_NAME_MAX = 64  # the outbox and the deliveries log keep the name in 64 characters
 _ADDRESS = r"^[^@\s<>,]+@[^@\s<>,]+$"
 _DEFAULT_LEVELS: tuple[Level, ...] = ("warning", "alarm")
 
@@ -51,7 +52,9 @@ class _Strict(BaseModel):
 class WebhookSettings(_Strict):
     """One webhook: an HTTP(S) URL that receives each alarm as a JSON POST."""
 
-    name: str = Field(pattern=_NAME, description="unique among the site's notifiers")
+    name: str = Field(
+        pattern=_NAME, max_length=_NAME_MAX, description="unique among the site's notifiers"
+    )
     url: str = Field(pattern=r"^https?://\S+$", description="http:// or https:// URL")
     levels: tuple[Level, ...] = Field(default=_DEFAULT_LEVELS, min_length=1)
     headers: dict[str, str] = Field(default_factory=dict, description="extra request headers")
@@ -61,7 +64,7 @@ class WebhookSettings(_Strict):
 class EmailSettings(_Strict):
     """E-mail over SMTP to a list of recipients."""
 
-    name: str = Field(default="email", pattern=_NAME)
+    name: str = Field(default="email", pattern=_NAME, max_length=_NAME_MAX)
     host: str = Field(min_length=1)
     port: int = Field(default=25, ge=1, le=65535)
     sender: str = Field(pattern=_ADDRESS)

@@ -4,8 +4,9 @@
 (how far the alarm rules have seen it), with just enough earlier readings as context for the
 checks and the persistence rules. Whatever the number of channels, it reads the store with one
 query for the readings (the level and temperature channels included), one for models, one for
-flags, one for open alarms and the marks, and writes flags and marks in one statement each;
-only alarm lifecycle steps (rare) are written one by one.
+flags, one for open alarms and the marks, and writes flags, marks and the notifications to send
+(to the outbox, never sent here) in one statement each; only alarm lifecycle steps (rare) are
+written one by one.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from shuian.alarms.levels import (
 from shuian.checks import check_tail, exclusion_mask
 from shuian.errors import InvalidRequestError, NotFoundError
 from shuian.models import hst
-from shuian.notify import AlarmEvent, Dispatcher, build_notifiers
+from shuian.notify import AlarmEvent, Notifier, build_notifiers
 from shuian.readings import US_PER_S
+from shuian.services.outbox import queue_notifications
 from shuian.services.reservoir import level_jump_limit
 from shuian.site import Channel
 from shuian.site.analysis import Band, Checks, ModelSpec, Thresholds
@@ -143,6 +145,7 @@ class EvaluationReport:
     readings: int = 0
     flags: Counter[str] = field(default_factory=Counter)
     steps: list[AlarmStep] = field(default_factory=list)
+    #: Messages kept in the outbox for raised and escalated alarms (sent later, not here).
     notifications: int = 0
 
     def merge(self, other: EvaluationReport) -> None:
@@ -189,10 +192,9 @@ class Analyzer:
             if site.analysis.reference_date is None
             else int(pd.Timestamp(site.analysis.reference_date, tz="UTC").value // 1000)
         )
-        self.dispatcher = (
-            None
-            if site.notifications is None
-            else Dispatcher(build_notifiers(site.notifications, self.timezone), store)
+        self.notifiers: list[Notifier] = (
+            [] if site.notifications is None
+            else build_notifiers(site.notifications, self.timezone)
         )
 
     def _month_days(self, times_us: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -284,8 +286,11 @@ class Analyzer:
     ) -> EvaluationReport:
         """Judge every reading not judged yet: flags, thresholds, rate, model envelope, no data.
 
-        Raises, escalates and clears alarms, and sends notifications for raised and escalated
-        ones when ``notify`` and the site file has ``notifications``.
+        Raises, escalates and clears alarms. When ``notify`` and the site file has
+        ``notifications``, the messages raised and escalated alarms call for are kept in the
+        outbox (``notifications`` in the report counts them); nothing is sent here: a delivery
+        runner sends them (:mod:`shuian.services.outbox`), so a dead receiver never holds an
+        evaluation, nor the ingest that runs it.
         """
         ids = [i for i in (channel_ids or self.plans) if i in self.plans]
         report = EvaluationReport()
@@ -345,10 +350,9 @@ class Analyzer:
             report.steps.append(step)
             if alarm_id and step.kind in ("raised", "escalated"):
                 events.append(self._event(alarm_id, plan, step))
+        if notify and self.notifiers and events:
+            report.notifications = queue_notifications(self.store, events, self.notifiers)
         self.store.mark_evaluated(new_marks)
-        if notify and self.dispatcher is not None and events:
-            deliveries = self.dispatcher.deliver(events)
-            report.notifications = sum(d.outcome == "sent" for d in deliveries)
         return report
 
     def _rules(

@@ -1,7 +1,7 @@
 """Storage of analysis results.
 
 Flags (with their history), model versions, alarms (with their lifecycle), how far each channel
-has been judged, and the notification delivery log.
+has been judged, and the notifications' outbox and delivery log.
 
 Plain SQLAlchemy Core shared by both backends; every bulk write is one statement.
 """
@@ -9,7 +9,8 @@ Plain SQLAlchemy Core shared by both backends; every bulk write is one statement
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ from shuian.errors import InvalidRequestError, NotFoundError
 from shuian.store import schema
 
 SYSTEM_ACTOR = "shuian"
+#: Messages kept per INSERT statement (12 values each, well inside SQLite's 32,766).
+_OUTBOX_ROWS_PER_STATEMENT = 500
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,42 @@ class StoredAlarm:
 
 
 @dataclass(frozen=True)
+class OutboxMessage:
+    """A message to send: one alarm event through one notifier.
+
+    ``event`` holds the :class:`~shuian.notify.AlarmEvent`'s fields (JSON-able); ``key`` is its
+    dedupe key. The outbox keeps a message once per key and notifier.
+    """
+
+    key: str
+    notifier: str
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A message of the outbox and where its delivery stands (times in µs since 1970 UTC).
+
+    ``state`` is ``pending`` (to send at ``next_try_us``), ``sent`` or ``gave_up`` (``last_error``
+    says why); ``claimed_by`` is the runner holding it until ``lease_until_us``, or the last that
+    tried it.
+    """
+
+    id: int
+    key: str
+    notifier: str
+    event: dict[str, Any]
+    state: str
+    attempts: int
+    next_try_us: int
+    claimed_by: str | None
+    lease_until_us: int | None
+    last_error: str | None
+    created_us: int
+    done_us: int | None
+
+
+@dataclass(frozen=True)
 class AlarmEventRow:
     """One step of an alarm's history."""
 
@@ -104,6 +143,7 @@ class AnalysisTables:
     """The analysis part of :class:`~shuian.store.Store` (mixed into it)."""
 
     engine: sa.Engine
+    _translate: Callable[[], AbstractContextManager[None]]  # Store's: driver errors translated
 
     def _insert(self, table: sa.Table) -> Any:
         if self.engine.dialect.name == "postgresql":
@@ -421,31 +461,162 @@ class AnalysisTables:
         with self.engine.connect() as conn:
             return int(conn.scalar(sa.select(sa.func.max(schema.alarm_events.c.id))) or 0)
 
-    # -- deliveries (the DeliveryLog of shuian.notify) ------------------------------------------
+    # -- notifications: the outbox and the deliveries log ------------------------------------
+
+    def enqueue_outbox(self, messages: Sequence[OutboxMessage], *, now_us: int) -> int:
+        """Keep messages to send, due at once; return how many are new.
+
+        A message already kept (same key and notifier) is not kept again. One statement per
+        500 messages.
+        """
+        if not messages:
+            return 0
+        with self._translate(), self.engine.begin() as conn:
+            return self._enqueue_outbox(conn, messages, now_us=now_us)
+
+    def _enqueue_outbox(
+        self, conn: sa.Connection, messages: Sequence[OutboxMessage], *, now_us: int
+    ) -> int:
+        """:meth:`enqueue_outbox` inside a transaction already open on ``conn``."""
+        rows = [
+            {"key": m.key, "notifier": m.notifier, "event": m.event, "state": "pending",
+             "attempts": 0, "next_try_us": now_us, "created_us": now_us}
+            for m in messages
+        ]
+        new = 0
+        for first in range(0, len(rows), _OUTBOX_ROWS_PER_STATEMENT):
+            part = rows[first:first + _OUTBOX_ROWS_PER_STATEMENT]
+            statement = (
+                self._insert(schema.outbox).values(part)
+                .on_conflict_do_nothing(index_elements=["key", "notifier"])
+                .returning(schema.outbox.c.id)
+            )
+            new += len(conn.execute(statement).all())
+        return new
+
+    def claim_outbox(
+        self, runner: str, *, now_us: int, lease_us: int, limit: int
+    ) -> list[OutboxEntry]:
+        """Claim up to ``limit`` due messages for ``runner`` until ``now_us + lease_us``.
+
+        Due: pending, its next try reached, held by no one (or its holder's lease is over: the
+        holder died). One atomic statement, so two runners never claim the same message; on
+        PostgreSQL a runner skips the rows another is claiming (``FOR UPDATE SKIP LOCKED``).
+        Oldest due first. A store with nothing due is only read (no write lock on SQLite).
+        """
+        o = schema.outbox
+        due = (
+            (o.c.state == "pending")
+            & (o.c.next_try_us <= now_us)
+            & (o.c.lease_until_us.is_(None) | (o.c.lease_until_us < now_us))
+        )
+        pick = sa.select(o.c.id).where(due).order_by(o.c.next_try_us, o.c.id).limit(limit)
+        with self._translate():
+            with self.engine.connect() as conn:
+                if conn.scalar(pick.limit(1)) is None:
+                    return []
+            if self.engine.dialect.name == "postgresql":
+                pick = pick.with_for_update(skip_locked=True)
+            claim = (
+                sa.update(o)
+                .where(o.c.id.in_(pick), due)
+                .values(claimed_by=runner, lease_until_us=now_us + lease_us)
+                .returning(*o.c)
+            )
+            with self.engine.begin() as conn:
+                rows = conn.execute(claim).all()
+        return sorted((OutboxEntry(*row) for row in rows), key=lambda e: (e.next_try_us, e.id))
+
+    def hold_outbox(self, entry_id: int, runner: str, *, now_us: int, lease_us: int) -> bool:
+        """Renew ``runner``'s lease on a message it is about to send (to ``now_us + lease_us``).
+
+        False when the runner no longer holds it (its lease ran out: another may have it now);
+        then it must not be sent.
+        """
+        o = schema.outbox
+        with self._translate(), self.engine.begin() as conn:
+            held = conn.execute(
+                sa.update(o)
+                .where(o.c.id == entry_id, o.c.claimed_by == runner, o.c.state == "pending",
+                       o.c.lease_until_us >= now_us)
+                .values(lease_until_us=now_us + lease_us)
+            )
+        return bool(held.rowcount)
+
+    def finish_outbox(
+        self,
+        entry: OutboxEntry,
+        runner: str,
+        *,
+        error: str | None,
+        time_us: int,
+        next_try_us: int | None,
+    ) -> bool:
+        """Keep the result of one attempt to send ``entry``, and log the attempt.
+
+        Sent when ``error`` is None; else tried again at ``next_try_us``, or given up (the
+        error kept as its reason) when that is None. The attempt goes to the deliveries log in
+        the same transaction. False when ``runner`` no longer held the message (the outbox row
+        is then left to its new holder; the attempt is logged all the same).
+        """
+        o = schema.outbox
+        attempt = entry.attempts + 1
+        changes: dict[str, Any] = {"attempts": attempt, "lease_until_us": None,
+                                   "last_error": error}
+        if error is None:
+            changes |= {"state": "sent", "done_us": time_us}
+        elif next_try_us is None:
+            changes |= {"state": "gave_up", "done_us": time_us}
+        else:
+            changes["next_try_us"] = next_try_us
+        with self._translate(), self.engine.begin() as conn:
+            updated = conn.execute(
+                sa.update(o)
+                .where(o.c.id == entry.id, o.c.claimed_by == runner, o.c.state == "pending")
+                .values(changes)
+            )
+            conn.execute(schema.deliveries.insert().values(
+                key=entry.key, notifier=entry.notifier, attempt=attempt, ok=error is None,
+                error=error, time_us=time_us))
+        return bool(updated.rowcount)
+
+    def postpone_outbox(self, entry_ids: Sequence[int], runner: str, *, next_try_us: int) -> None:
+        """Let go of messages ``runner`` holds without trying them: due again at ``next_try_us``."""
+        if not entry_ids:
+            return
+        o = schema.outbox
+        with self._translate(), self.engine.begin() as conn:
+            conn.execute(
+                sa.update(o)
+                .where(o.c.id.in_(list(entry_ids)), o.c.claimed_by == runner,
+                       o.c.state == "pending")
+                .values(lease_until_us=None, next_try_us=next_try_us)
+            )
+
+    def outbox(self, *, state: str | None = None, limit: int = 200) -> list[OutboxEntry]:
+        """Messages of the outbox, newest first; ``state`` (pending, sent, gave_up) filters them."""
+        o = schema.outbox
+        query = sa.select(*o.c)
+        if state is not None:
+            query = query.where(o.c.state == state)
+        with self._translate(), self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(o.c.id.desc()).limit(limit)).all()
+        return [OutboxEntry(*row) for row in rows]
 
     def delivered(self, key: str, notifier: str) -> bool:
         """Whether a message with this key went out through this notifier successfully."""
         d = schema.deliveries
-        with self.engine.connect() as conn:
+        with self._translate(), self.engine.connect() as conn:
             found = conn.scalar(
                 sa.select(sa.func.count()).select_from(d).where(
                     d.c.key == key, d.c.notifier == notifier, d.c.ok.is_(True))
             )
         return bool(found)
 
-    def record(
-        self, key: str, notifier: str, attempt: int, ok: bool, error: str | None, time_us: int
-    ) -> None:
-        """Keep one delivery attempt."""
-        with self.engine.begin() as conn:
-            conn.execute(schema.deliveries.insert().values(
-                key=key, notifier=notifier, attempt=attempt, ok=ok, error=error,
-                time_us=time_us))
-
     def delivery_log(self, *, limit: int = 200) -> list[dict[str, Any]]:
         """Delivery attempts, newest first."""
         d = schema.deliveries
-        with self.engine.connect() as conn:
+        with self._translate(), self.engine.connect() as conn:
             rows = conn.execute(sa.select(*d.c).order_by(d.c.id.desc()).limit(limit)).mappings()
             return [dict(row) for row in rows]
 

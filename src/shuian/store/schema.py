@@ -220,3 +220,25 @@ audit_log = sa.Table(
     sa.Column("target", sa.Text, nullable=False),  # e.g. alarm 12
     sa.Column("detail", sa.JSON, nullable=False),
 )
+
+# -- the notification outbox (migration 0006) -------------------------------------------------
+
+#: One message to send: an alarm event through one notifier, and where its delivery stands.
+#: Index outbox_due (state, next_try_us): see migration 0006.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", WIDE_ID, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(128), nullable=False),  # the event's dedupe key
+    sa.Column("notifier", sa.String(64), nullable=False),
+    sa.Column("event", sa.JSON, nullable=False),  # the AlarmEvent's fields
+    sa.Column("state", sa.String(16), nullable=False),  # pending | sent | gave_up
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_try_us", sa.BigInteger, nullable=False),
+    sa.Column("claimed_by", sa.String(64)),  # the runner that holds it, or last tried it
+    sa.Column("lease_until_us", sa.BigInteger),  # held until then; NULL: not held
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("done_us", sa.BigInteger),  # when it was sent or given up
+    sa.UniqueConstraint("key", "notifier"),
+)
