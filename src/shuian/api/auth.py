@@ -2,8 +2,8 @@
 
 A request authenticates with one of:
 
-- the ``shuian_session`` cookie set by ``POST /api/auth/login`` (HttpOnly, SameSite=Strict:
-  the dashboard);
+- the ``shuian_session`` cookie set by ``POST /api/auth/login`` (HttpOnly, SameSite=Strict,
+  Path=/, Secure over https: the dashboard, which keeps no token in its own storage);
 - ``Authorization: Bearer TOKEN`` with the token the login answered (scripts, tests);
 - ``X-API-Key: KEY`` with a key made by an admin (devices and scripts; scopes, no role).
 
@@ -13,17 +13,33 @@ Every write endpoint declares what it needs with one of the typed dependencies b
 the role or the key's scopes are not enough. Reads (GET) are open unless
 ``SHUIAN_REQUIRE_LOGIN_FOR_READS`` is set: then :func:`reads_allowed` asks for a viewer (or a
 key with scope ``read``) on every read but ``/api/health``.
+
+Who the client is (the address the login limit counts, whether it came over https) is the
+socket's peer unless that peer is one of ``AuthSettings.trusted_proxies``: then
+``X-Forwarded-For`` and ``X-Forwarded-Proto`` say (:func:`forwarded_client`). Serve the app
+with uvicorn's ``proxy_headers`` off (``shuian serve`` does; ``uvicorn --no-proxy-headers``),
+so that the app, not the server, decides whom to believe.
 """
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from shuian.api.deps import StoreDep
 from shuian.errors import AuthenticationError
-from shuian.services.accounts import Accounts, AuthSettings, Principal, Role, Scope, require
+from shuian.services.accounts import (
+    Accounts,
+    AuthSettings,
+    IPNetwork,
+    Principal,
+    Role,
+    Scope,
+    require,
+)
 
 __all__ = [
     "SESSION_COOKIE",
@@ -34,8 +50,11 @@ __all__ = [
     "OperatorDep",
     "PrincipalDep",
     "UserDep",
+    "client_address",
+    "forwarded_client",
     "get_accounts",
     "get_principal",
+    "is_https",
     "reads_allowed",
     "session_token",
 ]
@@ -69,6 +88,84 @@ def get_accounts(request: Request, store: StoreDep) -> Accounts:
 
 
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address in ``text`` (``1.2.3.4``, ``1.2.3.4:80``, ``[::1]:80``), or None."""
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:  # an IPv4 address with its port
+        text = text.partition(":")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _trusted(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None, trusted: Sequence[IPNetwork]
+) -> bool:
+    return address is not None and any(address in network for network in trusted)
+
+
+def forwarded_client(peer: str, forwarded_for: Sequence[str], trusted: Sequence[IPNetwork]) -> str:
+    """The client's address: the peer's, or behind trusted proxies the one they name.
+
+    Each proxy appends the address it was connected from to ``X-Forwarded-For``; what a client
+    wrote there itself is to the left. So the client is the right-most address that is not a
+    trusted proxy, read only when the peer is one. When every address is a proxy, the left-most
+    is the client; an entry that is not an address ends the chain at the proxy that passed it.
+
+    Parameters
+    ----------
+    peer : str
+        The socket's peer address (``request.client.host``).
+    forwarded_for : sequence of str
+        The ``X-Forwarded-For`` headers, in the order received (comma-separated addresses).
+    trusted : sequence of IPv4Network or IPv6Network
+        The proxies to believe.
+
+    Returns
+    -------
+    str
+        The client's address; ``peer`` as given when the peer is not a trusted proxy.
+    """
+    nearest = _address(peer)
+    if nearest is None or not _trusted(nearest, trusted):
+        return peer
+    hops = [hop for header in forwarded_for for hop in header.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        address = _address(hop)
+        if address is None:
+            break
+        nearest = address
+        if not _trusted(address, trusted):
+            break
+    return str(nearest)
+
+
+def _peer(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
+def client_address(request: Request) -> str:
+    """The address of a request's client, as the login limit counts it (see the module)."""
+    return forwarded_client(_peer(request), request.headers.getlist("x-forwarded-for"),
+                            get_settings(request).trusted_proxies)
+
+
+def is_https(request: Request) -> bool:
+    """Whether the client reached us over https (directly, or as a trusted proxy says)."""
+    if request.url.scheme == "https":
+        return True
+    if not _trusted(_address(_peer(request)), get_settings(request).trusted_proxies):
+        return False
+    said = request.headers.get("x-forwarded-proto", "").rpartition(",")[2]
+    return said.strip().lower() == "https"
 
 
 def session_token(request: Request) -> str | None:

@@ -19,7 +19,12 @@ stolen token is good for at most that long). Failed logins are counted per user 
 client address in the store, so the limit holds across workers and restarts: after
 ``max_failures`` (5) within ``failure_window`` (5 minutes) the next attempt is refused with
 :class:`~shuian.errors.TooManyAttemptsError` (HTTP 429) until the oldest failure is out of the
-window, even with the right password.
+window, even with the right password. Each attempt is kept (and counted) before its password
+is checked, in one transaction serialised per user and address, so that attempts arriving all
+at once cannot all pass; a good password forgets the attempts up to its own, a refused attempt
+is not kept (it does not extend the lock). The client address is the socket's peer, or, behind
+a proxy listed in ``trusted_proxies``, the address the proxies name (see
+:func:`shuian.api.auth.forwarded_client`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import hashlib
+import ipaddress
 import math
 import os
 import re
@@ -52,16 +58,20 @@ __all__ = [
     "SCOPES",
     "Accounts",
     "AuthSettings",
+    "IPNetwork",
     "LoginSession",
     "Principal",
     "Role",
     "Scope",
     "cli_actor",
     "hash_secret",
+    "networks",
     "new_password",
     "require",
 ]
 
+#: An IP network (an address is a network of one).
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Role = Literal["viewer", "operator", "engineer", "admin"]
 Scope = Literal["ingest", "read"]
 #: The roles, lowest first.
@@ -104,6 +114,29 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def networks(entries: Iterable[str], *, source: str = "trusted_proxies") -> tuple[IPNetwork, ...]:
+    """IP networks from addresses (``127.0.0.1``, ``::1``) and networks (``10.0.0.0/8``).
+
+    Empty entries are skipped. An address is a network of one address.
+
+    Raises
+    ------
+    InvalidRequestError
+        Naming ``source`` and the first entry that is neither.
+    """
+    found: list[IPNetwork] = []
+    for entry in (e.strip() for e in entries):
+        if not entry:
+            continue
+        try:
+            found.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise InvalidRequestError(
+                f"{source}: {entry[:80]!r} is not an IP address or network (such as 10.0.0.0/8)"
+            ) from None
+    return tuple(found)
+
+
 def _env_flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -123,6 +156,11 @@ class AuthSettings:
         Failed logins of a user from one address allowed within ``failure_window``.
     failure_window : datetime.timedelta
         The window of the login rate limit.
+    trusted_proxies : tuple of IPv4Network or IPv6Network
+        The reverse proxies whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed
+        (``SHUIAN_TRUSTED_PROXIES``: addresses or networks, by commas or spaces; made with
+        :func:`networks`). Default none: the client is the socket's peer, whatever a request's
+        headers say, so that a new header cannot dodge the login limit.
     clock : callable
         The time now (UTC); tests give their own.
     """
@@ -131,11 +169,21 @@ class AuthSettings:
     require_login_for_reads: bool = False
     max_failures: int = 5
     failure_window: dt.timedelta = dt.timedelta(minutes=5)
+    trusted_proxies: tuple[IPNetwork, ...] = ()
     clock: Callable[[], dt.datetime] = field(default=_now, compare=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AuthSettings:
-        """Settings from ``SHUIAN_SESSION_HOURS`` and ``SHUIAN_REQUIRE_LOGIN_FOR_READS``."""
+        """Settings from the environment (``SHUIAN_`` variables).
+
+        ``SHUIAN_SESSION_HOURS``, ``SHUIAN_REQUIRE_LOGIN_FOR_READS`` and
+        ``SHUIAN_TRUSTED_PROXIES``; the others keep their defaults.
+
+        Raises
+        ------
+        InvalidRequestError
+            When a variable's value is not what it should be (named with the value).
+        """
         env = os.environ if env is None else env
         hours_text = env.get("SHUIAN_SESSION_HOURS", "12")
         try:
@@ -149,6 +197,10 @@ class AuthSettings:
         return cls(
             session_lifetime=dt.timedelta(hours=hours),
             require_login_for_reads=_env_flag(env, "SHUIAN_REQUIRE_LOGIN_FOR_READS"),
+            trusted_proxies=networks(
+                re.split(r"[\s,]+", env.get("SHUIAN_TRUSTED_PROXIES", "").strip()),
+                source="SHUIAN_TRUSTED_PROXIES",
+            ),
         )
 
 
@@ -276,11 +328,12 @@ class Accounts:
         """
         s = self.settings
         now = s.clock()
-        failures = self.store.login_failures(
-            username=username, client=client, after=now - s.failure_window
+        attempt, earlier = self.store.record_login_attempt(
+            username=username, client=client, now=now, window=s.failure_window,
+            limit=s.max_failures,
         )
-        if len(failures) >= s.max_failures:
-            free_at = failures[len(failures) - s.max_failures] + s.failure_window
+        if attempt is None:
+            free_at = earlier[len(earlier) - s.max_failures] + s.failure_window
             wait = max(1, math.ceil((free_at - now).total_seconds()))
             raise TooManyAttemptsError(
                 f"too many failed logins for {username!r}: try again in {wait} s",
@@ -292,11 +345,9 @@ class Accounts:
             ok = user is not None and not user.disabled
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             ok = False
-        if not ok or user is None:
-            self.store.record_login_failure(username=username, client=client, now=now,
-                                            keep=s.failure_window)
+        if not ok or user is None:  # the attempt stays kept: it is a failure
             raise AuthenticationError("wrong user name or password, or the user is disabled")
-        self.store.clear_login_failures(username=username, client=client)
+        self.store.forget_login_failures(username=username, client=client, through=attempt)
         if _hasher.check_needs_rehash(user.password_hash):
             self.store.update_user(username, password_hash=_hasher.hash(password))
         token = secrets.token_urlsafe(32)

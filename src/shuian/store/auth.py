@@ -1,4 +1,4 @@
-"""Storage of users, login sessions, API keys, failed logins and the audit log.
+"""Storage of users, login sessions, API keys, login attempts and the audit log.
 
 Secrets are never kept: passwords as argon2id hashes, session tokens and API keys as the
 SHA-256 of the token (they are random, 256 bits, so a fast hash is enough). Hashing is done by
@@ -11,6 +11,7 @@ all UTC, and :func:`_utc` says so.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +62,12 @@ class AuditEntry:
 def _utc(moment: dt.datetime) -> dt.datetime:
     """A stored time with its zone (SQLite keeps UTC times without one)."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _lock_key(username: str, client: str) -> int:
+    """A signed 64-bit number for a user and client: the key of PostgreSQL's advisory lock."""
+    digest = hashlib.sha256(f"login\0{username}\0{client}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _user(row: Sequence[Any]) -> StoredUser:
@@ -225,36 +232,63 @@ class AuthTables:
                 raise NotFoundError(f"no API key {key_id}; GET /api/api-keys lists the keys")
         return self._api_key(k.c.id == key_id)
 
-    # -- failed logins (the login rate limit) ----------------------------------------------
+    # -- login attempts (the login rate limit) ---------------------------------------------
 
-    def record_login_failure(
-        self, *, username: str, client: str, now: dt.datetime, keep: dt.timedelta
-    ) -> None:
-        """Keep a failed login; forget the failures older than ``keep``."""
+    def record_login_attempt(
+        self, *, username: str, client: str, now: dt.datetime, window: dt.timedelta, limit: int
+    ) -> tuple[int | None, list[dt.datetime]]:
+        """Keep a login attempt of a user from a client, unless ``limit`` are in the window.
+
+        The attempt is kept before its password is checked, and stays as a failure unless
+        :meth:`forget_login_failures` removes it after a good password. Deciding and keeping is
+        one transaction serialised per user and client (PostgreSQL: an advisory lock; SQLite:
+        the one writer), so that attempts arriving all at once, from any number of threads or
+        processes, cannot all pass: at most ``limit`` are kept within ``window``.
+
+        Parameters
+        ----------
+        username, client : str
+            The user name tried and the client's address (both cut to the column's 64).
+        now : datetime.datetime
+            The time of the attempt (UTC).
+        window : datetime.timedelta
+            How far back attempts count; older ones are forgotten here too.
+        limit : int
+            The attempts allowed within ``window``.
+
+        Returns
+        -------
+        tuple of (int or None, list of datetime.datetime)
+            The kept attempt's id (None when refused: nothing was kept), and the times of the
+            attempts in the window before this one, oldest first.
+        """
         f = schema.login_failures
+        username, client = username[:64], client[:64]
+        mine = (f.c.username == username) & (f.c.client == client)
+        old = (sa.select(f.c.id).where(f.c.at < now - window).limit(1000)
+               .with_for_update(skip_locked=True))  # nobody waits on another's clean-up
         with self.engine.begin() as conn:
-            conn.execute(f.delete().where(f.c.at < now - keep))
-            conn.execute(f.insert().values(username=username[:64], client=client[:64], at=now))
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(username, client))))
+            conn.execute(f.delete().where(f.c.id.in_(old)))  # on SQLite: takes the write lock
+            earlier = [_utc(at) for at in conn.scalars(
+                sa.select(f.c.at).where(mine, f.c.at > now - window).order_by(f.c.at, f.c.id)
+            )]
+            if len(earlier) >= limit:
+                return None, earlier
+            attempt = conn.execute(f.insert().values(username=username, client=client, at=now)
+                                   ).inserted_primary_key[0]  # type: ignore[index]
+        return int(attempt), earlier
 
-    def login_failures(
-        self, *, username: str, client: str, after: dt.datetime
-    ) -> list[dt.datetime]:
-        """Times of the failed logins of a user from a client after ``after``, oldest first."""
-        f = schema.login_failures
-        with self.engine.connect() as conn:
-            rows = conn.scalars(
-                sa.select(f.c.at).where(f.c.username == username[:64],
-                                        f.c.client == client[:64], f.c.at > after)
-                .order_by(f.c.at)
-            ).all()
-        return [_utc(at) for at in rows]
+    def forget_login_failures(self, *, username: str, client: str, through: int) -> None:
+        """Forget a user's attempts from a client up to attempt ``through`` (a good password).
 
-    def clear_login_failures(self, *, username: str, client: str) -> None:
-        """Forget a user's failed logins from a client (after a successful login)."""
+        Attempts made after it (still being checked, from the same address) stay counted.
+        """
         f = schema.login_failures
         with self.engine.begin() as conn:
             conn.execute(f.delete().where(f.c.username == username[:64],
-                                          f.c.client == client[:64]))
+                                          f.c.client == client[:64], f.c.id <= through))
 
     # -- audit log --------------------------------------------------------------------------
 
