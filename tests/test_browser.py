@@ -315,6 +315,54 @@ def test_the_phone_layout_has_summary_alarms_and_the_manual_form(
     assert rejected == []
 
 
+def _session_cookies(page: Page) -> list[Any]:
+    return [c for c in page.context.cookies() if c["name"] == "shuian_session"]
+
+
+def _write_status(page: Page) -> int:
+    """POST an empty batch of readings from the page, with what the browser sends by itself."""
+    status: int = page.evaluate("""() => fetch("/api/readings", {
+        method: "POST", headers: {"Content-Type": "application/json"},
+        body: JSON.stringify({readings: []}),
+    }).then((r) => r.status)""")
+    return status
+
+
+def test_the_page_signs_in_with_the_cookie_only_and_signs_out(tab: Tab, server: Server) -> None:
+    page = tab.page
+    _ready(page)
+    expect(page.locator("#account")).to_be_hidden()
+    page.evaluate("""() => { window.written = import("/static/api.js")
+        .then((api) => api.postJSON("/api/readings", {readings: []})); }""")
+    _login_if_asked(page, server)  # the write answered 401: the page asks to sign in
+    assert page.evaluate("window.written")["accepted"] == 0
+    expect(page.locator("#account-name")).to_have_text("admin")
+
+    (cookie,) = _session_cookies(page)
+    assert cookie["httpOnly"] and cookie["sameSite"] in {"Lax", "Strict"}
+    assert cookie["path"] == "/" and not cookie["secure"]  # plain http here
+    assert page.evaluate("document.cookie") == ""  # no script can read it
+    kept = page.evaluate("""() => JSON.stringify([{...localStorage}, {...sessionStorage}])""")
+    assert cookie["value"] not in kept and "token" not in kept.lower(), kept
+    assert _write_status(page) == 200  # the cookie alone authenticates
+
+    page.locator("#lang").click()
+    expect(page.locator("#logout")).to_have_text("退出登录")
+    page.locator("#lang").click()
+    expect(page.locator("#logout")).to_have_text("Sign out")
+    page.locator("#logout").click()
+    expect(page.locator("#account")).to_be_hidden()
+    assert _session_cookies(page) == []
+    assert _write_status(page) == 401
+    ended = httpx.get(server.url + "/api/auth/me",
+                      headers={"Authorization": f"Bearer {cookie['value']}"})
+    assert ended.status_code == 401  # ended on the server, not only forgotten by the browser
+    page.reload()
+    expect(page.locator("body[data-ready=true]")).to_be_attached()
+    expect(page.locator("#account")).to_be_hidden()
+    assert [e for e in tab.errors if "401" not in e] == []
+
+
 def test_the_language_switch_changes_the_labels_and_is_remembered(tab: Tab) -> None:
     page = tab.page
     _ready(page)

@@ -1,9 +1,13 @@
 // Talking to the API: JSON in and out, the chosen site, and signing in when a write answers 401.
+//
+// The session is the HttpOnly `shuian_session` cookie the login sets: the browser sends it, no
+// script can read it, and nothing secret is kept in localStorage or sessionStorage. Only the
+// signed-in user's name is kept there (USER_KEY), to show it in the header.
 
 import { t } from "./i18n.js";
 
-const TOKEN_KEY = "shuian.token";
 const USER_KEY = "shuian.user";
+localStorage.removeItem("shuian.token"); // a bearer token an older page kept: forget it
 
 /** The site chosen in the header (null: the server's only / default site). */
 let siteCode = null;
@@ -30,10 +34,7 @@ export class ApiError extends Error {
 }
 
 function headers(extra = {}) {
-  const out = { Accept: "application/json", ...extra };
-  const token = localStorage.getItem(TOKEN_KEY);
-  if (token) out.Authorization = `Bearer ${token}`;
-  return out;
+  return { Accept: "application/json", ...extra };
 }
 
 async function answer(response) {
@@ -47,7 +48,9 @@ async function answer(response) {
 
 /** GET JSON from the API (signing in first when the server wants it for reads too). */
 export async function getJSON(path, params) {
-  const send = async () => fetch(apiUrl(path, params), { headers: headers() });
+  const send = async () => fetch(apiUrl(path, params), {
+    headers: headers(), credentials: "same-origin",
+  });
   let response = await send();
   if (response.status === 401 && path !== "/openapi.json") {
     await login();
@@ -75,6 +78,32 @@ export async function postJSON(path, body, params) {
 /** The signed-in user's name, or null. */
 export function currentUser() {
   return localStorage.getItem(USER_KEY);
+}
+
+/** Ask the server whether the session still holds; the user's name, or null (and forgotten). */
+export async function checkSession() {
+  if (!currentUser()) return null; // nobody signed in here: do not ask (a 401 in the console)
+  const response = await fetch("/api/auth/me", {
+    headers: headers(), credentials: "same-origin",
+  }).catch(() => null);
+  if (response === null || response.status >= 500) return currentUser(); // server away: keep
+  const body = response.ok ? await response.json().catch(() => null) : null;
+  if (!body || body.kind !== "user") {
+    localStorage.removeItem(USER_KEY);
+    return null;
+  }
+  localStorage.setItem(USER_KEY, body.name);
+  return body.name;
+}
+
+/** Sign out: the server ends the session and clears the cookie; the name is forgotten here. */
+export async function logout() {
+  const response = await fetch("/api/auth/logout", {
+    method: "POST", headers: headers(), credentials: "same-origin",
+  });
+  if (!response.ok && response.status !== 401) await answer(response); // 401: ended already
+  localStorage.removeItem(USER_KEY);
+  document.dispatchEvent(new CustomEvent("shuian:logout"));
 }
 
 // ---- sign in ---------------------------------------------------------------------------------
@@ -115,10 +144,8 @@ export function login() {
           }),
           credentials: "same-origin",
         });
-        const body = await answer(response);
-        if (body && body.token) localStorage.setItem(TOKEN_KEY, body.token);
-        const user = (body && (body.username || (body.user && body.user.username) || body.user))
-          || data.get("username");
+        const body = await answer(response); // its token is not kept: the cookie is the session
+        const user = (body && body.username) || data.get("username");
         localStorage.setItem(USER_KEY, String(user));
         document.dispatchEvent(new CustomEvent("shuian:login", { detail: { user } }));
         finish(true, body);

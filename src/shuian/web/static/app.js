@@ -8,7 +8,9 @@
 //
 // Plain ES modules, no framework, nothing fetched from outside this server.
 
-import { getJSON, setSite as setApiSite } from "./api.js";
+import {
+  checkSession, currentUser, getJSON, logout, setSite as setApiSite,
+} from "./api.js";
 import { renderOverview, updateOverview } from "./dashboard.js";
 import { showHydrology } from "./hydrology.js";
 import { lang, onLangChange, setLang, t, translate } from "./i18n.js";
@@ -289,8 +291,24 @@ function wireHeader() {
     route();
   });
   document.addEventListener("shuian:login", (event) => {
+    showAccount(event.detail.user);
     showToast(t("login.signed_in", { user: event.detail.user }));
   });
+  document.addEventListener("shuian:logout", () => {
+    showAccount(null);
+    showToast(t("logout.done"));
+  });
+  document.getElementById("logout").addEventListener("click", () => {
+    logout().catch((error) => showProblem(t("logout.failed", { message: error.message })));
+  });
+  showAccount(currentUser());
+  checkSession().then(showAccount);
+}
+
+/** The signed-in user's name and the sign-out button in the header (hidden: nobody). */
+function showAccount(user) {
+  document.getElementById("account-name").textContent = user || "";
+  document.getElementById("account").hidden = !user;
 }
 
 // keep "no recent data" honest when nothing arrives: recolour every minute

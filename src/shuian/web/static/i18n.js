@@ -209,6 +209,10 @@ const DICTIONARY = {
     "login.cancel": "Cancel",
     "login.failed": "Sign-in failed: {message}",
     "login.signed_in": "signed in as {user}",
+    "account.signed_in": "Signed in",
+    "logout.button": "Sign out",
+    "logout.done": "signed out",
+    "logout.failed": "Sign-out failed: {message}",
 
     "error.load": "Could not load {what}: {message}",
     "footer.docs": "API documentation",
@@ -457,6 +461,10 @@ const DICTIONARY = {
     "login.cancel": "取消",
     "login.failed": "登录失败：{message}",
     "login.signed_in": "已登录：{user}",
+    "account.signed_in": "已登录",
+    "logout.button": "退出登录",
+    "logout.done": "已退出登录",
+    "logout.failed": "退出登录失败：{message}",
 
     "error.load": "无法加载{what}：{message}",
     "footer.docs": "API 文档",
