@@ -25,7 +25,7 @@ import yaml
 from pymodbus.client import ModbusTcpClient
 
 from conftest import SITE_FILE, TESTS, eventually
-from shuian.errors import SiteError, StoreError
+from shuian.errors import SiteError, StoreUnavailableError
 from shuian.readings import Rejection
 from shuian.services.ingest import Ingestor, IngestReport
 from shuian.site import parse_site
@@ -468,7 +468,7 @@ def test_readings_whose_ingest_fails_are_stored_exactly_once_at_a_later_poll(
         with lock:
             if len(failed) < 3:
                 failed.append(records)
-                raise StoreError("the database cannot be reached")
+                raise StoreUnavailableError("the database cannot be reached")
         return polling.ingest(records, source)
 
     polling.server.write(30, words("float32", 118.25))
@@ -494,7 +494,7 @@ def test_with_a_spool_polls_not_stored_outlive_the_poller(
     """The database is away, the listener stops (or dies): the next one stores those polls."""
 
     def database_down(records: list[dict[str, Any]], source: str) -> IngestReport:
-        raise StoreError("the database cannot be reached")
+        raise StoreUnavailableError("the database cannot be reached")
 
     spool = tmp_path / "spool" / "crest.jsonl"
     registers = [{"channel": "WL.level", "address": 30, "type": "float32"}]
@@ -520,7 +520,7 @@ def test_at_most_the_last_polls_wait_while_the_database_is_away(
     monkeypatch.setattr(modbus, "MAX_PENDING_POLLS", 3)
 
     def database_down(records: list[dict[str, Any]], source: str) -> IngestReport:
-        raise StoreError("the database cannot be reached")
+        raise StoreUnavailableError("the database cannot be reached")
 
     polling.server.write(30, words("float32", 118.25))
     poller = ModbusPoller(

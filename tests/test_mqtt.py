@@ -19,7 +19,7 @@ from paho.mqtt.enums import MQTTProtocolVersion
 
 from conftest import SITE_FILE, eventually, serve
 from shuian.api import create_app
-from shuian.errors import StoreError
+from shuian.errors import StoreUnavailableError
 from shuian.readings import Rejection
 from shuian.services.ingest import Ingestor, IngestReport
 from shuian.site import parse_site
@@ -195,7 +195,7 @@ def test_a_message_whose_ingest_fails_is_delivered_again_and_stored_once(mq: Set
     def ingest_failing_once(records: list[dict[str, Any]], source: str) -> IngestReport:
         calls.append(len(records))
         if len(calls) == 1:
-            raise StoreError("the database cannot be reached")
+            raise StoreUnavailableError("the database cannot be reached")
         return mq.ingest(records, source)
 
     source = mq.start(ingest_failing_once)
@@ -231,7 +231,7 @@ def test_a_message_that_fails_for_its_own_sake_is_kept_and_does_not_block_the_ot
 
 def test_an_unacknowledged_message_comes_to_the_restarted_source(mq: Setup) -> None:
     def database_down(records: list[dict[str, Any]], source: str) -> IngestReport:
-        raise StoreError("the database cannot be reached")
+        raise StoreUnavailableError("the database cannot be reached")
 
     first = mq.start(database_down, retry_delay=60)  # does not reconnect by itself
     send(f"{mq.prefix}/WL.level", reading(T0))
@@ -314,7 +314,7 @@ class Held:
             assert self.release.wait(10)
         elif self.fail:
             self.fail -= 1
-            raise StoreError("the database cannot be reached")
+            raise StoreUnavailableError("the database cannot be reached")
         return self.mq.ingest(records, source)
 
     def pile_up(self, *sends: tuple[str, list[Any]]) -> None:

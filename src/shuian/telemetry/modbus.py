@@ -16,15 +16,22 @@ Registers that follow each other in one table are read with one request of at mo
 :data:`MAX_BLOCK` registers (the Modbus limit for a read). A request answered with a Modbus
 exception (an address the logger does not define, say) is repeated register by register, so
 one bad register does not take its neighbours with it; a register that still fails, or holds no
-number (a float NaN), is kept as a rejection (source ``modbus:<name>``) naming the logger,
-table, address and the exception or value, and the other registers are stored.
+number (a float NaN or infinity), is kept as a rejection (source ``modbus:<name>``) naming the
+logger, table, address and the exception or value, and the other registers are stored. So is a
+block the logger answered with something that is not the answer to the request: bytes that are
+not a Modbus frame, another function code, or another number of registers (the first
+:data:`MAX_HEARD` bytes heard are kept, in hex). A register failing again for the same reason
+is kept once, not at every poll (``repeated_failures`` counts the repeats).
 
-A logger that cannot be reached is not a rejection: the status says so (``last_error``,
-``failures``) and the next poll connects again. A poll whose ingest fails (the database is
-away) stays in memory, up to :data:`MAX_PENDING_POLLS` polls, and is ingested before the next
-poll's readings, so nothing polled is lost while the database is away; each reading is keyed by
-(channel, time), so a retried poll is stored once. With ``spool`` (a file) each poll is also
-written to disk before the ingest, so polls outlive a restart of the process as well.
+A logger that cannot be reached, or answers nothing at all, is not a rejection: the status says
+so (``last_error``, ``failures``) and the next poll connects again. A poll whose ingest fails
+because the system is to blame (:func:`shuian.faults.blame`: the database is away) stays in
+memory, up to :data:`MAX_PENDING_POLLS` polls, and is ingested before the next poll's readings,
+so nothing polled is lost while the database is away; each reading is keyed by (channel, time),
+so a retried poll is stored once. With ``spool`` (a file) each poll is also written to disk
+before the ingest, so polls outlive a restart of the process as well. A poll whose ingest fails
+for its own sake is kept as one rejection (its readings as JSON, and the reason) and the poller
+goes on: no poll can hold up the ones after it.
 
 Examples
 --------
@@ -43,6 +50,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import math
 import threading
@@ -60,14 +68,16 @@ from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import ConnectionException, ModbusException
 from pymodbus.pdu import ModbusPDU
 
+from shuian.faults import Fault, blame, reason_of
 from shuian.readings import US_PER_S, Rejection
-from shuian.telemetry.mqtt import Ingest, Reject
+from shuian.telemetry.mqtt import MAX_REJECTED_TEXT, Ingest, Reject, keep
 from shuian.telemetry.spool import Spool
 from shuian.telemetry.status import SourceStatus
 from shuian.times import iso_utc
 
 __all__ = [
     "MAX_BLOCK",
+    "MAX_HEARD",
     "MAX_PENDING_POLLS",
     "Block",
     "DecodeError",
@@ -85,6 +95,12 @@ MAX_BLOCK = 125
 
 #: Polls kept in memory while their ingest fails; beyond this the oldest is dropped.
 MAX_PENDING_POLLS = 1000
+
+#: Bytes of an answer that is not a Modbus frame kept in its rejection.
+MAX_HEARD = 64
+
+#: The function code that reads each table.
+FUNCTION: dict[str, int] = {"holding": 3, "input": 4}
 
 RegisterType = Literal["int16", "uint16", "int32", "uint32", "float32", "float64"]
 Table = Literal["holding", "input"]
@@ -325,8 +341,9 @@ class ModbusPoller:
     """Polls one logger in its own thread and ingests every reading, keeping what fails.
 
     ``ingest(records, source)`` and ``reject(rejection)`` are called in the poller's thread;
-    both must commit before they return and raise if they could not (then the poll is kept in
-    memory and tried again at the next poll).
+    both must commit before they return and raise if they could not. When the system is to
+    blame (:func:`shuian.faults.blame`) the poll is kept in memory and tried again at the next
+    poll; otherwise it is kept as a rejection.
     """
 
     def __init__(self, settings: ModbusSettings, ingest: Ingest, reject: Reject) -> None:
@@ -337,8 +354,11 @@ class ModbusPoller:
         self._reject = reject
         self._client = ModbusTcpClient(
             settings.host, port=settings.port, timeout=settings.timeout,
-            retries=settings.retries,
+            retries=settings.retries, trace_packet=self._hear,
         )
+        #: The start of what the logger sent since the last request, and how many bytes.
+        self._heard = b""
+        self._heard_bytes = 0
         self._spool = Spool(settings.spool) if settings.spool is not None else None
         # Polls a previous process read and did not store come first.
         self._pending: deque[_Poll] = deque(
@@ -412,9 +432,13 @@ class ModbusPoller:
         stamp = iso_utc(times_us=np.array([time_us], dtype=np.int64))[0]
         poll = self._read(stamp)
         if poll is not None and (poll.records or poll.rejections):
-            if poll.records and self._spool is not None:
-                self._spool.append(poll.records)  # on disk before the ingest sees it
             self._pending.append(poll)
+            if poll.records and self._spool is not None:
+                try:
+                    self._spool.append(poll.records)  # on disk before the ingest sees it
+                except OSError as exc:  # the disk: still in memory, and the ingest goes on
+                    self._state.note_error(f"poll not written to the spool {self._spool.path}: "
+                                           f"{reason_of(exc)}")
         failure = self._flush()
         if failure is None:
             self._dropped = 0
@@ -447,9 +471,15 @@ class ModbusPoller:
             try:
                 self._read_block(block, stamp, poll)
             except (ModbusException, OSError) as exc:
+                self._client.close()  # type: ignore[no-untyped-call]
+                if self._heard_bytes and not isinstance(exc, ConnectionException):
+                    # An answer came that is not a Modbus frame: the logger's fault, kept;
+                    # the next block goes on a new connection.
+                    self._garbled(poll, block, stamp, "bytes that are not a Modbus answer",
+                                  f"{self._heard_bytes} byte(s), {self._heard.hex()}")
+                    continue
                 # No answer, or the connection lost twice: keep what was read; the next
                 # poll connects again.
-                self._client.close()  # type: ignore[no-untyped-call]
                 self._fail(f"lost the logger at {s.host}:{s.port} reading {block.table} "
                            f"{block.address}-{block.address + block.count - 1}: {exc}")
                 break
@@ -460,10 +490,19 @@ class ModbusPoller:
 
     def _read_block(self, block: Block, stamp: str, poll: _Poll) -> None:
         response = self._request(block.table, block.address, block.count)
+        function = int(getattr(response, "function_code", 0))
+        if function & 0x7F != FUNCTION[block.table]:
+            self._garbled(poll, block, stamp, f"with function code {function}, not "
+                          f"{FUNCTION[block.table]}", _registers(response))
+            return
         if response.isError() and len(block.registers) > 1:
             # One bad address fails the whole request: ask for each reading alone.
             for register in block.registers:
                 self._read_block(_block([register]), stamp, poll)
+            return
+        if not response.isError() and len(response.registers) != block.count:
+            self._garbled(poll, block, stamp, f"{len(response.registers)} register(s) to a "
+                          f"request for {block.count}", _registers(response))
             return
         for register in block.registers:
             if response.isError():
@@ -482,6 +521,14 @@ class ModbusPoller:
             self._failing.pop((register.table, register.address), None)
             poll.records.append({"channel": register.channel, "time": stamp, register.kind: x})
 
+    def _garbled(self, poll: _Poll, block: Block, stamp: str, answer: str, heard: str) -> None:
+        """Keep each register of a block the logger answered with ``answer`` (once)."""
+        raw = (f"unit {self.settings.unit} {block.table} {block.address} count {block.count} "
+               f"at {stamp}: {heard}")
+        for register in block.registers:
+            self._keep_once(poll, register, self._rejection(
+                register, raw, f"the logger answered {answer}"))
+
     def _keep_once(self, poll: _Poll, register: ModbusRegister, rejection: Rejection) -> None:
         """Keep a register's failure the first time it happens, not again at every poll.
 
@@ -498,12 +545,19 @@ class ModbusPoller:
     def _request(self, table: Table, address: int, count: int) -> ModbusPDU:
         read = (self._client.read_holding_registers if table == "holding"
                 else self._client.read_input_registers)
+        self._heard, self._heard_bytes = b"", 0
         try:
             return read(address, count=count, device_id=self.settings.unit)
         except ConnectionException:
             # Loggers close idle connections: once more on a new one (pymodbus connects).
             self._client.close()  # type: ignore[no-untyped-call]
             return read(address, count=count, device_id=self.settings.unit)
+
+    def _hear(self, sending: bool, data: bytes) -> bytes:
+        """Note what the logger sent (pymodbus traces the bytes on the wire through this)."""
+        if not sending:
+            self._heard, self._heard_bytes = bytes(data[:MAX_HEARD]), len(data)
+        return data
 
     def _exception(self, register: ModbusRegister, response: ModbusPDU, stamp: str
     ) -> Rejection:
@@ -526,31 +580,69 @@ class ModbusPoller:
     # -- storing --------------------------------------------------------------------------
 
     def _flush(self) -> str | None:
-        """Store the pending polls, oldest first; what fails stays, and the reason is returned."""
-        records = [record for poll in self._pending for record in poll.records]
-        if records:
-            try:
-                report = self._ingest(records, self.source)
-            except Exception as exc:  # noqa: BLE001 - not committed: keep it for the next poll
-                self._state.count(failures=1)
-                return (f"{len(records)} readings of {len(self._pending)} poll(s) not stored "
-                        f"yet, tried again at the next poll: {exc}")
-            self._state.count(accepted=report.accepted, duplicates=report.duplicates,
-                        rejected=report.rejected)
-            for poll in self._pending:
-                poll.records = []
+        """Store the pending polls, oldest first.
+
+        What fails because the system is to blame stays for the next poll, and the reason is
+        returned; a poll failing for its own sake is kept as a rejection (:meth:`_ingest_polls`).
+        """
+        polls = list(self._pending)
+        readings = sum(len(poll.records) for poll in polls)
+        try:
+            self._ingest_polls(polls)
+        except Exception as exc:  # noqa: BLE001 - the system's fault: kept for the next poll
+            self._state.count(failures=1)
+            return (f"{readings} readings of {len(polls)} poll(s) not stored yet, tried again "
+                    f"at the next poll: {reason_of(exc)}")
         while self._pending:
             poll = self._pending[0]
             while poll.rejections:
                 try:
-                    self._reject(poll.rejections[0])
-                except Exception as exc:  # noqa: BLE001 - not kept: try again next poll
+                    keep(self._reject, poll.rejections[0])
+                except Exception as exc:  # noqa: BLE001 - the system's fault: next poll
                     self._state.count(failures=1)
-                    return f"a rejection not kept yet, tried again at the next poll: {exc}"
+                    return ("a rejection not kept yet, tried again at the next poll: "
+                            f"{reason_of(exc)}")
                 poll.rejections.pop(0)
                 self._state.count(rejected=1)
             self._pending.popleft()
         return None
+
+    def _ingest_polls(self, polls: list[_Poll]) -> None:
+        """Ingest the readings of ``polls`` in one call; a poll failing alone becomes a rejection.
+
+        When the ingest fails for the input's sake (:func:`~shuian.faults.blame`), the polls are
+        ingested again in halves until the one to blame is alone; its readings are then kept
+        as one rejection (their JSON, the reason) instead, and the others are stored.
+
+        Raises
+        ------
+        Exception
+            The system is to blame (the database is away): the polls keep their readings.
+        """
+        records = [record for poll in polls for record in poll.records]
+        if not records:
+            return
+        try:
+            report = self._ingest(records, self.source)
+        except Exception as exc:  # noqa: BLE001 - only the system's fault goes up
+            if blame(exc) is Fault.SYSTEM:
+                raise
+            if len(polls) > 1:
+                half = len(polls) // 2
+                self._ingest_polls(polls[:half])
+                self._ingest_polls(polls[half:])
+                return
+            [poll] = polls
+            reason = f"logger {self.settings.name!r}: could not be ingested: {reason_of(exc)}"
+            text = json.dumps(poll.records, separators=(",", ":"))[:MAX_REJECTED_TEXT]
+            poll.rejections.insert(0, Rejection(self.source, None, text, reason))
+            poll.records = []
+            self._state.note_error(f"a poll kept as a rejection: {reason}")
+            return
+        self._state.count(accepted=report.accepted, duplicates=report.duplicates,
+                          rejected=report.rejected)
+        for poll in polls:
+            poll.records = []
 
     # -- status ---------------------------------------------------------------------------
 
@@ -570,6 +662,12 @@ class ModbusPoller:
         self._state.count(failures=1)
         self._state.set(connected=False)
         self._state.note_error(message)
+
+
+def _registers(response: ModbusPDU) -> str:
+    """The registers of an answer, in hex, for a rejection."""
+    words = list(getattr(response, "registers", None) or [])
+    return f"registers [{', '.join(f'0x{w:04x}' for w in words[:MAX_BLOCK])}]"
 
 
 def _now_us() -> int:

@@ -1,20 +1,32 @@
-"""Readings that arrive over MQTT, with nothing lost.
+"""Readings that arrive over MQTT, with nothing lost and no message able to stop the source.
 
 :class:`MqttSource` subscribes to the configured topics with QoS 1 in a persistent session
 (MQTT 5, a fixed client id, ``clean_start`` off, a session expiry) and acknowledges a message
-only after its readings are committed. A message whose ingest fails (the database is down) is
-not acknowledged: the source disconnects, waits ``retry_delay`` seconds and reconnects, and the
-broker delivers the message again. A payload that cannot be read is kept as a rejection (source
-``mqtt:<topic>``, the text and the reason) and acknowledged; the source keeps working.
+only after its readings are committed. Whose fault a failure is decides what happens to the
+message, and :func:`shuian.faults.blame` alone decides it:
+
+- the **system's** (the store is away): the message is not acknowledged; the source
+  disconnects, waits ``retry_delay`` seconds and reconnects, and the broker delivers it again;
+- the **message's own** (not JSON, nested deeper than :data:`MAX_DEPTH` levels, over
+  ``max_payload`` bytes or ``max_records`` records, a NUL byte, a channel name the store cannot
+  take, a time outside the supported range, or any other failure of its ingest): the message is
+  kept as a rejection (source ``mqtt:<topic>``, its text with control characters escaped and
+  capped at :data:`MAX_REJECTED_TEXT` characters, and the reason) and acknowledged, so that it
+  cannot come back forever and hold up the topic.
 
 Messages are ingested in batches: the messages waiting when the source gets to them (up to
-``max_batch``) go into one ingest, so one commit and one evaluation by the analysis serve them
-all. A quiet broker gives batches of one message; a busy one gives batches as large as the
-backlog that built up during the previous commit, which is what lets ingest keep up. An
-unreadable payload in a batch is kept and acknowledged on its own and does not hold up the
-others; if the batch's ingest fails, none of its readable messages is acknowledged and all of
-them come again. ``max_batch`` is also sent to the broker as the MQTT 5 Receive Maximum (how many
-unacknowledged messages it may have on the way to the source at once).
+``max_batch``, and about ``max_payload`` bytes of payload) go into one ingest, so one commit
+and one evaluation by the analysis serve them all. A quiet broker gives batches of one message;
+a busy one gives batches as large as the backlog that built up during the previous commit,
+which is what lets ingest keep up. An unreadable payload in a batch is kept and acknowledged on
+its own and does not hold up the others. If the batch's ingest fails for the system's fault,
+none of its readable messages is acknowledged and all of them come again; if it fails for a
+message's own, the batch is ingested again in halves until the message to blame is alone, and
+only that one is kept as a rejection. ``max_batch`` is also sent to the broker as the MQTT 5
+Receive Maximum (how many unacknowledged messages it may have on the way to the source at
+once), and four times ``max_payload`` as the Maximum Packet Size: a larger message the broker
+does not deliver at all (Mosquitto drops it and logs so), which bounds the memory one message
+can take.
 
 Payloads are JSON, in one of these forms::
 
@@ -48,10 +60,12 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
+import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
@@ -60,23 +74,33 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shuian.errors import MqttError, StoreError
+from shuian.errors import MqttError
+from shuian.faults import Fault, blame, printable, reason_of
 from shuian.readings import Rejection
 from shuian.telemetry.status import SourceStatus
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_REJECTED_TEXT",
     "IngestOutcome",
     "MqttError",
     "MqttSettings",
     "MqttSource",
     "PayloadError",
+    "keep",
     "parse_payload",
 ]
 
 log = logging.getLogger(__name__)
 
-#: How much of an unreadable payload a rejection keeps (characters).
+#: How much of a rejected payload a rejection keeps (characters).
 MAX_REJECTED_TEXT = 2000
+
+#: Deepest nesting of arrays and objects a payload may have (the supported forms need 3).
+MAX_DEPTH = 32
+
+#: A JSON string (possessive: no backtracking), removed before brackets are counted.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*+"', re.DOTALL)
 
 
 class PayloadError(ValueError):
@@ -101,6 +125,9 @@ class MqttSettings(BaseModel):
     session_expiry : seconds the broker keeps the session while the source is away
     retry_delay : seconds to wait before reconnecting after a failed ingest or a lost connection
     max_batch : most messages ingested together (one commit); also the MQTT 5 Receive Maximum
+    max_payload : bytes; a larger payload is kept as a rejection, unread; four times this is
+        the MQTT 5 Maximum Packet Size (larger messages the broker does not deliver)
+    max_records : most records one message may hold; more are kept as a rejection, unread
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -116,6 +143,8 @@ class MqttSettings(BaseModel):
     session_expiry: int = Field(default=7 * 24 * 3600, ge=1)
     retry_delay: float = Field(default=5.0, gt=0)
     max_batch: int = Field(default=1000, ge=1, le=65535)
+    max_payload: int = Field(default=1 << 20, ge=1024, le=32 << 20)
+    max_records: int = Field(default=10_000, ge=1)
 
     @field_validator("topics")
     @classmethod
@@ -166,24 +195,56 @@ Ingest = Callable[[list[dict[str, Any]], str], IngestOutcome]
 Reject = Callable[[Rejection], None]
 
 
-def parse_payload(payload: bytes | bytearray, topic: str) -> list[dict[str, Any]]:
+def parse_payload(
+    payload: bytes | bytearray,
+    topic: str,
+    *,
+    max_payload: int = 1 << 20,
+    max_records: int = 10_000,
+) -> list[dict[str, Any]]:
     """The records of a message, each with a channel (taken from the topic where missing).
+
+    Parameters
+    ----------
+    payload : bytes
+        The message, UTF-8 JSON in one of the supported forms.
+    topic : str
+        Its topic; the last level is the channel of records without one.
+    max_payload : int
+        Most bytes read; a larger payload is refused before it is parsed.
+    max_records : int
+        Most records one message may hold.
 
     Raises
     ------
     PayloadError
-        The payload is not JSON (reason ``not JSON: ...``) or not one of the supported forms
-        (reason ``malformed payload: ...``).
+        The payload is too large (reason ``payload of N bytes ...``), not JSON (``not JSON:
+        ...``), nested too deep (``nested deeper than 32 levels ...``), holds too many records
+        (``N records ...``) or is not one of the supported forms (``malformed payload: ...``).
     """
+    if len(payload) > max_payload:
+        raise PayloadError(
+            f"payload of {len(payload)} bytes, over the limit of {max_payload} bytes "
+            "(telemetry.mqtt.max_payload): not read"
+        )
     try:
-        data = json.loads(payload)
+        data = json.loads(bytes(payload).decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PayloadError(f"not JSON: {exc}") from exc
+        raise PayloadError(f"not JSON: {printable(str(exc))}") from exc
+    except RecursionError as exc:
+        raise PayloadError(_too_deep()) from exc
+    if _depth(payload) > MAX_DEPTH:
+        raise PayloadError(_too_deep())
     if isinstance(data, dict) and "readings" in data:
         data = data["readings"]
         if not isinstance(data, list):
             raise PayloadError("malformed payload: 'readings' must be a list of objects")
     records = data if isinstance(data, list) else [data]
+    if len(records) > max_records:
+        raise PayloadError(
+            f"{len(records)} records in one message, over the limit of {max_records} "
+            "(telemetry.mqtt.max_records): not read"
+        )
     if not all(isinstance(record, dict) for record in records):
         raise PayloadError(
             "malformed payload: expected an object, a list of objects or {\"readings\": [...]}"
@@ -193,8 +254,61 @@ def parse_payload(payload: bytes | bytearray, topic: str) -> list[dict[str, Any]
             for record in records]
 
 
+def _too_deep() -> str:
+    return f"nested deeper than {MAX_DEPTH} levels of arrays and objects: not read"
+
+
+def _depth(payload: bytes | bytearray) -> int:
+    """The deepest nesting of arrays and objects in a JSON text (brackets in strings skipped).
+
+    >>> _depth(b'{"a": [1, {"b": "[[["}]}')
+    3
+    """
+    if payload.count(b"[") + payload.count(b"{") <= MAX_DEPTH:
+        return 0  # cannot be deeper (the usual message: no need to look closer)
+    bare = np.frombuffer(_JSON_STRING.sub(b"", payload), dtype=np.uint8)
+    step = ((bare == ord("[")) | (bare == ord("{"))).astype(np.int32)
+    step -= (bare == ord("]")) | (bare == ord("}"))
+    return int(np.max(np.cumsum(step), initial=0))
+
+
 def _text(payload: bytes | bytearray) -> str:
-    return payload.decode("utf-8", errors="replace")[:MAX_REJECTED_TEXT]
+    """The start of a payload as text for a rejection: control characters escaped, capped."""
+    head = bytes(payload[: 4 * MAX_REJECTED_TEXT]).decode("utf-8", errors="replace")
+    return printable(head[:MAX_REJECTED_TEXT])[:MAX_REJECTED_TEXT]
+
+
+def keep(reject: Reject, rejection: Rejection) -> None:
+    """Keep a rejection; if the store refuses even that (the input's fault), keep the reason.
+
+    A rejection the store cannot take for its own sake (it should not happen: the store caps
+    and cleans every field) is kept again without its text, the store's reason added; if that
+    fails too, it is logged. Either way the input may be acknowledged when this returns.
+
+    Raises
+    ------
+    Exception
+        Whatever the system is to blame for (the store is away): nothing was kept, so the
+        input must not be acknowledged.
+    """
+    try:
+        reject(rejection)
+        return
+    except Exception as exc:  # noqa: BLE001 - only the system's fault goes up
+        if blame(exc) is Fault.SYSTEM:
+            raise
+        refused = reason_of(exc)
+    minimal = Rejection(
+        printable(rejection.source)[:200], rejection.line, "",
+        f"{printable(rejection.reason)} (its text could not be kept: {refused})",
+    )
+    try:
+        reject(minimal)
+    except Exception as exc:  # noqa: BLE001 - only the system's fault goes up
+        if blame(exc) is Fault.SYSTEM:
+            raise
+        log.error("%s: a rejection could not be kept (%s): %s", minimal.source,
+                  reason_of(exc), minimal.reason)
 
 
 def batch_source(topics: list[str]) -> str:
@@ -227,8 +341,8 @@ class MqttSource:
 
     ``ingest(records, source)`` and ``reject(rejection)`` are called in the source's own thread
     (the one running :meth:`run_forever`), ``ingest`` once per batch of messages and ``reject``
-    once per unreadable payload; both must commit before they return and raise if they could
-    not.
+    once per message kept as a rejection; both must commit before they return and raise if they
+    could not (what they raise is judged by :func:`shuian.faults.blame`).
     """
 
     def __init__(self, settings: MqttSettings, ingest: Ingest, reject: Reject) -> None:
@@ -239,8 +353,10 @@ class MqttSource:
         self._reconnect = threading.Event()
         self._subscribed = threading.Event()
         self._thread: threading.Thread | None = None
-        #: Messages received and not yet ingested (touched only in the source's thread).
+        #: Messages received and not yet ingested, and their payload bytes (touched only in
+        #: the source's thread).
         self._batch: list[mqtt.MQTTMessage] = []
+        self._batch_bytes = 0
         self._state = SourceStatus("mqtt", f"{settings.host}:{settings.port}",
                                    label=f"mqtt {settings.client_id}")
         client = mqtt.Client(
@@ -289,6 +405,7 @@ class MqttSource:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = s.session_expiry
             properties.ReceiveMaximum = s.max_batch
+            properties.MaximumPacketSize = 4 * s.max_payload
             try:
                 self._client.connect(
                     s.host, s.port, keepalive=s.keepalive, clean_start=False,
@@ -307,10 +424,12 @@ class MqttSource:
                     self._state.note_error(f"lost the connection to {s.host}:{s.port}")
                     self._reconnect.set()
                 elif self._batch and (len(self._batch) == waiting
-                                      or len(self._batch) >= s.max_batch):
+                                      or len(self._batch) >= s.max_batch
+                                      or self._batch_bytes >= s.max_payload):
                     self._ingest_batch()
             # Messages not ingested are not acknowledged: the broker delivers them again.
             self._batch.clear()
+            self._batch_bytes = 0
             self._disconnect()
             if not self._stopping.is_set():
                 # Un-acknowledged messages come again once we are back in the session.
@@ -330,10 +449,10 @@ class MqttSource:
         """Where the source stands, as JSON-ready values.
 
         ``kind`` (``mqtt``), ``endpoint`` (the broker), ``connected``; ``messages`` received;
-        readings ``accepted``, ``duplicates`` and ``rejected`` (records, unreadable payloads,
-        messages that failed alone); ``failures`` (ingests that the store refused, their
-        messages left for redelivery); ``last_message_at``, ``last_error`` and
-        ``last_error_at`` (ISO 8601, UTC).
+        readings ``accepted``, ``duplicates`` and ``rejected`` (records, and messages kept as
+        rejections: unreadable, over a limit, or failing alone); ``failures`` (ingests that
+        failed for the system's fault, the store away: their messages left for redelivery);
+        ``last_message_at``, ``last_error`` and ``last_error_at`` (ISO 8601, UTC).
         """
         return self._state.as_json()
 
@@ -388,61 +507,83 @@ class MqttSource:
         self._state.count(messages=1)
         self._state.set(last_message_at=dt.datetime.now(dt.UTC))
         self._batch.append(message)
+        self._batch_bytes += len(message.payload)
 
     # -- ingest (in the thread running run_forever) -----------------------------------------
 
     def _ingest_batch(self) -> None:
-        """Ingest the waiting messages in one call; acknowledge each once it is committed.
+        """Ingest the waiting messages in one call; acknowledge each once it is settled.
 
-        An unreadable payload is kept as a rejection and acknowledged by itself, before the
-        ingest. When the store fails (the database is away), the messages not acknowledged yet
-        are left for redelivery and the source reconnects. Any other failure is the messages'
-        own: they are tried one by one, and one that fails alone is kept as a rejection with
-        the error and acknowledged, so that it cannot block the topic by coming back forever.
+        A message is settled when its readings are committed or it is kept as a rejection (see
+        :meth:`_settle`). An unreadable payload is settled by itself, before the ingest. When
+        the system is to blame (the store is away), the messages not settled yet are left for
+        redelivery and the source reconnects.
         """
-        batch, self._batch = self._batch, []
-        readable: list[tuple[mqtt.MQTTMessage, list[dict[str, Any]]]] = []
-        source = batch_source([message.topic for message in batch])
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
+        s = self.settings
         try:
+            readable: list[tuple[mqtt.MQTTMessage, list[dict[str, Any]]]] = []
             for message in batch:
                 try:
-                    readable.append((message, parse_payload(message.payload, message.topic)))
-                except PayloadError as exc:
-                    source = f"mqtt:{message.topic}"
-                    self._reject(Rejection(source, None, _text(message.payload), exc.reason))
-                    self._state.count(rejected=1)
-                    self._client.ack(message.mid, message.qos)
+                    records = parse_payload(message.payload, message.topic,
+                                            max_payload=s.max_payload, max_records=s.max_records)
+                except Exception as exc:  # noqa: BLE001 - judged in _settle
+                    self._settle([(message, [])], exc)
+                    continue
+                readable.append((message, records))
             self._store(readable)
-        except Exception as exc:  # noqa: BLE001 - not committed: leave them for redelivery
+        except Exception as exc:  # noqa: BLE001 - the system's fault (_settle): not committed
             self._state.count(failures=1)
-            self._state.note_error(f"{source}: not stored, will be delivered again: {exc}")
+            self._state.note_error(
+                f"{batch_source([m.topic for m in batch])}: not stored, will be delivered "
+                f"again: {reason_of(exc)}"
+            )
             self._reconnect.set()
 
     def _store(self, readable: list[tuple[mqtt.MQTTMessage, list[dict[str, Any]]]]) -> None:
-        """Ingest readable messages in one call and acknowledge them; see :meth:`_ingest_batch`.
+        """Ingest readable messages in one call and acknowledge them; a failure is settled.
 
         Raises
         ------
-        StoreError
-            Nothing of the failed call is acknowledged.
+        Exception
+            The system is to blame (see :meth:`_settle`): nothing of the call is acknowledged.
         """
         records = [record for _, message_records in readable for record in message_records]
         try:
             if records:
                 report = self._ingest(records, batch_source([m.topic for m, _ in readable]))
                 self._state.count(accepted=report.accepted, duplicates=report.duplicates,
-                            rejected=report.rejected)
-        except StoreError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the messages' own failure (see above)
-            if len(readable) > 1:
-                for item in readable:
-                    self._store([item])
-                return
-            message = readable[0][0]
-            reason = f"could not be ingested: {type(exc).__name__}: {exc}"
-            self._reject(Rejection(f"mqtt:{message.topic}", None, _text(message.payload), reason))
-            self._state.count(rejected=1)
-            self._state.note_error(f"mqtt:{message.topic}: kept as a rejection, {reason}")
+                                  rejected=report.rejected)
+        except Exception as exc:  # noqa: BLE001 - judged in _settle
+            self._settle(readable, exc)
+            return
         for message, _ in readable:
             self._client.ack(message.mid, message.qos)
+
+    def _settle(
+        self, failed: list[tuple[mqtt.MQTTMessage, list[dict[str, Any]]]], exc: Exception
+    ) -> None:
+        """Decide what becomes of messages whose parse or ingest raised ``exc``: the one place.
+
+        The system's fault (:func:`~shuian.faults.blame`): ``exc`` is raised again, the messages
+        stay unacknowledged and come again. The messages' own: several are ingested again in
+        halves, until the one to blame is alone; one alone is kept as a rejection (the payload
+        text and the reason) and acknowledged.
+        """
+        if blame(exc) is Fault.SYSTEM:
+            raise exc
+        if len(failed) > 1:
+            half = len(failed) // 2
+            self._store(failed[:half])
+            self._store(failed[half:])
+            return
+        [(message, _)] = failed
+        source = f"mqtt:{message.topic}"
+        if isinstance(exc, PayloadError):
+            reason = exc.reason
+        else:
+            reason = f"could not be ingested: {reason_of(exc)}"
+            self._state.note_error(f"{printable(source)}: kept as a rejection, {reason}")
+        keep(self._reject, Rejection(source, None, _text(message.payload), reason))
+        self._state.count(rejected=1)
+        self._client.ack(message.mid, message.qos)
