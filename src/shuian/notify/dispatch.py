@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from shuian.errors import NotificationError
 from shuian import faults
+from shuian.errors import NotificationError
 from shuian.notify.channels import Notifier
 from shuian.notify.message import AlarmEvent
 

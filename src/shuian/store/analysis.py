@@ -516,7 +516,10 @@ class AnalysisTables:
                 if conn.scalar(pick.limit(1)) is None:
                     return []
             if self.engine.dialect.name == "postgresql":
-                pick = pick.with_for_update(skip_locked=True)
+                # Picked once (a materialised CTE): as a plain IN subquery the planner may scan
+                # it again for every row, each scan locking LIMIT more rows.
+                picked = pick.with_for_update(skip_locked=True).cte("picked")
+                pick = sa.select(picked.prefix_with("MATERIALIZED").c.id)
             claim = (
                 sa.update(o)
                 .where(o.c.id.in_(pick), due)
