@@ -95,21 +95,25 @@ import sqlalchemy as sa
 import yaml
 from paho.mqtt.enums import MQTTProtocolVersion
 
-from common import PG_URL, drop, free_port, fresh_url
+from common import (
+    GAUGE,
+    PG_URL,
+    SITE_FILE,
+    drop,
+    free_port,
+    fresh_url,
+    sl651_report,
+    sl651_send,
+)
 from shuian.readings import US_PER_S, Rejection
 from shuian.services.accounts import Accounts
 from shuian.services.ingest import Ingestor
 from shuian.site import parse_site
 from shuian.store import StoredSite, open_store, schema
-from shuian.telemetry.sl651 import Sl651Frame, decode_frame, element, encode_frame
 
-ROOT = Path(__file__).resolve().parents[1]
-SITE_FILE = ROOT / "tests" / "data" / "site.yaml"
 SHUIAN = Path(sys.executable).parent / "shuian"
 BROKER = ("127.0.0.1", 1883)
 PASSWORD = "correct horse battery"
-GAUGE = "0012345678"
-TIMEZONE = dt.timezone(dt.timedelta(hours=8))  # the site's zone, Asia/Shanghai (no DST)
 MB = 1 << 20
 #: Failed logins of a user from one address the server allows (AuthSettings' default).
 LOGIN_LIMIT = 5
@@ -807,14 +811,9 @@ def mqtt_poison(t: Target, o: Outcome) -> None:
 
 
 def report_frame(serial: int, observed: dt.datetime, airt: float = 20.0) -> bytes:
-    """A timed report (32) of the gauge: water level (39), supply voltage (38), air
-    temperature (02)."""
-    local = observed.astimezone(TIMEZONE).replace(tzinfo=None)
-    return encode_frame(Sl651Frame(
-        center=1, station=GAUGE, password="1234", function_code=0x32, serial=serial,
-        send_time=local + dt.timedelta(minutes=1), station_class="K", observed_time=local,
-        elements=(element("39", 120.5), element("38", 12.6), element("02", airt)),
-    ))
+    """A timed report of the gauge: water level (39), supply voltage (38), air temperature
+    (02)."""
+    return sl651_report(serial, observed, {"39": 120.5, "38": 12.6, "02": airt})
 
 
 def station_acknowledged(t: Target, source: str, serial: int, within: float) -> str | None:
@@ -829,19 +828,8 @@ def station_acknowledged(t: Target, source: str, serial: int, within: float) -> 
                 sock.settimeout(max(0.2, min(5.0, deadline - time.monotonic())))
                 sock.bind((source, 0))
                 sock.connect(("127.0.0.1", t.sl651_port))
-                sock.sendall(frame)
-                data = b""
-                while time.monotonic() < deadline:
-                    chunk = sock.recv(4096)
-                    if not chunk:
-                        what = "the centre closed the connection without an answer"
-                        break
-                    data += chunk
-                    with contextlib.suppress(Exception):
-                        answer = decode_frame(data)
-                        if answer.serial == serial and answer.function_code == 0x32:
-                            return None
-                        what = f"answered {answer.function_code:02X} serial {answer.serial}"
+                sl651_send(sock, frame, serial)
+                return None
         except OSError as exc:
             what = f"{type(exc).__name__}: {exc}"
         time.sleep(0.2)
@@ -1049,22 +1037,13 @@ def dead_webhook(t: Target, o: Outcome) -> None:
             while not stop.is_set():
                 airt = 55.0 if n == 3 else 20.0  # the fourth report raises the alarm
                 serial = 1000 + n
-                sock.sendall(report_frame(serial, start + dt.timedelta(minutes=n), airt=airt))
-                began = time.monotonic()
-                data = b""
+                frame = report_frame(serial, start + dt.timedelta(minutes=n), airt=airt)
                 try:
-                    while True:
-                        chunk = sock.recv(4096)
-                        if not chunk:
-                            raise ConnectionError("closed")
-                        data += chunk
-                        with contextlib.suppress(Exception):
-                            if decode_frame(data).serial == serial:
-                                break
+                    took = sl651_send(sock, frame, serial)
                 except OSError:
                     note("alarm report" if n == 3 else "report", float("inf"))
                     return
-                note("alarm report" if n == 3 else "report", time.monotonic() - began)
+                note("alarm report" if n == 3 else "report", took)
                 n += 1
 
     flows = [threading.Thread(target=post_flow), threading.Thread(target=station_flow)]

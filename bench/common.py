@@ -1,4 +1,4 @@
-"""What the bench scripts share: interleaved measurements, fresh databases, a served API.
+"""What the bench scripts share: interleaved measurements, fresh databases, a served API, SL 651.
 
 Light to import (the standard library and psycopg; the API and threadpoolctl only inside the
 functions that need them): the ingest bench measures the peak memory of processes that import it.
@@ -11,6 +11,7 @@ the per-round ratios and their spread: each ratio compares two runs that saw abo
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import statistics
@@ -27,6 +28,11 @@ import psycopg
 T = TypeVar("T")
 
 PG_URL = os.environ.get("SHUIAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+#: The small test site (tests/data/site.yaml): WL.level, LOG.batt, LOG.airt, LOG.rh ...
+SITE_FILE = Path(__file__).resolve().parents[1] / "tests" / "data" / "site.yaml"
+#: The SL 651 station of the bench sites, and the station clock's zone (Asia/Shanghai).
+GAUGE = "0012345678"
+STATION_ZONE = dt.timezone(dt.timedelta(hours=8))
 
 
 def fresh_url(backend: str, workdir: Path) -> str:
@@ -74,6 +80,44 @@ def serving(url: str) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join()
+
+
+def sl651_report(serial: int, observed: dt.datetime, elements: Mapping[str, float]) -> bytes:
+    """A timed report (function 32) of :data:`GAUGE` observed at ``observed`` (aware), with
+    ``elements`` (identifier -> value, e.g. ``{"39": 120.5}``), sent a minute later."""
+    from shuian.telemetry.sl651 import Sl651Frame, element, encode_frame
+
+    local = observed.astimezone(STATION_ZONE).replace(tzinfo=None)
+    return encode_frame(Sl651Frame(
+        center=1, station=GAUGE, password="1234", function_code=0x32, serial=serial,
+        send_time=local + dt.timedelta(minutes=1), station_class="K", observed_time=local,
+        elements=tuple(element(ident, value) for ident, value in elements.items()),
+    ))
+
+
+def sl651_send(sock: socket.socket, frame: bytes, serial: int) -> float:
+    """Send a report on a connected socket; seconds until the centre acknowledged ``serial``.
+
+    Raises OSError (``TimeoutError`` after the socket's timeout) when no acknowledgement came,
+    ``ConnectionError`` when the centre closed the connection.
+    """
+    from shuian.telemetry.sl651 import decode_frame
+
+    sock.sendall(frame)
+    began = time.monotonic()
+    data = b""
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError("the centre closed the connection without an answer")
+        data += chunk
+        try:
+            answer = decode_frame(data)
+        except Exception:  # noqa: BLE001 - not all of the answer yet
+            continue
+        if answer.serial == serial:
+            return time.monotonic() - began
+        data = b""
 
 
 def interleaved(sides: Mapping[str, Callable[[], T]], rounds: int) -> dict[str, list[T]]:
