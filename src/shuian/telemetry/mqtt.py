@@ -24,9 +24,9 @@ none of its readable messages is acknowledged and all of them come again; if it 
 message's own, the batch is ingested again in halves until the message to blame is alone, and
 only that one is kept as a rejection. ``max_batch`` is also sent to the broker as the MQTT 5
 Receive Maximum (how many unacknowledged messages it may have on the way to the source at
-once), and four times ``max_payload`` as the Maximum Packet Size: a larger message the broker
-does not deliver at all (Mosquitto drops it and logs so), which bounds the memory one message
-can take.
+once), and :data:`PACKET_FACTOR` times ``max_payload`` as the Maximum Packet Size: a larger
+message the broker does not deliver at all (Mosquitto drops it and logs so), which bounds the
+memory one message can take; a message between the two is kept as a rejection, unread.
 
 Payloads are JSON, in one of these forms::
 
@@ -82,6 +82,7 @@ from shuian.telemetry.status import SourceStatus
 __all__ = [
     "MAX_DEPTH",
     "MAX_REJECTED_TEXT",
+    "PACKET_FACTOR",
     "IngestOutcome",
     "MqttError",
     "MqttSettings",
@@ -98,6 +99,13 @@ MAX_REJECTED_TEXT = 2000
 
 #: Deepest nesting of arrays and objects a payload may have (the supported forms need 3).
 MAX_DEPTH = 32
+
+#: The largest packet the broker may send, in ``max_payload``: a payload up to this size is
+#: received and kept as a rejection, a larger one is not delivered (MQTT 5 Maximum Packet Size).
+PACKET_FACTOR = 16
+
+#: The largest Maximum Packet Size MQTT can say (bytes).
+MQTT_MAX_PACKET = 268_435_455
 
 #: A JSON string (possessive: no backtracking), removed before brackets are counted.
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*+"', re.DOTALL)
@@ -125,7 +133,7 @@ class MqttSettings(BaseModel):
     session_expiry : seconds the broker keeps the session while the source is away
     retry_delay : seconds to wait before reconnecting after a failed ingest or a lost connection
     max_batch : most messages ingested together (one commit); also the MQTT 5 Receive Maximum
-    max_payload : bytes; a larger payload is kept as a rejection, unread; four times this is
+    max_payload : bytes; a larger payload is kept as a rejection, unread; 16 times this is
         the MQTT 5 Maximum Packet Size (larger messages the broker does not deliver)
     max_records : most records one message may hold; more are kept as a rejection, unread
     """
@@ -405,7 +413,7 @@ class MqttSource:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = s.session_expiry
             properties.ReceiveMaximum = s.max_batch
-            properties.MaximumPacketSize = 4 * s.max_payload
+            properties.MaximumPacketSize = min(PACKET_FACTOR * s.max_payload, MQTT_MAX_PACKET)
             try:
                 self._client.connect(
                     s.host, s.port, keepalive=s.keepalive, clean_start=False,
