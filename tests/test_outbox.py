@@ -36,7 +36,12 @@ from conftest import eventually
 from shuian.notify import AlarmEvent, RetryPolicy, WebhookNotifier, dedupe_key
 from shuian.services.analysis import Analyzer
 from shuian.services.ingest import Ingestor
-from shuian.services.outbox import OutboxRunner, deliver_due, queue_notifications
+from shuian.services.outbox import (
+    OutboxRunner,
+    deliver_due,
+    deliver_pending,
+    queue_notifications,
+)
 from shuian.site import parse_site
 from shuian.store import Store, StoredSite, open_store
 
@@ -274,6 +279,25 @@ def test_a_runner_whose_lease_ran_out_does_not_send(store: Store, hook: Hook) ->
                                    next_try_us=None)  # the late result is not taken
     assert store.hold_outbox(taken.id, "quick", now_us=t + 2 * SECOND, lease_us=SECOND)
     assert [e.state for e in store.outbox()] == ["pending"]
+
+
+def test_a_command_delivers_what_is_pending_at_its_end_and_a_dead_notifier_costs_one_try(
+    store: Store, hook: Hook
+) -> None:
+    save_site(store, hook.url)
+    kept = keep(store, hook.url, events(45))
+    done = deliver_pending(store, batch=20)
+    assert [d.outcome for d in done] == ["sent"] * 45
+    assert hook.keys() == Counter(kept)
+
+    more = keep(store, hook.url, [replace(e, state="escalated") for e in events(30)])
+    with socket.socket() as probe:  # a port nothing listens on: the connection is refused
+        probe.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{probe.getsockname()[1]}/hooks"
+    done = deliver_pending(store, batch=20,
+                           notifiers=lambda site: [WebhookNotifier(refused, name="duty-room")])
+    assert Counter(d.outcome for d in done) == {"failed": 1, "postponed": 29}  # one try in all
+    assert {e.state for e in store.outbox(limit=100) if e.key in more} == {"pending"}
 
 
 def test_a_runner_stops_and_lets_go_of_what_it_has_not_tried(store: Store, hook: Hook) -> None:

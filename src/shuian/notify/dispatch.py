@@ -45,6 +45,8 @@ class Delivery:
         The message's attempt number, from 1 (0 when ``postponed``).
     error : str or None
         Why the attempt failed; None when ``sent``.
+    next_try_us : int or None
+        When a ``failed`` or ``postponed`` message is tried again (µs since 1970 UTC).
     """
 
     key: str
@@ -52,6 +54,7 @@ class Delivery:
     outcome: Outcome
     attempt: int = 0
     error: str | None = None
+    next_try_us: int | None = None
 
 
 @dataclass(frozen=True)

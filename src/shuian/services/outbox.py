@@ -139,13 +139,31 @@ def deliver_due(
     list of Delivery
         One per message claimed and not lost to another runner, in the order they were tried.
     """
-    runner = runner or runner_name()
-    policy = policy or RetryPolicy()
-    resolve = notifiers or site_notifiers(store)
+    return _deliver(store, runner=runner or runner_name(), policy=policy or RetryPolicy(),
+                    batch=batch, lease_s=lease_s, resolve=notifiers or site_notifiers(store),
+                    clock=clock, stop=stop, down={})
+
+
+def _deliver(
+    store: Store,
+    *,
+    runner: str,
+    policy: RetryPolicy,
+    batch: int,
+    lease_s: float,
+    resolve: NotifierSource,
+    clock: Callable[[], int],
+    stop: threading.Event | None,
+    down: dict[tuple[str, str], int],
+) -> list[Delivery]:
+    """One pass of :func:`deliver_due`.
+
+    ``down`` holds the (site, notifier) pairs that failed, with their next try; the pass adds
+    its own failures to it, so that passes may share it.
+    """
     lease_us = int(lease_s * _US_PER_S)
     entries = store.claim_outbox(runner, now_us=clock(), lease_us=lease_us, limit=batch)
     sites: dict[str, dict[str, Notifier] | str] = {}
-    down: dict[tuple[str, str], int] = {}  # (site, notifier) failed in this pass: its next try
     postponed: dict[int, list[int]] = {}
     results: list[Delivery] = []
     for i, entry in enumerate(entries):
@@ -154,8 +172,10 @@ def deliver_due(
             break
         site = str(entry.event.get("site"))
         if (site, entry.notifier) in down:
-            postponed.setdefault(down[(site, entry.notifier)], []).append(entry.id)
-            results.append(Delivery(entry.key, entry.notifier, "postponed"))
+            next_try_us = down[(site, entry.notifier)]
+            postponed.setdefault(next_try_us, []).append(entry.id)
+            results.append(Delivery(entry.key, entry.notifier, "postponed",
+                                    next_try_us=next_try_us))
             continue
         if site not in sites:
             sites[site] = _notifiers_of(resolve, site)
@@ -163,12 +183,41 @@ def deliver_due(
         if found is None:
             continue  # another runner holds it now
         results.append(found)
-        if found.outcome == "failed":  # its other messages wait for the same back-off
-            now = clock()
-            down[(site, entry.notifier)] = policy.next_try_us(found.attempt, now_us=now) or now
+        if found.next_try_us is not None:  # its other messages wait for the same back-off
+            down[(site, entry.notifier)] = found.next_try_us
     for next_try_us, ids in postponed.items():
         store.postpone_outbox(ids, runner, next_try_us=next_try_us)
     return results
+
+
+def deliver_pending(
+    store: Store,
+    *,
+    policy: RetryPolicy | None = None,
+    batch: int = 20,
+    lease_s: float = 120.0,
+    notifiers: NotifierSource | None = None,
+    clock: Callable[[], int] = _now_us,
+    max_passes: int = 50,
+) -> list[Delivery]:
+    """Passes of :func:`deliver_due` until none is left due: what a command does at its end.
+
+    A notifier that fails is not tried again by the later passes (its messages wait for its
+    back-off), so a dead one costs one timeout. ``max_passes`` bounds the passes; the other
+    parameters are :func:`deliver_due`'s.
+    """
+    runner = runner_name()
+    policy = policy or RetryPolicy()
+    resolve = notifiers or site_notifiers(store)
+    down: dict[tuple[str, str], int] = {}
+    done: list[Delivery] = []
+    for _ in range(max_passes):
+        found = _deliver(store, runner=runner, policy=policy, batch=batch, lease_s=lease_s,
+                         resolve=resolve, clock=clock, stop=None, down=down)
+        done += found
+        if len(found) < batch:
+            break
+    return done
 
 
 def _notifiers_of(resolve: NotifierSource, site: str) -> dict[str, Notifier] | str:
@@ -220,7 +269,7 @@ def _attempt(
         return Delivery(entry.key, entry.notifier, "gave_up", attempt, error)
     logger.warning("notification %s by %s failed (attempt %d), tried again in %.0f s: %s",
                    entry.key, entry.notifier, attempt, (next_try - now) / _US_PER_S, error)
-    return Delivery(entry.key, entry.notifier, "failed", attempt, error)
+    return Delivery(entry.key, entry.notifier, "failed", attempt, error, next_try)
 
 
 class OutboxRunner:
