@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import select
+import shutil
 import struct
 import subprocess
 import sys
@@ -25,11 +26,11 @@ import yaml
 from pymodbus.client import ModbusTcpClient
 
 from conftest import SITE_FILE, TESTS, eventually
-from shuian.errors import SiteError, StoreUnavailableError
+from shuian.errors import SiteError, StoreRefusedError, StoreUnavailableError
 from shuian.readings import Rejection
 from shuian.services.ingest import Ingestor, IngestReport
 from shuian.site import parse_site
-from shuian.store import Store, StoredSite
+from shuian.store import Store, StoredSite, open_store
 from shuian.telemetry import modbus
 from shuian.telemetry.modbus import (
     DecodeError,
@@ -376,6 +377,131 @@ def test_a_modbus_exception_is_kept_as_a_rejection_and_the_other_registers_are_s
     status = poller.status()
     assert status["rejected"] == len(kept) == 2
     assert status["repeated_failures"] == 2 * (status["messages"] - 1)
+
+
+#: How a broken logger answers the request for T1.temp (a float32 at holding 10 holding
+#: 21.5), what the rejection's reason ends with and what its text holds.
+TEMP = words("float32", 21.5)
+GARBAGE = [
+    ("noise", "the logger answered bytes that are not a Modbus answer",
+     "16 byte(s), 0001beef0004ff03deadbeefdeadbeef"),
+    ("short", "the logger answered 1 register(s) to a request for 2",
+     f"registers [0x{TEMP[0]:04x}]"),
+    ("function", "the logger answered with function code 4, not 3",
+     f"registers [0x{TEMP[0]:04x}, 0x{TEMP[1]:04x}]"),
+    ("exception-99", "Modbus exception 99 (not a standard code)", "exception response, code 99"),
+]
+
+
+@pytest.mark.parametrize(("answer", "reason", "raw"), GARBAGE, ids=[g[0] for g in GARBAGE])
+def test_a_logger_answering_garbage_is_kept_once_and_the_other_registers_are_stored(
+    store: Store, stored_site: StoredSite, tmp_path: Path, answer: str, reason: str, raw: str
+) -> None:
+    own = Server(tmp_path, {
+        "unit": 1, "holding": [{"address": 0, "values": words("float32", 120.5) + [0] * 8 + TEMP}],
+        "input": [{"address": 0, "values": [0]}],
+        "garbage": [{"table": "holding", "address": 10, "answer": answer}],
+    })
+    polling = Polling(store, stored_site, own)
+    try:
+        poller = polling.start([{"channel": "WL.level", "address": 0, "type": "float32"},
+                                {"channel": "T1.temp", "address": 10, "type": "float32"}],
+                               timeout=0.3)
+        eventually(lambda: poller.status()["messages"] >= 3, what="three polls")
+        assert poller._thread is not None and poller._thread.is_alive()
+    finally:
+        for poller in polling.pollers:
+            poller.stop()
+        own.stop()
+    status = poller.status()
+    assert set(polling.readings("WL.level")[1]) == {120.5} and polling.count("T1.temp") == 0
+    assert polling.count("WL.level") == status["messages"] == status["accepted"]
+    [kept] = polling.store.rejections(polling.stored_site.id)
+    assert (kept.source, kept.channel) == ("modbus:crest", "T1.temp")
+    assert kept.reason == (
+        f"logger 'crest': holding register 10 (float32, channel T1.temp): {reason}"
+    )
+    assert kept.raw.startswith("unit 1 holding 10 count 2 at ") and kept.raw.endswith(raw)
+    assert (status["rejected"], status["failures"]) == (1, 0), status
+    assert status["repeated_failures"] == status["messages"] - 1
+
+
+def test_a_poll_whose_ingest_fails_for_its_own_sake_is_kept_and_the_next_polls_are_stored(
+    polling: Polling,
+) -> None:
+    refused: list[list[dict[str, Any]]] = []
+
+    def refusing_the_first_poll(records: list[dict[str, Any]], source: str) -> IngestReport:
+        if not refused:
+            refused.append(records)
+            raise StoreRefusedError("database x refused the data: value out of range")
+        return polling.ingest(records, source)
+
+    polling.server.write(60, words("float32", 118.25))
+    poller = polling.start([{"channel": "WL.level", "address": 60, "type": "float32"}],
+                           refusing_the_first_poll)
+    eventually(lambda: poller.status()["accepted"] >= 3)
+    poller.stop()
+    [kept] = polling.store.rejections(polling.stored_site.id)
+    assert kept.source == "modbus:crest" and kept.reason == (
+        "logger 'crest': could not be ingested: database x refused the data: value out of range"
+    )
+    assert json.loads(kept.raw) == refused[0]
+    status = poller.status()
+    assert polling.count("WL.level") == status["accepted"] == status["messages"] - 1
+    assert (status["rejected"], status["failures"], status["duplicates"]) == (1, 0, 0)
+
+
+def test_polls_made_while_the_database_is_away_are_stored_once_it_is_back(
+    polling: Polling, store_url: str, tmp_path: Path
+) -> None:
+    """The database really away (a port nothing listens on, an SQLite folder that does not
+    exist): every poll waits in memory, a rejection too, and all are stored once it is back."""
+    away_url = (f"sqlite:///{tmp_path / 'gone' / 'shuian.db'}" if store_url.startswith("sqlite")
+                else "postgresql://postgres@127.0.0.1:9/test")
+    away = open_store(away_url, migrate=False)
+    live = polling.store
+    polling.server.write(62, words("float32", 117.0))
+    polling.server.write(64, words("float32", float("inf")))
+    polling.ingestor.store = polling.store = away
+    poller = polling.start([{"channel": "WL.level", "address": 62, "type": "float32"},
+                            {"channel": "T1.temp", "address": 64, "type": "float32"}])
+    try:
+        eventually(lambda: poller.status()["failures"] >= 3)
+        assert "not stored yet, tried again at the next poll" in poller.status()["last_error"]
+    finally:
+        polling.ingestor.store = polling.store = live
+        away.close()
+    made = poller.status()["messages"]
+    eventually(lambda: poller.status()["accepted"] > made)
+    poller.stop()
+    status = poller.status()
+    assert polling.count("WL.level") == status["accepted"] == status["messages"]
+    assert status["duplicates"] == 0
+    [kept] = polling.store.rejections(polling.stored_site.id)
+    assert kept.channel == "T1.temp" and "not a finite number" in kept.reason
+
+
+def test_a_spool_that_cannot_be_written_any_more_does_not_stop_the_polls(
+    polling: Polling, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    polling.server.write(66, words("float32", 116.5))
+    poller = ModbusPoller(
+        polling.settings([{"channel": "WL.level", "address": 66, "type": "float32"}],
+                         spool=str(spool / "crest.jsonl")),
+        polling.ingest, polling.reject,
+    )
+    t0 = 1_709_251_200 * 1_000_000
+    poller.poll(t0)  # polled by hand: no thread
+    shutil.rmtree(spool)  # the spool's folder gone, a file in its place: the disk is in trouble
+    spool.write_text("", encoding="utf-8")
+    poller.poll(t0 + INTERVAL_US)
+    poller.poll(t0 + 2 * INTERVAL_US)
+    poller.stop()
+    status = poller.status()
+    assert "poll not written to the spool" in status["last_error"]
+    assert polling.count("WL.level") == status["accepted"] == 3
 
 
 def test_a_register_failing_again_after_reading_well_is_kept_again(polling: Polling) -> None:
