@@ -79,12 +79,19 @@ def queue_notifications(
     An event kept before (same :func:`~shuian.notify.dedupe_key`) is not kept again. Returns
     how many messages are new; they are due at once.
     """
-    messages = [
+    messages = [m for event in events for m in outbox_messages(event, notifiers)]
+    return store.enqueue_outbox(messages, now_us=_now_us() if now_us is None else now_us)
+
+
+def outbox_messages(event: AlarmEvent, notifiers: Sequence[Notifier]) -> list[OutboxMessage]:
+    """The messages ``event`` calls for: one per notifier that sends it.
+
+    Each is keyed by the event's :func:`~shuian.notify.dedupe_key`.
+    """
+    return [
         OutboxMessage(dedupe_key(event), name, dataclasses.asdict(event))
-        for event in events
         for name in addressed(event, notifiers)
     ]
-    return store.enqueue_outbox(messages, now_us=_now_us() if now_us is None else now_us)
 
 
 def site_notifiers(store: Store) -> NotifierSource:
