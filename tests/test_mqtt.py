@@ -129,6 +129,32 @@ def test_an_unreadable_payload_says_why(payload: bytes, reason: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("payload", "reason"),
+    [(b"[" * 100_000 + b"]" * 100_000, "nested deeper than 32 levels"),
+     (b"[" * 33 + b"]" * 33, "nested deeper than 32 levels"),
+     (b"x" * (1 << 20) + b"!",
+      "payload of 1048577 bytes, over the limit of 1048576 bytes (telemetry.mqtt.max_payload)"),
+     (json.dumps([reading(T0)] * 4).encode(),
+      "4 records in one message, over the limit of 3 (telemetry.mqtt.max_records)")],
+    ids=["nested 100,000 levels", "nested 33 levels", "too large", "too many records"],
+)
+def test_a_payload_over_a_limit_says_which(payload: bytes, reason: str) -> None:
+    with pytest.raises(PayloadError) as caught:
+        parse_payload(payload, "a/b", max_records=3)
+    assert caught.value.reason.startswith(reason), caught.value.reason
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    deep_in_text = {**reading(T0), "note": "[" * 100 + '\\"{' * 50}
+    assert parse_payload(json.dumps(deep_in_text).encode(), "a/b") == [deep_in_text]
+    at_the_limit: Any = []
+    for _ in range(30):
+        at_the_limit = [at_the_limit]
+    record = {**reading(T0), "extra": at_the_limit}  # 32 levels: the object and 31 lists
+    assert parse_payload(json.dumps(record).encode(), "a/b") == [record]
+
+
+@pytest.mark.parametrize(
     ("topics", "source"),
     [(["s/a/WL1"], "mqtt:s/a/WL1"), (["s/a/WL1", "s/a/WL1"], "mqtt:s/a/WL1"),
      (["s/a/WL1", "s/a/AT1"], "mqtt:s/a/+"), (["s/a/WL1", "s/b/AT1"], "mqtt:s/+/+"),

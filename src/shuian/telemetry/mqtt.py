@@ -241,7 +241,8 @@ def parse_payload(
         raise PayloadError(f"not JSON: {printable(str(exc))}") from exc
     except RecursionError as exc:
         raise PayloadError(_too_deep()) from exc
-    if _depth(payload) > MAX_DEPTH:
+    brackets = payload.count(b"[") + payload.count(b"{")
+    if brackets > MAX_DEPTH and _depth(payload) > MAX_DEPTH:  # fewer cannot be deeper
         raise PayloadError(_too_deep())
     if isinstance(data, dict) and "readings" in data:
         data = data["readings"]
@@ -272,8 +273,6 @@ def _depth(payload: bytes | bytearray) -> int:
     >>> _depth(b'{"a": [1, {"b": "[[["}]}')
     3
     """
-    if payload.count(b"[") + payload.count(b"{") <= MAX_DEPTH:
-        return 0  # cannot be deeper (the usual message: no need to look closer)
     bare = np.frombuffer(_JSON_STRING.sub(b"", payload), dtype=np.uint8)
     step = ((bare == ord("[")) | (bare == ord("{"))).astype(np.int32)
     step -= (bare == ord("]")) | (bare == ord("}"))
