@@ -37,12 +37,12 @@ from shuian.errors import InvalidRequestError, NotFoundError
 from shuian.models import hst
 from shuian.notify import AlarmEvent, Notifier, build_notifiers
 from shuian.readings import US_PER_S
-from shuian.services.outbox import queue_notifications
+from shuian.services.outbox import outbox_messages
 from shuian.services.reservoir import level_jump_limit
 from shuian.site import Channel
 from shuian.site.analysis import Band, Checks, ModelSpec, Thresholds
 from shuian.store import ChannelInfo, Store, StoredSite
-from shuian.store.analysis import FlagRow, StoredAlarm, StoredModel
+from shuian.store.analysis import FlagRow, OutboxMessage, StoredAlarm, StoredModel
 from shuian.store.base import EARLIEST_US
 
 #: Describes the reading at a position of the new readings, for an alarm's message.
@@ -341,17 +341,14 @@ class Analyzer:
         steps += self._no_data_now(plans, series, now_us if now_us is not None else _now_us(),
                                    open_alarms, steps)
         self.store.write_flags(flag_rows)
-        events = []
         for plan, step in sorted(steps, key=lambda s: s[1].time_us):
-            alarm_id = self.store.record_alarm_step(
+            sends = notify and self.notifiers and step.kind in ("raised", "escalated")
+            self.store.record_alarm_step(
                 channel_id=plan.info.id, rule=step.rule, kind=step.kind, level=step.level,
                 time_us=step.time_us, value=step.value, message=step.message,
+                outbox=self._messages(plan, step, report) if sends else None,
             )
             report.steps.append(step)
-            if alarm_id and step.kind in ("raised", "escalated"):
-                events.append(self._event(alarm_id, plan, step))
-        if notify and self.notifiers and events:
-            report.notifications = queue_notifications(self.store, events, self.notifiers)
         self.store.mark_evaluated(new_marks)
         return report
 
@@ -530,6 +527,18 @@ class Analyzer:
             else f"{plan.info.code} reports again"
         )
         return plan, AlarmStep(plan.info.code, "no_data", kind, "warning", time_us, None, message)
+
+    def _messages(
+        self, plan: ChannelPlan, step: AlarmStep, report: EvaluationReport
+    ) -> Callable[[int], list[OutboxMessage]]:
+        """The outbox messages of a step, made once its alarm id is known (counted in report)."""
+
+        def messages(alarm_id: int) -> list[OutboxMessage]:
+            found = outbox_messages(self._event(alarm_id, plan, step), self.notifiers)
+            report.notifications += len(found)
+            return found
+
+        return messages
 
     def _event(self, alarm_id: int, plan: ChannelPlan, step: AlarmStep) -> AlarmEvent:
         reservoir = self.stored.site.reservoir

@@ -1,7 +1,8 @@
 """Deliver the alarms' notifications from the store, in the background: the outbox.
 
-The analysis never sends: where it stores an alarm step it keeps one message per event and
-notifier in the outbox (:func:`queue_notifications`), so a webhook that does not answer cannot
+The analysis never sends: in the transaction that stores an alarm step it keeps one message per
+event and notifier in the outbox (:func:`outbox_messages`; :func:`queue_notifications` keeps
+messages of events already stored), so a webhook that does not answer cannot
 hold an ingest, its commit or the acknowledgements behind it. :func:`deliver_due` makes one
 pass over the messages that are due; :class:`OutboxRunner` makes passes in a thread while a
 server runs (``shuian serve``).

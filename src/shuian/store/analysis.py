@@ -373,15 +373,18 @@ class AnalysisTables:
         value: float | None,
         message: str,
         actor: str = SYSTEM_ACTOR,
+        outbox: Callable[[int], Sequence[OutboxMessage]] | None = None,
     ) -> int:
         """Apply one lifecycle step (raised, escalated, deescalated, cleared) and keep it.
 
         ``raised`` opens a new alarm (one open alarm per channel and rule); the other steps
-        change the open one. An escalation asks for a new acknowledgement. Returns the alarm id.
+        change the open one. An escalation asks for a new acknowledgement. ``outbox(alarm_id)``
+        gives the messages the step sends, kept in the outbox in the same transaction as the
+        step (so a step is never kept without its messages). Returns the alarm id.
         """
         a, e = schema.alarms, schema.alarm_events
         now = dt.datetime.now(dt.UTC)
-        with self.engine.begin() as conn:
+        with self._translate(), self.engine.begin() as conn:
             open_id = conn.scalar(
                 sa.select(a.c.id).where(
                     a.c.channel_id == channel_id, a.c.rule == rule, a.c.state != "cleared"
@@ -414,6 +417,9 @@ class AnalysisTables:
             conn.execute(e.insert().values(alarm_id=alarm_id, kind=kind, level=level,
                                            time_us=time_us, value=value, message=message,
                                            actor=actor, at=now))
+            if outbox is not None:
+                now_us = int(now.timestamp() * 1_000_000)
+                self._enqueue_outbox(conn, outbox(int(alarm_id)), now_us=now_us)
         return int(alarm_id)
 
     def acknowledge_alarm(self, alarm_id: int, *, actor: str, comment: str) -> StoredAlarm:
