@@ -928,6 +928,11 @@ def _decode_element(
     if info is not None and kind == "bcd" and size and not _is_bcd(raw):
         raise Sl651Error(at, f"element {ident} ({info.symbol}): value {raw.hex().upper()} is "
                              "not BCD, so the bytes before it were not laid out as sent")
+    if (info is not None and kind == "timestep" and raw != b"\xff" * size
+            and (size != info.size or not raw.hex().isdigit())):
+        raise Sl651Error(at, f"element {ident} ({info.symbol}): value {raw.hex().upper()} "
+                             f"(data-definition byte {data[pos - 1]:02X}) is not a time-step "
+                             f"code, {info.size} bytes of BCD DDhhmm")
     value, values = _value(raw, decimals, kind)
     if info is None:
         value = _vendor_value(raw, value, decimals)

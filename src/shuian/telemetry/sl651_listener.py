@@ -37,11 +37,29 @@ bridge/src/session.rs; yu-xiaoyao/sl651-2014-server's centre likewise answers no
 last packet and marks a missing one for NAK with its number; a station firmware in the public
 code index, camera.c, sends its packets back to back without waiting). A message still
 incomplete when its connection closes is kept as a rejection (every packet received, in hex, and
-which are missing). A message is bounded to :data:`MAX_MESSAGE_BYTES`, a connection to
-:data:`MAX_MESSAGES` messages in progress. A picture (function 36) is not a reading: it is
-counted in the status (``pictures``) and kept as a rejection with its bytes in hex (only its
-size when it is :data:`MAX_PICTURE_HEX` bytes or more); the store keeps a rejection's raw
-text up to ``shuian.store.base.MAX_RAW_TEXT`` characters (a 128 KiB message in hex).
+which are missing). A picture (function 36) is not a reading: it is counted in the status
+(``pictures``) and kept as a rejection with its bytes in hex (only its size when it is
+:data:`MAX_PICTURE_HEX` bytes or more); the store keeps a rejection's raw text up to
+``shuian.store.base.MAX_RAW_TEXT`` characters (a 128 KiB message in hex).
+
+A frame that fails for its own sake (a time outside the supported range, a NUL, a fault of the
+code that only it reaches) is kept as a rejection and acknowledged; only a failure that
+:func:`shuian.faults.blame` calls the system's (the store is away) leaves it unacknowledged, so
+that the station sends it again. A commit of many frames that one of them spoils is made again
+frame by frame, so the others are stored and acknowledged.
+
+Nobody can starve the centre (settings in :class:`Sl651Settings`). A connection must send a
+good frame (of a configured station, its CRC and password right) within
+``first_frame_timeout`` seconds of opening; after it, ``idle_timeout`` applies. One remote
+address holds at most ``max_connections_per_address`` connections: more are closed at once and
+counted in ``refused_by_address``. Multi-packet messages in progress are bounded per message,
+per connection and in total, in count and bytes: the oldest is dropped and kept as a rejection
+with the reason. The rejected text an address causes before it is a station (bytes that are not
+a frame, malformed frames, CRC mismatches, unknown stations, wrong passwords) and its incomplete
+messages (never acknowledged, so sent again) are capped per address and in total in each window
+of ``rejected_window`` seconds: the rest is counted (``not_kept``, ``not_kept_bytes``), neither
+kept nor answered (so a station sends it again later), and when the window ends one summary
+rejection says how much was dropped, and from where.
 
 A site file configures it like this::
 
@@ -66,13 +84,14 @@ import zoneinfo
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shuian.errors import Sl651Error
+from shuian.faults import Fault, blame, reason_of
 from shuian.readings import Rejection
-from shuian.telemetry.mqtt import Ingest, IngestOutcome, Reject
+from shuian.telemetry.mqtt import Ingest, Reject
 from shuian.telemetry.sl651 import (
     Element,
     Sl651Frame,
@@ -97,12 +116,15 @@ STRUCTURAL_ELEMENTS = frozenset({"04"})
 ARRAY_STEP = dt.timedelta(minutes=5)
 #: Most bytes kept of a run of bytes that is not a frame (the rest is counted).
 MAX_GARBAGE = 4096
-#: Seconds a station may take to send the rest of a frame it has begun.
+#: Seconds a station may take to send the rest of a frame it has begun, or to take an answer.
 FRAME_TIMEOUT = 30.0
-#: Most bytes (whole packets) kept of one multi-packet message; beyond, it is kept as a rejection.
-MAX_MESSAGE_BYTES = 1 << 20
-#: Most multi-packet messages in progress on one connection; beyond, the oldest is closed.
-MAX_MESSAGES = 8
+#: Stations not in the site file that get an entry of their own in the status (the rest none).
+MAX_UNKNOWN_PEERS = 64
+#: Remote addresses the window's counts are kept for once they have no connection open; the
+#: counts of more are added up under "other addresses".
+MAX_ADDRESSES = 4096
+#: Addresses named in the status and in a window's summary rejection (those that lost most).
+SHOWN_ADDRESSES = 20
 #: Pictures of this many bytes or more keep only their size in their rejection (128 KiB: the
 #: hex of a smaller one fits the store's raw text, ``shuian.store.base.MAX_RAW_TEXT``).
 MAX_PICTURE_HEX = 128 * 1024
@@ -175,8 +197,26 @@ class Sl651Settings(BaseModel):
     acknowledge : answer reports (function codes 30–36) once stored (modes M2/M4)
     keep_open : end the acknowledgement with ESC (keep the link 10 minutes) instead of EOT
     idle_timeout : seconds of silence after which a connection is closed
+    first_frame_timeout : seconds a new connection has to send its first good frame (of a
+        configured station, CRC and password right); then it is closed. After that frame,
+        ``idle_timeout`` applies
     max_connections : connections open at once; one more is closed at once (and counted in
         ``refused``), so that a flood cannot take the centre's file descriptors
+    max_connections_per_address : connections open at once from one remote address; one more
+        is closed at once (counted in ``refused_by_address``), so that one address cannot take
+        them all. Raise it when many stations share an address (a carrier's NAT)
+    max_message_bytes : bytes (whole packets) of one multi-packet message; a message that
+        passes it is dropped and kept as a rejection
+    max_messages_per_connection, max_message_bytes_per_connection : multi-packet messages in
+        progress on one connection, and their bytes; beyond, the oldest is dropped and kept
+    max_messages_total, max_message_bytes_total : the same over all connections
+    max_rejected_per_address : characters of rejected text (raw text and reason) kept per
+        remote address per window, of what an address sends before it is a station (bytes that
+        are not a frame, malformed frames, CRC mismatches, unknown stations, wrong passwords)
+        and of its incomplete messages; the rest is counted, not kept and not answered
+    max_rejected_total : the same over all addresses
+    rejected_window : seconds of a window of those caps; at its end one summary rejection says
+        how many rejections (and bytes as received) were dropped, and from where
     stations : the RTUs and their element-to-channel maps
     """
 
@@ -188,8 +228,31 @@ class Sl651Settings(BaseModel):
     acknowledge: bool = True
     keep_open: bool = False
     idle_timeout: float = Field(default=600.0, gt=0)
+    first_frame_timeout: float = Field(default=10.0, gt=0)
     max_connections: int = Field(default=2000, ge=1)
+    max_connections_per_address: int = Field(default=8, ge=1)
+    max_message_bytes: int = Field(default=1 << 20, ge=1)
+    max_messages_per_connection: int = Field(default=8, ge=1)
+    max_message_bytes_per_connection: int = Field(default=4 << 20, ge=1)
+    max_messages_total: int = Field(default=256, ge=1)
+    max_message_bytes_total: int = Field(default=64 << 20, ge=1)
+    max_rejected_per_address: int = Field(default=64 * 1024, ge=0)
+    max_rejected_total: int = Field(default=1 << 20, ge=0)
+    rejected_window: float = Field(default=3600.0, gt=0)
     stations: tuple[Sl651Station, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> Sl651Settings:
+        for small, large in (
+            ("max_message_bytes", "max_message_bytes_per_connection"),
+            ("max_message_bytes_per_connection", "max_message_bytes_total"),
+            ("max_messages_per_connection", "max_messages_total"),
+            ("max_rejected_per_address", "max_rejected_total"),
+        ):
+            if getattr(self, small) > getattr(self, large):
+                raise ValueError(f"{small} ({getattr(self, small)}) is more than {large} "
+                                 f"({getattr(self, large)}): make {large} at least as large")
+        return self
 
     @field_validator("stations")
     @classmethod
@@ -215,7 +278,8 @@ def frame_records(
     ``F4``–``FC``) likewise gives value *i* at the observation time + 5 *i* minutes: the first
     value is the observation time's (yushun1990/sl651_bridge, "表36: 观测时间是第一组数据时间";
     wainshine/SL651, "第1时段(0min)"; a real Fujian hourly report observed 12:20 and sent 13:15:25
-    fits only this). Missing values (all F) and the time-step code are not readings.
+    fits only this). Missing values (all F) and the time-step code are not readings. A time past
+    the year 9999 is written as the sum that gives it, which the ingest rejects with the reason.
     """
     zone = zoneinfo.ZoneInfo(station.timezone) if station.timezone else None
     records: list[dict[str, Any]] = []
@@ -232,15 +296,16 @@ def frame_records(
             continue
         if item.values:
             step = item.time_step or ARRAY_STEP
-            points = [(observed + i * step, v) for i, v in enumerate(item.values)]
+            points = [(_later(observed, i * step), v) for i, v in enumerate(item.values)]
         else:
             points = [(observed, item.value)]
         for time, value in points:
             if value is None:
                 continue
-            stamp = time.replace(tzinfo=zone) if zone is not None else time
+            if isinstance(time, dt.datetime):
+                time = (time.replace(tzinfo=zone) if zone is not None else time).isoformat()
             records.append({
-                "channel": channel, "time": stamp.isoformat(), "value": value,
+                "channel": channel, "time": time, "value": value,
                 "station": frame.station, "element": item.id, "serial": frame.serial,
             })
     return records, unmapped
@@ -272,26 +337,38 @@ class _Peer:
         }
 
 
-@dataclass
+@dataclass(eq=False)
 class _Message:
     """The packets of one multi-packet message received so far on a connection.
 
-    ``packets`` maps a sequence number (1 to ``total``) to the packet's frame and bytes;
-    ``dropped`` is set once the message passed :data:`MAX_MESSAGE_BYTES` (its packets were kept
-    as a rejection, and the rest of it are kept one by one until a packet 1 begins another).
+    ``packets`` maps a sequence number (1 to ``total``) to the packet's frame and bytes, and
+    ``size`` counts their bytes; ``dropped`` is set once the message passed its bound (its
+    packets were kept as a rejection, and the rest of it are kept one by one until a packet 1
+    begins another).
     """
 
     station: str
     function_code: int
     total: int
     packets: dict[int, tuple[Sl651Frame, bytes]] = field(default_factory=dict)
+    size: int = 0
     last_seen: bool = False
     dropped: bool = False
 
-    @property
-    def size(self) -> int:
-        """Bytes of the packets kept."""
-        return sum(len(data) for _, data in self.packets.values())
+    def put(self, sequence: int, packet: tuple[Sl651Frame, bytes] | None) -> None:
+        """Keep a packet under its number (None: forget the number's)."""
+        earlier = self.packets.pop(sequence, None)
+        if earlier is not None:
+            self.size -= len(earlier[1])
+        if packet is not None:
+            self.packets[sequence] = packet
+            self.size += len(packet[1])
+
+    def drop(self) -> None:
+        """Forget every packet: the message passed its bound."""
+        self.packets.clear()
+        self.size = 0
+        self.dropped = True
 
     def missing(self) -> list[int]:
         """Sequence numbers not received yet."""
@@ -323,13 +400,56 @@ class _Message:
                 + (f", missing {_numbers(missing)}" if missing else "") + ")")
 
 
-@dataclass
-class _Pending:
-    """Work for the writer: readings and rejections of frames waiting for one commit."""
+_MessageKey = tuple[str, int, int]  # station, function code, packet total
 
-    records: list[dict[str, Any]] = field(default_factory=list)
-    rejections: list[Rejection] = field(default_factory=list)
-    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+
+@dataclass(eq=False)
+class _Connection:
+    """One station connection: where from, its stations, its messages in progress."""
+
+    host: str
+    remote: str  # host:port
+    stations: set[str] = field(default_factory=set)
+    messages: dict[_MessageKey, _Message] = field(default_factory=dict)
+    #: Whether a good frame came (then ``idle_timeout`` applies, not ``first_frame_timeout``).
+    good: bool = False
+
+
+@dataclass
+class _Address:
+    """One remote address: connections open, and what it cost in the window so far."""
+
+    connections: int = 0
+    refused: int = 0
+    kept: int = 0  # characters of rejected text kept
+    not_kept: int = 0  # rejections counted, not kept (over a cap)
+    not_kept_bytes: int = 0  # their bytes as received
+
+    def add(self, other: _Address) -> None:
+        """Add another address's window counts to these."""
+        self.refused += other.refused
+        self.kept += other.kept
+        self.not_kept += other.not_kept
+        self.not_kept_bytes += other.not_kept_bytes
+
+    def as_json(self, address: str) -> dict[str, Any]:
+        return {"address": address, "connections": self.connections, "refused": self.refused,
+                "kept_chars": self.kept, "not_kept": self.not_kept,
+                "not_kept_bytes": self.not_kept_bytes}
+
+
+@dataclass(eq=False)
+class _Job:
+    """Readings and rejections of one frame (or message), committed before it is answered.
+
+    ``raw`` is what to keep if the job's own data are refused (the frame in hex).
+    """
+
+    records: list[dict[str, Any]]
+    rejections: list[Rejection]
+    source: str
+    raw: str
+    done: asyncio.Future[None]
 
 
 class _Rejected(Exception):
@@ -348,6 +468,19 @@ class _Rejected(Exception):
         self.answer = answer
         self.station = station
         self.close = close
+
+
+class _Keep(NamedTuple):
+    """A rejection to keep if its address's caps allow.
+
+    ``owner`` is the connection it came from, ``size`` the bytes it held as received, and
+    ``station`` the station whose status counts it (None: no station's).
+    """
+
+    owner: _Connection
+    rejection: Rejection
+    size: int
+    station: str | None
 
 
 class Sl651Listener:
@@ -378,16 +511,25 @@ class Sl651Listener:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
-        self._pending = _Pending()
+        self._pending: list[_Job] = []
         self._open: set[asyncio.StreamWriter] = set()
         self._wake: asyncio.Event | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shuian-sl651")
         self.port: int = settings.port
         self._state = SourceStatus(
             "sl651", f"{settings.host}:{settings.port}", label="sl651",
-            counts=("connections", "pictures", "refused"), clock=self._clock,
+            counts=("connections", "pictures", "refused", "refused_by_address", "timed_out",
+                    "messages_dropped", "not_kept", "not_kept_bytes"),
+            clock=self._clock,
         )
         self._handlers: set[asyncio.Task[None]] = set()
+        # Multi-packet messages in progress on every connection, oldest first.
+        self._assembling: dict[_Message, _Connection] = {}
+        # The window of the rejected-text caps: per address, the addresses no longer listed.
+        self._addresses: dict[str, _Address] = {}
+        self._others = _Address()
+        self._kept_total = 0
+        self._window_started = self._clock()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -426,21 +568,30 @@ class Sl651Listener:
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         server = await asyncio.start_server(
-            self._connection, self.settings.host, self.settings.port, limit=1 << 16
+            self._connection, self.settings.host, self.settings.port, limit=1 << 16,
+            backlog=1024,
         )
         self.port = server.sockets[0].getsockname()[1]
         self._state.set(connected=True, endpoint=f"{self.settings.host}:{self.port}")
         self._listening.set()
         batcher = asyncio.create_task(self._batcher())
+        windows = asyncio.create_task(self._windows())
         await self._stop.wait()
+        windows.cancel()
         server.close()
         # Open connections end here: a frame not yet acknowledged comes again later; the
-        # packets of incomplete messages are kept (as rejections) before the writer stops.
+        # packets of incomplete messages are kept (as rejections) before the writer stops,
+        # and so is the summary of what the caps dropped.
         for writer in list(self._open):
             writer.close()
         await server.wait_closed()
         if self._handlers:
             await asyncio.wait(list(self._handlers), timeout=STOP_GRACE)
+        try:
+            await asyncio.wait_for(self._end_window(), STOP_GRACE)
+        except TimeoutError:
+            self._state.note_error("the summary of rejections not kept was not stored: the "
+                                   "listener stopped")
         batcher.cancel()
 
     # -- status ---------------------------------------------------------------------------
@@ -453,15 +604,30 @@ class Sl651Listener:
         ``accepted`` and ``duplicates``, ``rejected`` (frames, messages and elements kept as
         rejections), ``pictures`` received (kept as rejections, not counted in ``rejected``),
         ``failures`` (commits that failed, the frames left unacknowledged), ``refused``
-        (connections over ``max_connections``),
+        (connections over ``max_connections``), ``refused_by_address`` (over
+        ``max_connections_per_address``), ``timed_out`` (connections closed for sending no
+        good frame within ``first_frame_timeout``), ``messages_dropped`` (multi-packet
+        messages dropped over a bound), ``not_kept`` and ``not_kept_bytes`` (rejections over
+        the rejected-text caps, counted and not kept, and their bytes as received),
         ``last_message_at``, ``last_error`` and ``last_error_at`` (an error older than the last
-        message has passed), and ``peers``: per station, whether it is connected, from where,
-        its frames, rejections, pictures, last error, and ``clock_offset_s`` (seconds its clock
-        was ahead of the centre's at its last frame).
+        message has passed); ``window``: the caps' window so far (``started_at``,
+        ``kept_chars`` of rejected text, ``not_kept``, ``not_kept_bytes``, and the
+        :data:`SHOWN_ADDRESSES` addresses that lost most, each with its ``connections``,
+        ``refused``, ``kept_chars``, ``not_kept`` and ``not_kept_bytes``); and ``peers``: per
+        station, whether it is connected, from where, its frames, rejections, pictures, last
+        error, and ``clock_offset_s`` (seconds its clock was ahead of the centre's at its last
+        frame).
         """
         status = self._state.as_json()
         with self._lock:
             status["peers"] = [peer.as_json() for peer in self._peers.values()]
+            total = self._window_total()
+            status["window"] = {
+                "started_at": _iso(self._window_started), "kept_chars": self._kept_total,
+                "not_kept": total.not_kept, "not_kept_bytes": total.not_kept_bytes,
+                "addresses": [counts.as_json(address)
+                              for address, counts in self._worst(SHOWN_ADDRESSES)],
+            }
         return status
 
     def _peer(self, station: str) -> _Peer:
@@ -471,17 +637,38 @@ class Sl651Listener:
             peer = self._peers[station] = _Peer(f"{station} (unknown)", station)
         return peer
 
+    def _window_total(self) -> _Address:
+        """The window's counts over every address (hold ``_lock``)."""
+        total = _Address()
+        for counts in (*self._addresses.values(), self._others):
+            total.add(counts)
+        return total
+
+    def _worst(self, count: int) -> list[tuple[str, _Address]]:
+        """The addresses that lost most this window (hold ``_lock``)."""
+        lost = [(a, c) for a, c in self._addresses.items() if c.not_kept or c.refused]
+        lost.sort(key=lambda item: (item[1].not_kept_bytes, item[1].refused), reverse=True)
+        return lost[:count]
+
     # -- connections ----------------------------------------------------------------------
 
     async def _connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        host, port = writer.get_extra_info("peername")[:2]
+        peername = writer.get_extra_info("peername")
+        if not peername:  # gone before it could be served
+            writer.close()
+            return
+        host, port = peername[:2]
         remote = f"{host}:{port}"
-        if len(self._open) >= self.settings.max_connections:
+        s = self.settings
+        if len(self._open) >= s.max_connections:
             self._state.count(refused=1)
             self._state.note_error(f"{remote}: refused, {len(self._open)} connections are open "
-                             f"(max_connections {self.settings.max_connections})")
+                                   f"(max_connections {s.max_connections})")
+            writer.close()
+            return
+        if not self._admit(host, remote):
             writer.close()
             return
         task = asyncio.current_task()
@@ -489,39 +676,46 @@ class Sl651Listener:
             self._handlers.add(task)
         self._state.count(connections=1)
         self._open.add(writer)
-        stations: set[str] = set()
-        messages: dict[tuple[str, int, int], _Message] = {}
+        conn = _Connection(host, remote)
         buffer = bytearray()
+        loop = asyncio.get_running_loop()
+        first_frame_by = loop.time() + s.first_frame_timeout
         try:
             while True:
-                timeout = FRAME_TIMEOUT if buffer else self.settings.idle_timeout
+                timeout = FRAME_TIMEOUT if buffer else s.idle_timeout
+                if not conn.good:
+                    timeout = min(timeout, first_frame_by - loop.time())
                 try:
-                    chunk = await asyncio.wait_for(reader.read(1 << 16), timeout)
+                    chunk: bytes | None = await asyncio.wait_for(
+                        reader.read(1 << 16), max(timeout, 0))
                 except TimeoutError:
-                    chunk = b""
+                    chunk = None
                 if not chunk:
+                    if chunk is None and not conn.good:
+                        self._state.count(timed_out=1)
                     if buffer:
-                        await self._commit([], [self._rejection(
+                        ended = "ended" if chunk is not None else "timed out"
+                        await self._keep([_Keep(conn, self._rejection(
                             remote, bytes(buffer),
-                            f"frame truncated: the connection ended after {len(buffer)} bytes"
-                            + _expected(buffer),
-                        )], station=None)
+                            f"frame truncated: the connection {ended} after {len(buffer)} "
+                            f"bytes" + _expected(buffer),
+                        ), len(buffer), None)])
                     return
                 buffer += chunk
                 frames, garbage = _cut(buffer)
                 if garbage:
-                    await self._commit([], [self._rejection(
+                    await self._keep([_Keep(conn, self._rejection(
                         remote, garbage[:MAX_GARBAGE],
                         f"{len(garbage)} bytes that are not a frame (no 7E7E or SOH start)",
-                    )], station=None)
+                    ), len(garbage), None)])
                 for data in frames:
-                    answer, close = await self._frame(data, remote, stations, messages)
+                    answer, close = await self._frame(data, conn)
                     if answer is not None:
                         writer.write(answer)
-                        await writer.drain()
+                        await asyncio.wait_for(writer.drain(), FRAME_TIMEOUT)
                     if close:
                         return
-        except ConnectionError:
+        except (ConnectionError, TimeoutError):  # gone, or not taking its answers
             return
         except _NotStored as exc:
             self._state.count(failures=1)
@@ -529,45 +723,97 @@ class Sl651Listener:
         finally:
             self._state.count(connections=-1)
             with self._lock:
-                for station in stations:
+                for station in conn.stations:
                     self._peer(station).connections -= 1
             self._open.discard(writer)
             writer.close()
             try:
-                await self._abandon(messages, "the connection closed")
+                await self._abandon(conn, "the connection closed")
             finally:
+                self._leave(host)
                 if task is not None:
                     self._handlers.discard(task)
 
-    async def _frame(
-        self,
-        data: bytes,
-        remote: str,
-        stations: set[str],
-        messages: dict[tuple[str, int, int], _Message],
-    ) -> tuple[bytes | None, bool]:
-        """Take one frame; return the answer to send (if any) and whether to close after it."""
+    def _admit(self, host: str, remote: str) -> bool:
+        """Count a new connection from ``host``; False (refused) over the per-address limit."""
+        limit = self.settings.max_connections_per_address
+        with self._lock:
+            counts = self._addresses.setdefault(host, _Address())
+            if counts.connections < limit:
+                counts.connections += 1
+                return True
+            counts.refused += 1
+            first = counts.refused == 1
+        self._state.count(refused_by_address=1)
+        message = (f"{remote}: refused, {limit} connections from {host} are open "
+                   f"(max_connections_per_address {limit})")
+        if first:  # logged once per address and window, however many are refused
+            self._state.note_error(message)
+        else:
+            self._state.set(last_error=message, last_error_at=self._clock())
+        return False
+
+    def _leave(self, host: str) -> None:
+        """A connection from ``host`` ended; forget the address once nothing needs it."""
+        with self._lock:
+            counts = self._addresses.get(host)
+            if counts is None:
+                return
+            counts.connections -= 1
+            if counts.connections > 0:
+                return
+            if (counts.kept or counts.not_kept or counts.refused) and (
+                    len(self._addresses) <= MAX_ADDRESSES):
+                return  # its window counts are kept until the window ends
+            self._others.add(counts)
+            del self._addresses[host]
+
+    async def _frame(self, data: bytes, conn: _Connection) -> tuple[bytes | None, bool]:
+        """Take one frame; return the answer to send (if any) and whether to close after it.
+
+        A frame that fails for its own sake is kept as a rejection with the reason and
+        acknowledged (when it is a report); one that fails for the system's is not stored and
+        raises :class:`_NotStored`, so that the station sends it again.
+        """
         self._state.count(messages=1)
+        try:
+            return await self._take(data, conn)
+        except _NotStored:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whose fault it is decides
+            if _system(exc):
+                raise _NotStored(reason_of(exc)) from exc
+            log.warning("sl651: a frame from %s could not be taken", conn.remote, exc_info=True)
+            kept = await self._keep_one(_Keep(conn, self._rejection(
+                conn.remote, data, f"could not be taken ({reason_of(exc)}): kept here, and "
+                "acknowledged so that the station does not send it again"), len(data), None))
+            return (self._acknowledgement_of(data) if kept else None), False
+
+    async def _take(self, data: bytes, conn: _Connection) -> tuple[bytes | None, bool]:
+        """Check a frame, then store it; its answer and whether to close after it."""
         now = self._clock()
         self._state.set(last_message_at=now)
         try:
-            frame = self._check(data, remote, messages)
+            frame = self._check(data, conn)
         except _Rejected as rejected:
-            await self._commit([], [rejected.rejection], station=rejected.station)
-            return rejected.answer, rejected.close
+            kept = await self._keep_one(_Keep(conn, rejected.rejection, len(data),
+                                              rejected.station))
+            # Not kept (over the caps): not answered either, so a station sends it again.
+            return (rejected.answer if kept else None), rejected.close
+        conn.good = True
         with self._lock:
             peer = self._peer(frame.station)
             peer.messages += 1
             peer.last_message_at = now
-            peer.address = remote
+            peer.address = conn.remote
             peer.clock_offset_s = self._clock_offset(frame, now)
-            if frame.station not in stations:
-                stations.add(frame.station)
+            if frame.station not in conn.stations:
+                conn.stations.add(frame.station)
                 peer.connections += 1
         if frame.function_code == LINK_KEEP_ALIVE:
             return None, False
         if frame.packets is not None:
-            return await self._packet(frame, data, remote, messages), False
+            return await self._packet(frame, data, conn), False
         return await self._report(frame, data=data), False
 
     async def _report(
@@ -576,6 +822,7 @@ class Sl651Listener:
         *,
         packets: tuple[int, int] | None = None,
         data: bytes | None = None,
+        raw: str = "",
     ) -> bytes | None:
         """Store a decoded report (one frame, or a whole multi-packet message); its answer.
 
@@ -583,12 +830,14 @@ class Sl651Listener:
         readings, and not answered: it is the station's reply to the centre's own query or
         command (mode M4), which needs no acknowledgement. A report's vendor blocks
         (``unparsed``) are kept as rejections with their offset; its standard elements are
-        stored and it is acknowledged, so that the station does not send it again.
+        stored and it is acknowledged, so that the station does not send it again. ``raw``
+        (default: ``data`` in hex) is what is kept if the store refuses what the report holds.
         """
         station = self._stations[frame.station]
+        raw = raw or (data.hex().upper() if data is not None else "")
         where = "of the frame" if packets is None else "of the joined body"
         if frame.is_configuration:
-            await self._commit([], [], station=frame.station,
+            await self._commit([], [], station=frame.station, raw=raw,
                                notes=[self._configuration(frame, station, data)])
             return None
         records, unmapped = frame_records(frame, station)
@@ -619,8 +868,8 @@ class Sl651Listener:
                 f"sl651:{frame.station}", frame.serial, frame.manual_entry,
                 f"station {station.label}: manual entry (人工置数, function "
                 f"{frame.function_code:02X}H): its text is kept as sent, not read as readings"))
-        await self._commit(records, rejections, station=frame.station, notes=notes)
-        if notes:
+        await self._commit(records, rejections, station=frame.station, notes=notes, raw=raw)
+        if frame.picture is not None:
             self._state.count(pictures=1)
             with self._lock:
                 self._peer(frame.station).pictures += 1
@@ -659,103 +908,141 @@ class Sl651Listener:
                          f"station {station.label}: {reason}; only its size is kept (a picture "
                          f"of {MAX_PICTURE_HEX // 1024} KiB or more is not kept in hex)")
 
-    async def _packet(
-        self,
-        frame: Sl651Frame,
-        data: bytes,
-        remote: str,
-        messages: dict[tuple[str, int, int], _Message],
-    ) -> bytes | None:
+    async def _packet(self, frame: Sl651Frame, data: bytes, conn: _Connection) -> bytes | None:
         """Keep a packet of a multi-packet message; store the message once it is whole.
 
         Returns the answer: None before the last packet, the acknowledgement (with the packet
         numbers total, total) once the message is stored, NAK with the first missing packet's
-        number when the last packet has come and some are missing.
+        number when the last packet has come and some are missing. Messages in progress are
+        bounded (see :meth:`_over_bounds`); whatever is dropped is kept, as the caps allow.
         """
         assert frame.packets is not None
         total, sequence = frame.packets
         station = self._stations[frame.station]
+        limit = self.settings.max_message_bytes
+        keep: list[_Keep] = []
         if not 1 <= sequence <= total:
-            await self._commit([], [self._rejection(
-                remote, data, f"station {station.label}: packet {sequence} of {total}: the "
-                "sequence number is 1 to the packet total")], station=frame.station)
+            await self._keep([_Keep(conn, self._rejection(
+                conn.remote, data, f"station {station.label}: packet {sequence} of {total}: "
+                "the sequence number is 1 to the packet total"), len(data), frame.station)])
             return None
         key = (frame.station, frame.function_code, total)
-        message = messages.get(key)
+        message = conn.messages.get(key)
         if message is not None and sequence == 1 and (
                 message.dropped or (1 in message.packets and message.packets[1][1] != data)):
-            del messages[key]
+            self._forget(message, conn)
             if not message.dropped:
-                await self._keep_incomplete(message, "packet 1 came again, different: a new "
-                                                     "message began")
+                keep.append(self._incomplete(
+                    conn, message, "packet 1 came again, different: a new message began"))
             message = None
         if message is not None and message.dropped:
-            await self._commit([], [Rejection(
+            await self._keep([_Keep(conn, Rejection(
                 f"sl651:{frame.station}", None, data.hex().upper(),
                 f"station {station.label}: packet {sequence} of {total} of a multi-packet "
-                f"message (function {frame.function_code:02X}) dropped over "
-                f"{MAX_MESSAGE_BYTES} bytes")], station=frame.station)
+                f"message (function {frame.function_code:02X}) dropped over {limit} bytes"),
+                len(data), frame.station)])
             return None
         if message is None:
-            while len(messages) >= MAX_MESSAGES:
-                oldest = messages.pop(next(iter(messages)))
-                if not oldest.dropped:
-                    await self._keep_incomplete(oldest, f"more than {MAX_MESSAGES} messages "
-                                                        "were in progress on one connection")
-            message = messages[key] = _Message(frame.station, frame.function_code, total)
+            message = conn.messages[key] = _Message(frame.station, frame.function_code, total)
+            self._assembling[message] = conn
         earlier = message.packets.get(sequence)
-        message.packets[sequence] = (frame, data)
-        if message.size > MAX_MESSAGE_BYTES:
-            if earlier is None:
-                del message.packets[sequence]
-            else:
-                message.packets[sequence] = earlier
+        message.put(sequence, (frame, data))
+        if message.size > limit:
+            message.put(sequence, earlier)
             raw, described = message.raw() + data.hex().upper(), message.describe()
-            message.packets.clear()
-            message.dropped = True
-            await self._commit([], [Rejection(
+            size = message.size + len(data)
+            message.drop()
+            self._state.count(messages_dropped=1)
+            keep.append(_Keep(conn, Rejection(
                 f"sl651:{frame.station}", None, raw,
-                f"station {station.label}: {described} passed {MAX_MESSAGE_BYTES} bytes with "
-                f"packet {sequence}: dropped; the packets received so far, that one last, are "
-                "kept in hex")], station=frame.station)
+                f"station {station.label}: {described} passed {limit} bytes with packet "
+                f"{sequence}: dropped; the packets received so far, that one last, are kept in "
+                "hex"), size, frame.station))
+            await self._keep(keep)
             return None
+        keep += self._over_bounds(conn, message)
         message.last_seen = message.last_seen or sequence == total
         answers = self.settings.acknowledge and frame.function_code in ACKNOWLEDGED_FUNCTIONS
         missing = message.missing()
         if missing:
+            await self._keep(keep)
             if message.last_seen and answers:
                 head = replace(frame, serial=message.serial())
                 return self._answer(head, nak=True, packets=(total, missing[0]))
             return None
-        del messages[key]
+        self._forget(message, conn)
+        await self._keep(keep)
         head = message.packets[1][0]
         try:
             joined = decode_body(head, message.body())
         except Sl651Error as exc:
-            await self._commit([], [Rejection(
+            await self._keep([_Keep(conn, Rejection(
                 f"sl651:{frame.station}", None, message.raw(),
                 f"station {station.label}: malformed {message.describe()}, byte {exc.offset} of "
-                f"the joined body: {exc.problem}")], station=frame.station)
+                f"the joined body: {exc.problem}"), message.size, frame.station)])
             return None
-        return await self._report(joined, packets=(total, total))
+        return await self._report(joined, packets=(total, total), raw=message.raw())
 
-    async def _keep_incomplete(self, message: _Message, why: str) -> None:
-        """Keep the packets of a message that will not be completed, as one rejection."""
+    def _over_bounds(self, conn: _Connection, message: _Message) -> list[_Keep]:
+        """Drop the oldest messages in progress (not ``message``) while a bound is passed.
+
+        The bounds: ``max_messages_per_connection`` and ``max_message_bytes_per_connection``
+        on ``conn``, ``max_messages_total`` and ``max_message_bytes_total`` over every
+        connection. Returns what to keep of the dropped messages.
+        """
+        s = self.settings
+        keep: list[_Keep] = []
+        while True:
+            mine = conn.messages.values()
+            if len(mine) > s.max_messages_per_connection:
+                why = f"more than {s.max_messages_per_connection} messages were in progress on "
+            elif sum(m.size for m in mine) > s.max_message_bytes_per_connection:
+                why = (f"more than {s.max_message_bytes_per_connection} bytes of messages were "
+                       "in progress on ")
+            else:
+                break
+            oldest = next(m for m in mine if m is not message)
+            keep += self._drop(conn, oldest, why + "one connection, the oldest dropped")
+        while True:
+            if len(self._assembling) > s.max_messages_total:
+                why = f"more than {s.max_messages_total} messages were in progress "
+            elif sum(m.size for m in self._assembling) > s.max_message_bytes_total:
+                why = f"more than {s.max_message_bytes_total} bytes of messages were in progress "
+            else:
+                break
+            oldest, owner = next((m, c) for m, c in self._assembling.items() if m is not message)
+            keep += self._drop(owner, oldest, why + "in total, the oldest dropped")
+        return keep
+
+    def _drop(self, owner: _Connection, message: _Message, why: str) -> list[_Keep]:
+        """Drop a message in progress over a bound; what to keep of it."""
+        self._forget(message, owner)
+        self._state.count(messages_dropped=1)
+        return [] if message.dropped else [self._incomplete(owner, message, why)]
+
+    def _forget(self, message: _Message, owner: _Connection) -> None:
+        """A message is no longer in progress (whole, dropped, or its connection closed)."""
+        key = (message.station, message.function_code, message.total)
+        if owner.messages.get(key) is message:
+            del owner.messages[key]
+        self._assembling.pop(message, None)
+
+    def _incomplete(self, owner: _Connection, message: _Message, why: str) -> _Keep:
+        """What to keep of a message that will not be completed: its packets, in one rejection."""
         station = self._stations.get(message.station)
         label = station.label if station is not None else message.station
-        await self._commit([], [Rejection(
+        return _Keep(owner, Rejection(
             f"sl651:{message.station}", None, message.raw(),
             f"station {label}: {message.describe()} incomplete when {why}; the packets received "
-            "are kept in hex, in sequence order")], station=message.station)
+            "are kept in hex, in sequence order"), message.size, message.station)
 
-    async def _abandon(
-        self, messages: dict[tuple[str, int, int], _Message], why: str
-    ) -> None:
+    async def _abandon(self, conn: _Connection, why: str) -> None:
         """Keep every message still in progress on a connection that ends."""
+        keep = [self._incomplete(conn, m, why) for m in conn.messages.values() if not m.dropped]
+        for message in list(conn.messages.values()):
+            self._forget(message, conn)
         try:
-            for message in messages.values():
-                if not message.dropped:
-                    await self._keep_incomplete(message, why)
+            await self._keep(keep)
         except _NotStored as exc:
             self._state.count(failures=1)
             self._state.note_error(f"incomplete multi-packet messages not kept: {exc}")
@@ -764,12 +1051,10 @@ class Sl651Listener:
                 "incomplete multi-packet messages not kept: the listener stopped"
             )
             raise
-        messages.clear()
 
-    def _check(
-        self, data: bytes, remote: str, messages: dict[tuple[str, int, int], _Message]
-    ) -> Sl651Frame:
+    def _check(self, data: bytes, conn: _Connection) -> Sl651Frame:
         """Decode a frame and check that this centre takes it; raises :class:`_Rejected`."""
+        remote = conn.remote
         try:
             frame = decode_frame(data)
         except Sl651Error as exc:
@@ -779,7 +1064,7 @@ class Sl651Listener:
         if not frame.valid_crc:
             raise _Rejected(self._rejection(
                 remote, data, f"CRC mismatch: computed {frame.crc_expected:04X}, the frame says "
-                f"{frame.crc_found:04X}"), self._nak(frame, messages), station=at)
+                f"{frame.crc_found:04X}"), self._nak(frame, conn.messages), station=at)
         if frame.direction != "up":
             raise _Rejected(self._rejection(
                 remote, data, "a down frame (centre to station) was sent to the centre"),
@@ -801,9 +1086,7 @@ class Sl651Listener:
                 "configured one"), None, station=at, close=True)
         return frame
 
-    def _nak(
-        self, frame: Sl651Frame, messages: dict[tuple[str, int, int], _Message]
-    ) -> bytes | None:
+    def _nak(self, frame: Sl651Frame, messages: dict[_MessageKey, _Message]) -> bytes | None:
         """NAK for a frame with a CRC mismatch: send it again (a packet: by its number)."""
         if frame.direction != "up":
             return None
@@ -845,6 +1128,116 @@ class Sl651Listener:
         """A rejected frame or run of bytes: source ``sl651:<remote>``, bytes in hex."""
         return Rejection(f"sl651:{remote}", None, data.hex().upper(), reason)
 
+    def _acknowledgement_of(self, data: bytes) -> bytes | None:
+        """The acknowledgement of a frame that could not be taken, when it is a report."""
+        try:
+            frame = decode_frame(data)
+        except Exception:  # noqa: BLE001 - a frame that cannot be read is not answered
+            return None
+        if not frame.valid_crc or frame.direction != "up":
+            return None
+        return self._acknowledged(frame)
+
+    # -- what is kept of an address: the rejected-text caps ---------------------------------
+
+    async def _keep(self, keep: list[_Keep]) -> None:
+        """Keep rejections as their addresses' caps allow (one commit per station counted).
+
+        Raises :class:`_NotStored` if the store could not take them.
+        """
+        kept: dict[str | None, list[Rejection]] = {}
+        for item in keep:
+            if self._charge(item.owner.host, item.rejection, item.size):
+                kept.setdefault(item.station, []).append(item.rejection)
+        for station, rejections in kept.items():
+            await self._commit([], rejections, station=station)
+
+    async def _keep_one(self, item: _Keep) -> bool:
+        """Keep one rejection if its address's caps allow; whether it was kept."""
+        if not self._charge(item.owner.host, item.rejection, item.size):
+            return False
+        await self._commit([], [item.rejection], station=item.station)
+        return True
+
+    def _charge(self, host: str, rejection: Rejection, size: int) -> bool:
+        """Whether a rejection from ``host`` fits the window's caps (then it is counted in them).
+
+        One that does not is counted (with ``size``, its bytes as received) and not kept.
+        """
+        s = self.settings
+        chars = len(rejection.raw) + len(rejection.reason)
+        with self._lock:
+            counts = self._addresses.setdefault(host, _Address())
+            if (counts.kept + chars <= s.max_rejected_per_address
+                    and self._kept_total + chars <= s.max_rejected_total):
+                counts.kept += chars
+                self._kept_total += chars
+                return True
+            counts.not_kept += 1
+            counts.not_kept_bytes += size
+            first = counts.not_kept == 1
+        self._state.count(not_kept=1, not_kept_bytes=size)
+        if first:
+            self._state.note_error(
+                f"{host}: over max_rejected_per_address ({s.max_rejected_per_address}) or "
+                f"max_rejected_total ({s.max_rejected_total}) characters of rejected text: what "
+                "it sends that is rejected is counted, not kept, until the window ends")
+        return False
+
+    async def _windows(self) -> None:
+        """End a window of the rejected-text caps every ``rejected_window`` seconds."""
+        while True:
+            await asyncio.sleep(self.settings.rejected_window)
+            await self._end_window()
+
+    async def _end_window(self) -> None:
+        """Keep one summary of what the window's caps dropped (if anything); begin the next."""
+        s = self.settings
+        now = self._clock()
+        with self._lock:
+            total = self._window_total()
+            summary = None
+            if total.not_kept or total.refused:
+                worst = self._worst(SHOWN_ADDRESSES)
+                rest = _Address()
+                rest.add(total)
+                for _, counts in worst:
+                    rest.not_kept -= counts.not_kept
+                    rest.not_kept_bytes -= counts.not_kept_bytes
+                    rest.refused -= counts.refused
+                addresses = [counts.as_json(address) for address, counts in worst]
+                if rest.not_kept or rest.refused:
+                    addresses.append({"address": "other addresses", "refused": rest.refused,
+                                      "not_kept": rest.not_kept,
+                                      "not_kept_bytes": rest.not_kept_bytes})
+                summary = Rejection("sl651", None, json.dumps({
+                    "from": _iso(self._window_started), "to": _iso(now),
+                    "not_kept": total.not_kept, "not_kept_bytes": total.not_kept_bytes,
+                    "refused_by_address": total.refused, "addresses": addresses,
+                }), (
+                    f"{total.not_kept} rejections ({total.not_kept_bytes} bytes as received) "
+                    f"were counted, not kept, and {total.refused} connections refused, from "
+                    f"{_iso(self._window_started)} to {_iso(now)}: over "
+                    f"max_rejected_per_address ({s.max_rejected_per_address}) or "
+                    f"max_rejected_total ({s.max_rejected_total}) characters of rejected text "
+                    f"a window, or max_connections_per_address "
+                    f"({s.max_connections_per_address}); by address in the raw text"))
+            for address, counts in list(self._addresses.items()):
+                if counts.connections:
+                    counts.refused = counts.kept = counts.not_kept = counts.not_kept_bytes = 0
+                else:
+                    del self._addresses[address]
+            self._others = _Address()
+            self._kept_total = 0
+            self._window_started = now
+        if summary is None:
+            return
+        try:
+            await self._commit([], [summary], station=None)
+        except _NotStored as exc:
+            self._state.count(failures=1)
+            self._state.note_error(f"the summary of rejections not kept was not stored: {exc}")
+
     # -- the writer -----------------------------------------------------------------------
 
     async def _commit(
@@ -854,28 +1247,30 @@ class Sl651Listener:
         *,
         station: str | None,
         notes: list[Rejection] | None = None,
+        raw: str = "",
     ) -> None:
         """Hand work to the writer and wait until it is committed; raises :class:`_NotStored`.
 
         ``notes`` are kept like rejections but are not errors (pictures): they are not counted
-        as rejected and do not become the station's last error.
+        as rejected and do not become the station's last error. ``raw`` is what is kept, as a
+        rejection, if the store refuses the work itself (see :meth:`_write`).
         """
         assert self._wake is not None
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.records.extend(records)
-        self._pending.rejections.extend(rejections)
-        self._pending.rejections.extend(notes or [])
-        self._pending.waiters.append(future)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        source = f"sl651:{station}" if station is not None else "sl651"
+        self._pending.append(_Job(records, [*rejections, *(notes or [])], source, raw, done))
         self._wake.set()
-        await future
+        await done
         if rejections:
             self._state.count(rejected=len(rejections))
             if station is not None:
                 with self._lock:
-                    peer = self._peer(station)
-                    peer.rejected += len(rejections)
-                    peer.last_error = rejections[-1].reason
-                    peer.last_error_at = self._clock()
+                    if station in self._peers or (
+                            len(self._peers) < len(self._stations) + MAX_UNKNOWN_PEERS):
+                        peer = self._peer(station)
+                        peer.rejected += len(rejections)
+                        peer.last_error = rejections[-1].reason
+                        peer.last_error_at = self._clock()
 
     async def _batcher(self) -> None:
         """Commit what the connections have gathered, one ingest at a time."""
@@ -884,28 +1279,86 @@ class Sl651Listener:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            work, self._pending = self._pending, _Pending()
-            if not work.waiters:
+            jobs, self._pending = self._pending, []
+            if not jobs:
+                continue
+            counts, failures = await loop.run_in_executor(self._writer, self._write, jobs)
+            accepted, duplicates, rejected = counts
+            self._state.count(accepted=accepted, duplicates=duplicates, rejected=rejected)
+            for job, failure in zip(jobs, failures, strict=True):
+                if job.done.done():
+                    continue
+                if failure is None:
+                    job.done.set_result(None)
+                else:
+                    job.done.set_exception(_NotStored(failure))
+
+    def _write(self, jobs: list[_Job]) -> tuple[tuple[int, int, int], list[str | None]]:
+        """In the writer thread: commit the jobs; the counts, and per job why it was not stored.
+
+        The jobs are committed together. If the store is away (the system's fault, see
+        :func:`shuian.faults.blame`) none is stored. If what a job holds spoils the commit (the
+        input's fault), the jobs are committed one by one, and the one that fails alone is
+        kept as a rejection (its ``raw``, with the reason) instead: it is stored all the same,
+        and answered, so that the station does not send it again.
+        """
+        counts = [0, 0, 0]
+        try:
+            self._store(jobs, counts)
+            return (counts[0], counts[1], counts[2]), [None] * len(jobs)
+        except Exception as exc:  # noqa: BLE001 - whose fault it is decides
+            failure: BaseException = exc
+            if _system(exc):
+                return (counts[0], counts[1], counts[2]), [reason_of(exc)] * len(jobs)
+        failures: list[str | None] = []
+        away: str | None = None
+        for job in jobs:
+            if away is not None:
+                failures.append(away)
                 continue
             try:
-                report = await loop.run_in_executor(self._writer, self._write, work)
-            except Exception as exc:  # noqa: BLE001 - not committed: nobody is acknowledged
-                for waiter in work.waiters:
-                    if not waiter.done():
-                        waiter.set_exception(_NotStored(str(exc)))
-                continue
-            if report is not None:
-                self._state.count(accepted=report.accepted, duplicates=report.duplicates,
-                            rejected=report.rejected)
-            for waiter in work.waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+                if len(jobs) > 1:
+                    self._store([job], counts)
+                    failures.append(None)
+                    continue
+            except Exception as exc:  # noqa: BLE001 - whose fault it is decides
+                failure = exc
+                if _system(exc):
+                    away = reason_of(exc)
+                    failures.append(away)
+                    continue
+            try:
+                self._reject(Rejection(
+                    job.source, None, job.raw or json.dumps(job.records, default=str),
+                    f"could not be stored ({reason_of(failure)}): kept here instead, and "
+                    "acknowledged so that the station does not send it again"))
+                counts[2] += 1
+                failures.append(None)
+            except Exception as exc:  # noqa: BLE001 - not kept: the station sends it again
+                failures.append(reason_of(exc))
+                away = reason_of(exc) if _system(exc) else None
+        return (counts[0], counts[1], counts[2]), failures
 
-    def _write(self, work: _Pending) -> IngestOutcome | None:
-        """In the writer thread: keep the rejections, then ingest the readings."""
-        for rejection in work.rejections:
-            self._reject(rejection)
-        return self._ingest(work.records, "sl651") if work.records else None
+    def _store(self, jobs: list[_Job], counts: list[int]) -> None:
+        """Keep the jobs' rejections, then ingest their readings in one call; add the counts."""
+        for job in jobs:
+            for rejection in job.rejections:
+                self._reject(rejection)
+        records = [record for job in jobs for record in job.records]
+        if records:
+            outcome = self._ingest(records, "sl651")
+            counts[0] += outcome.accepted
+            counts[1] += outcome.duplicates
+            counts[2] += outcome.rejected
+
+
+def _system(exc: BaseException) -> bool:
+    """Whether a failure is the system's (the store is away): then nothing is acknowledged.
+
+    The one place the listener asks :func:`shuian.faults.blame`; stations send again what was
+    not acknowledged.
+    """
+    return blame(exc) is Fault.SYSTEM
 
 
 class _NotStored(Exception):
@@ -951,6 +1404,14 @@ def _expected(buffer: bytearray) -> str:
     except Sl651Error:
         return ""
     return f" of the {size} its length field announces"
+
+
+def _later(time: dt.datetime, offset: dt.timedelta) -> dt.datetime | str:
+    """``time + offset``, or the sum written out when it is past the year 9999."""
+    try:
+        return time + offset
+    except OverflowError:
+        return f"{time.isoformat()} + {offset}"
 
 
 def _numbers(numbers: list[int]) -> str:
