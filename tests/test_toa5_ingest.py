@@ -187,8 +187,10 @@ def test_a_row_with_more_values_than_its_header_is_kept_as_a_rejection(
     path = tmp_path / "wide.dat"
     path.write_text(HEADER + '"2022-01-01 08:00:00",1,12.5,5.0,50,99\n', encoding="utf-8")
     report = ingestor.ingest_file(path)
-    assert (report.accepted, report.rejected) == (0, 3)  # a reading per mapped column
-    assert report.rejections[0].reason == "the line has more fields than the header's 5 column(s)"
+    assert (report.accepted, report.rejected) == (0, 1)  # the line is kept once, no channel
+    [rejection] = report.rejections
+    assert rejection.reason == "the line has more fields than the header's 5 column(s)"
+    assert (rejection.line, rejection.channel) == (5, None)
 
 
 def test_a_value_under_an_empty_trailing_header_field_is_kept_as_a_rejection(
@@ -203,3 +205,38 @@ def test_a_value_under_an_empty_trailing_header_field_is_kept_as_a_rejection(
     assert (report.rejections[0].line, report.rejections[0].reason) == (
         7, "the line has more fields than the header's 3 column(s)"
     )
+
+
+def test_a_line_with_two_bad_columns_keeps_both_reasons_each_with_its_channel(
+    ingestor: Ingestor, store: Store, stored_site: StoredSite, tmp_path: Path
+) -> None:
+    path = tmp_path / "two.dat"
+    row = '"2022-01-01 08:00:00",1,"low",5.0,"wet"'
+    path.write_text(HEADER + row + "\n", encoding="utf-8")
+    report = ingestor.ingest_file(path)
+    assert (report.accepted, report.rejected) == (1, 2)
+    kept = {(r.line, r.channel): r for r in store.rejections(stored_site.id)}
+    assert sorted(kept, key=str) == [(5, "LOG.batt"), (5, "LOG.rh")]
+    assert kept[5, "LOG.batt"].reason == "value is not a number: 'low'"
+    assert kept[5, "LOG.rh"].reason == "value is not a number: 'wet'"
+    assert all(r.raw == row for r in kept.values())
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b'"2022-01-01 09:00:00",2,12.6,\xff5,51', b'"2022-01-01 09:00:00",2,12.6,5\r5,51',
+     b'"2022-01-01 09:00:00",2,12.6,"5.5,51'],
+    ids=["not text", "bare CR", "quote not closed"],
+)
+def test_a_logger_line_that_cannot_be_read_is_one_rejection_and_the_others_are_stored(
+    ingestor: Ingestor, store: Store, stored_site: StoredSite, tmp_path: Path, bad: bytes
+) -> None:
+    path = tmp_path / "bad.dat"
+    path.write_bytes(HEADER.encode() + b'"2022-01-01 08:00:00",1,12.5,5.0,50\n' + bad + b"\n"
+                     + b'"2022-01-01 10:00:00",3,12.7,6.5,52\n')
+    report = ingestor.ingest_file(path)
+    assert (report.accepted, report.rejected) == (6, 1)
+    [rejection] = store.rejections(stored_site.id)
+    assert (rejection.line, rejection.channel) == (6, None)
+    assert rejection.reason.startswith("the line ")
+    assert series(store, stored_site, "LOG.batt")[1] == [12.5, 12.7]

@@ -3,6 +3,12 @@
 Every source (long CSV, TOA5, the HTTP API) produces :class:`RawRows`: string columns plus the
 line number and text of each row, so that a rejected row is kept exactly as it arrived.
 Files are read in blocks of whole lines (a few MB), so memory does not grow with file size.
+
+A line that cannot be read is refused on its own, with its reason, and the file goes on: a byte
+that is not text in the file's encoding, a NUL byte, a carriage return (CR) that does not end
+the line, a line longer than :data:`MAX_LINE_BYTES` (never held whole: its first
+:data:`KEPT_BYTES` are kept, with its length), a line that is not CSV (a quote not closed).
+Finding them costs a few whole-block operations; only the refused lines are visited one by one.
 """
 
 from __future__ import annotations
@@ -10,8 +16,8 @@ from __future__ import annotations
 import csv
 import io
 import warnings
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import BinaryIO, Literal
 
 import numpy as np
@@ -20,6 +26,16 @@ from numpy.typing import NDArray
 
 #: Bytes read per block; rows of a block are parsed and stored together.
 BLOCK_BYTES = 4 * 1024 * 1024
+#: Longest line read (bytes, its line end excluded); a longer line is refused.
+MAX_LINE_BYTES = 64 * 1024
+#: Bytes kept of a refused line longer than :data:`MAX_LINE_BYTES` (its start).
+KEPT_BYTES = 1024
+#: Longest channel text a row carries (the store's channel codes are at most 64 characters).
+MAX_CHANNEL_TEXT = 64
+#: What the parser sees in place of a refused line: one field, so the line keeps its row.
+PLACEHOLDER = b"-"
+
+_NAMES = {"utf-8": "UTF-8", "gbk": "GBK", "gb18030": "GB18030"}
 
 ValueKind = Literal["value", "raw"]
 
@@ -58,25 +74,28 @@ class RawRows:
 
 @dataclass(frozen=True)
 class LineBlock:
-    """Whole lines of a file: ``data`` holds lines ``first_line`` .. ``first_line + count - 1``."""
+    r"""Whole lines of a file: ``data`` holds lines ``first_line`` .. ``first_line + count - 1``.
+
+    ``data`` is UTF-8 whatever the file's encoding, lines separated by ``\n``; a refused line
+    is :data:`PLACEHOLDER` there, and ``refused`` maps its index in the block (0-based) to its
+    reason and its text as read (undecodable bytes written as ``\xNN``).
+    """
 
     data: bytes
     first_line: int
     count: int
-
-    def line_text(self, index: int) -> str:
-        """The text of the block's ``index``-th line (0-based), without its line end."""
-        lines = self.data.split(b"\n")
-        return lines[index].rstrip(b"\r").decode("utf-8", errors="replace")
+    refused: Mapping[int, tuple[str, str]] = field(default_factory=dict)
 
     def texts(self) -> Callable[[int], str]:
-        """A lookup of line texts that splits the block once, on first use."""
+        """A lookup of line texts (by 0-based index) that splits the block once, on first use."""
         cache: list[bytes] = []
 
         def text(index: int) -> str:
+            if index in self.refused:
+                return self.refused[index][1]
             if not cache:
                 cache.extend(self.data.split(b"\n"))
-            return cache[index].rstrip(b"\r").decode("utf-8", errors="replace")
+            return cache[index].removesuffix(b"\r").decode("utf-8")
 
         return text
 
@@ -85,44 +104,154 @@ def iter_line_blocks(
     stream: BinaryIO,
     *,
     first_line: int,
+    encoding: str = "utf-8",
     block_bytes: int | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> Iterator[LineBlock]:
     """Yield blocks of whole lines from ``stream``, numbering lines from ``first_line``.
 
-    ``on_progress`` is called with the number of bytes consumed by each block;
-    ``block_bytes`` defaults to the module's :data:`BLOCK_BYTES` at the time of the call.
+    ``encoding`` is the file's (a name of :data:`ENCODINGS <shuian.ingest.files.ENCODINGS>`);
+    ``on_progress`` is called with the number of bytes read from ``stream`` each time;
+    ``block_bytes`` defaults to the module's :data:`BLOCK_BYTES` at the time of the call. Memory
+    stays within about two blocks, however long a line is.
     """
     block_bytes = block_bytes or BLOCK_BYTES
-    carry = b""
+    carry = b""  # the start of a line that goes on in the next chunk
+    long_head: bytes | None = None  # the first bytes of a line too long to hold, while skipped
+    long_size = 0
     line = first_line
-    while True:
-        chunk = stream.read(block_bytes)
-        if not chunk:
-            break
+    while chunk := stream.read(block_bytes):
+        read = len(chunk)
+        if long_head is not None:
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                long_size += len(chunk)
+                chunk = b""
+            else:
+                yield _long_line(long_head, long_size + cut, line, encoding)
+                line += 1
+                long_head, chunk = None, chunk[cut + 1 :]
         data = carry + chunk
         cut = data.rfind(b"\n")
-        if cut < 0:
-            carry = data
-            continue
-        block, carry = data[: cut + 1], data[cut + 1 :]
-        count = block.count(b"\n")
-        yield LineBlock(block[:-1], line, count)
-        line += count
+        carry = data[cut + 1 :]
+        if cut >= 0:
+            block = _block(data[:cut], line, encoding)
+            line += block.count
+            yield block
+        if len(carry) > MAX_LINE_BYTES:
+            long_head, long_size, carry = carry[:KEPT_BYTES], len(carry), b""
         if on_progress is not None:
-            on_progress(len(block))
-    if carry.strip():
-        yield LineBlock(carry.rstrip(b"\n"), line, carry.count(b"\n") + 1)
-    if on_progress is not None and carry:
-        on_progress(len(carry))
+            on_progress(read)
+    if long_head is not None:
+        yield _long_line(long_head, long_size, line, encoding)
+    elif carry.strip():
+        yield _block(carry, line, encoding)
 
 
-def parse_block(block: LineBlock, names: list[str]) -> tuple[pd.DataFrame, NDArray[np.int64]]:
+def _long_reason(size: int) -> str:
+    return (f"the line is {size:,} bytes long, longer than the {MAX_LINE_BYTES:,} a line may "
+            f"have (its first {KEPT_BYTES:,} bytes are kept)")
+
+
+def _long_line(head: bytes, size: int, line: int, encoding: str) -> LineBlock:
+    """A block of one line too long to hold: its first bytes and its length (bytes)."""
+    text = head.removesuffix(b"\r").decode(encoding, errors="backslashreplace")
+    return LineBlock(PLACEHOLDER, line, 1, {0: (_long_reason(size), text)})
+
+
+def _block(data: bytes, first_line: int, encoding: str) -> LineBlock:
+    """A block of the lines in ``data`` (no final line end), its unreadable lines refused."""
+    bytes_ = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(bytes_ == ord("\n"))
+    count = len(ends) + 1
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends, [len(data)]))
+    long = len(data) > MAX_LINE_BYTES and int((stops - starts).max()) > MAX_LINE_BYTES
+    nul = b"\x00" in data
+    bare_cr = np.empty(0, dtype=np.intp)
+    if b"\r" in data:
+        cr = np.flatnonzero(bytes_ == ord("\r"))
+        after = bytes_[np.minimum(cr + 1, len(data) - 1)]
+        bare_cr = cr[(cr + 1 < len(data)) & (after != ord("\n"))]
+    if not long and not nul and not len(bare_cr) and _decodes(data, encoding):
+        return LineBlock(data if encoding == "utf-8" else _utf8(data, encoding), first_line, count)
+    reasons: dict[int, str] = {}
+    for i in np.flatnonzero(stops - starts > MAX_LINE_BYTES):
+        reasons[int(i)] = _long_reason(int(stops[i] - starts[i]))
+    if nul:
+        for i in np.unique(np.searchsorted(ends, np.flatnonzero(bytes_ == 0))):
+            reasons.setdefault(int(i), "the line holds a NUL byte (a binary or damaged file?)")
+    for i in np.unique(np.searchsorted(ends, bare_cr)):
+        reasons.setdefault(int(i), "the line holds a carriage return (CR) that does not end it")
+    _refuse_undecodable(data, ends, starts, encoding, reasons)
+    refused: dict[int, tuple[str, str]] = {}
+    parts: list[bytes] = []
+    at = 0
+    for line in sorted(reasons):
+        start, stop = int(starts[line]), int(stops[line])
+        kept = data[start : min(stop, start + KEPT_BYTES)] if stop - start > MAX_LINE_BYTES else (
+            data[start:stop])
+        text = kept.removesuffix(b"\r").decode(encoding, errors="backslashreplace")
+        refused[line] = (reasons[line], text)
+        parts += [data[at:start], PLACEHOLDER]
+        at = stop
+    parts.append(data[at:])
+    clean = b"".join(parts)
+    return LineBlock(clean if encoding == "utf-8" else _utf8(clean, encoding), first_line, count,
+                     refused)
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    if data.isascii():
+        return True
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _utf8(data: bytes, encoding: str) -> bytes:
+    return data if data.isascii() else data.decode(encoding).encode("utf-8")
+
+
+def _refuse_undecodable(
+    data: bytes,
+    ends: NDArray[np.intp],
+    starts: NDArray[np.intp],
+    encoding: str,
+    reasons: dict[int, str],
+) -> None:
+    """Give every line of ``data`` that is not text in ``encoding`` a reason (one per line)."""
+    view = memoryview(data)
+    at = 0
+    while at < len(data):
+        try:
+            str(view[at:], encoding)
+            return
+        except UnicodeDecodeError as exc:
+            where = at + exc.start
+            i = int(np.searchsorted(ends, where))
+            found = data[where : at + exc.end].hex(" ").upper()
+            hint = " (a file in a Chinese code page is read with --encoding gbk)" * (
+                encoding == "utf-8")
+            reasons.setdefault(
+                i, f"the line is not {_NAMES.get(encoding, encoding)} text: byte(s) {found} at "
+                   f"byte {where - starts[i] + 1} of the line{hint}",
+            )
+            at = int(starts[i + 1]) if i + 1 < len(starts) else len(data)
+
+
+def parse_block(
+    block: LineBlock, names: list[str]
+) -> tuple[pd.DataFrame, NDArray[np.int64], NDArray[np.object_]]:
     """Parse a block of CSV lines into string columns ``names``.
 
-    Returns the frame and the line number of each row. Blank lines are dropped; a line with
-    more fields than ``names`` keeps its extra text in a column ``_extra`` (rejected later),
-    so rows and lines never fall out of step.
+    Returns the frame, the line number of each row and the reason each row's line is refused
+    (None where it is not): the block's refused lines and lines that are not CSV, each a row
+    with every field NA. Blank lines are dropped; a line with more fields than ``names`` keeps
+    its extra text in a column ``_extra`` (rejected later), so rows and lines never fall out of
+    step.
     """
     try:
         with warnings.catch_warnings():
@@ -140,24 +269,50 @@ def parse_block(block: LineBlock, names: list[str]) -> tuple[pd.DataFrame, NDArr
                 engine="c",
                 quoting=csv.QUOTE_MINIMAL,
             )
+        reasons = np.full(len(frame), None, dtype=object)
     except (pd.errors.ParserError, pd.errors.ParserWarning):
-        frame = _parse_block_slowly(block, names)
-    lines = np.arange(block.first_line, block.first_line + len(frame), dtype=np.int64)
+        frame, reasons = _parse_block_slowly(block, names)
     if len(frame) != block.count:  # quoted line breaks: rows no longer map to lines
-        frame = _parse_block_slowly(block, names)
-        lines = np.arange(block.first_line, block.first_line + len(frame), dtype=np.int64)
-    blank = frame[names].isna().all(axis=1).to_numpy()
+        frame, reasons = _parse_block_slowly(block, names)
+    if block.refused:
+        index = np.fromiter(block.refused, dtype=np.int64)
+        reasons[index] = [reason for reason, _ in block.refused.values()]
+    lines = np.arange(block.first_line, block.first_line + len(frame), dtype=np.int64)
+    refused = ~pd.isna(reasons)
+    if refused.any():
+        frame.iloc[np.flatnonzero(refused)] = None
+    blank = frame[names].isna().all(axis=1).to_numpy() & ~refused
     if blank.any():
-        frame, lines = frame[~blank].reset_index(drop=True), lines[~blank]
-    return frame, lines
+        frame, lines, reasons = frame[~blank].reset_index(drop=True), lines[~blank], reasons[~blank]
+    return frame, lines, reasons
 
 
-def _parse_block_slowly(block: LineBlock, names: list[str]) -> pd.DataFrame:
-    """Parse line by line: only for blocks with malformed lines (too many fields)."""
+def _parse_block_slowly(
+    block: LineBlock, names: list[str]
+) -> tuple[pd.DataFrame, NDArray[np.object_]]:
+    """Parse line by line: only for blocks with malformed lines (fields, quotes)."""
     rows: list[list[str | None]] = []
-    for text in block.data.decode("utf-8", errors="replace").split("\n"):
-        fields: list[str | None] = list(next(csv.reader([text.rstrip("\r")]), []))
+    reasons = np.full(block.count, None, dtype=object)
+    for i, text in enumerate(block.data.decode("utf-8").split("\n")):
+        line = text.removesuffix("\r")
+        fields: list[str | None] = list(next(csv.reader([line]), []))  # as pandas reads it
+        if '"' in line and _not_closed(line):
+            reasons[i] = "the line is not CSV: a quoted field is not closed"
+            fields = []
         extra = ",".join(str(f) for f in fields[len(names) :]) if len(fields) > len(names) else None
         fields = [f if f != "" else None for f in fields[: len(names)]]
         rows.append(fields + [None] * (len(names) - len(fields)) + [extra])
-    return pd.DataFrame(rows, columns=[*names, "_extra"], dtype="str")
+    return pd.DataFrame(rows, columns=[*names, "_extra"], dtype="str"), reasons
+
+
+def _not_closed(line: str) -> bool:
+    """Whether ``line`` ends inside a quoted field: closing it makes it read strictly."""
+    try:
+        next(csv.reader([line], strict=True))
+    except csv.Error:
+        try:
+            next(csv.reader([line + '"'], strict=True))
+        except csv.Error:
+            return False
+        return True
+    return False
