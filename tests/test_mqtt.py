@@ -19,7 +19,7 @@ from paho.mqtt.enums import MQTTProtocolVersion
 
 from conftest import SITE_FILE, eventually, serve
 from shuian.api import create_app
-from shuian.errors import StoreUnavailableError
+from shuian.errors import StoreRefusedError, StoreUnavailableError
 from shuian.readings import Rejection
 from shuian.services.ingest import Ingestor, IngestReport
 from shuian.site import parse_site
@@ -353,11 +353,36 @@ class Held:
 
 
 def nothing_comes_again(mq: Setup, source: MqttSource) -> None:
-    """Every message was acknowledged: the same session (client id) gets none again."""
+    """Every message was acknowledged: a new source in the same session (client id) gets only
+    a message published after it started (the broker would deliver the earlier ones first)."""
     source.stop()
     again = mq.start()
-    time.sleep(1.0)
-    assert again.status()["messages"] == 0
+    send(f"{mq.prefix}/LOG.batt", reading(T0, 12.5, "LOG.batt"))
+    eventually(lambda: again.status()["accepted"] + again.status()["duplicates"] == 1,
+               what="the message published after the restart")
+    status = again.status()
+    assert (status["messages"], status["rejected"]) == (1, 0), status
+
+
+def test_a_rejection_the_store_refuses_is_kept_by_its_reason_and_acknowledged(
+    mq: Setup,
+) -> None:
+    def refusing_the_text(rejection: Rejection) -> None:
+        if rejection.raw:
+            raise StoreRefusedError("database x refused the data: value too long")
+        mq.reject(rejection)
+
+    source = MqttSource(mq.settings, mq.ingest, refusing_the_text)
+    mq.sources.append(source)
+    source.start()
+    assert source.wait_subscribed(10)
+    send(f"{mq.prefix}/WL.level", b"{broken", reading(T0))
+    eventually(lambda: mq.count() == 1 and source.status()["rejected"] == 1)
+    [kept] = mq.store.rejections(mq.stored_site.id)
+    assert (kept.source, kept.raw) == (f"mqtt:{mq.prefix}/WL.level", "")
+    assert kept.reason.startswith("not JSON: ") and kept.reason.endswith(
+        " (its text could not be kept: database x refused the data: value too long)")
+    nothing_comes_again(mq, source)
 
 
 def test_messages_waiting_are_ingested_together_and_an_unreadable_one_is_kept_apart(

@@ -22,8 +22,8 @@ from paho.mqtt.enums import MQTTProtocolVersion
 
 from conftest import eventually
 from shuian.store import Store, StoredSite, open_store
-from shuian.telemetry.mqtt import MAX_DEPTH, MAX_REJECTED_TEXT, MqttSource
-from test_mqtt import BROKER, T0, Setup, iso, reading, send
+from shuian.telemetry.mqtt import MAX_DEPTH, MAX_REJECTED_TEXT
+from test_mqtt import BROKER, T0, Setup, iso, nothing_comes_again, reading
 
 #: Good messages published with each poison.
 N = 20
@@ -94,17 +94,6 @@ def publish_with_poison(mq: Setup, poison: Poison) -> None:
                              "qos": 1})
     publish.multiple(messages, hostname=BROKER[0], port=BROKER[1],
                      protocol=MQTTProtocolVersion.MQTTv5)
-
-
-def nothing_comes_again(mq: Setup, source: MqttSource) -> None:
-    """A new source in the same session gets only a message published after it started: every
-    earlier one was acknowledged (the broker would deliver those first)."""
-    source.stop()
-    again = mq.start()
-    send(f"{mq.prefix}/WL.level", good(N + 1))
-    eventually(lambda: again.status()["accepted"] == 1, what="the message after the restart")
-    status = again.status()
-    assert (status["messages"], status["rejected"]) == (1, 0), status
 
 
 @pytest.mark.parametrize("poison", POISONS, ids=[p.name for p in POISONS])

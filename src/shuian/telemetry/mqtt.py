@@ -445,7 +445,9 @@ class MqttSource:
     def _disconnect(self) -> None:
         self._client.disconnect()
         for _ in range(20):  # let the DISCONNECT go out and the socket close
-            if self._client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            if self._client.socket() is None or self._client.loop(timeout=0.05) != (
+                MQTTErrorCode.MQTT_ERR_SUCCESS
+            ):
                 break
         self._subscribed.clear()
         self._state.set(connected=False)
