@@ -90,10 +90,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import paho.mqtt.publish as mqtt_publish
+import paho.mqtt.client as mqtt
 import sqlalchemy as sa
 import yaml
-from paho.mqtt.enums import MQTTProtocolVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from common import (
     GAUGE,
@@ -205,7 +205,8 @@ def attack_site(*, sl651_port: int, prefix: str, webhook: str) -> str:
              "elements": {"39": "WL.level", "38": "LOG.batt", "02": "LOG.airt"}}]},
     }
     site["notifications"] = {"webhooks": [
-        {"name": "duty-room", "url": webhook, "levels": ["warning", "alarm"]}]}
+        {"name": "duty-room", "url": webhook, "levels": ["warning", "alarm"],
+         "timeout_s": 2.0}]}
     return yaml.safe_dump(site, allow_unicode=True, sort_keys=False)
 
 
@@ -788,10 +789,7 @@ def mqtt_poison(t: Target, o: Outcome) -> None:
         moment = start + dt.timedelta(minutes=i)
         before = t.rejected()[0]
         good = json.dumps({"channel": "LOG.batt", "time": iso(moment), "value": 12.0 + i / 10})
-        mqtt_publish.multiple(
-            [{"topic": topic, "payload": payload, "qos": 1},
-             {"topic": topic, "payload": good, "qos": 1}],
-            hostname=BROKER[0], port=BROKER[1], protocol=MQTTProtocolVersion.MQTTv5)
+        publish(topic, [payload, good.encode()])
         sent.append(moment)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline and not t.times(
@@ -814,6 +812,20 @@ def mqtt_poison(t: Target, o: Outcome) -> None:
             f"({len(stored) - len(set(stored))} duplicates)")
 
 
+def publish(topic: str, payloads: list[bytes]) -> None:
+    """Publish ``payloads`` in turn at QoS 1 and wait until the broker has each."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"attack-{uuid.uuid4().hex}",
+                         protocol=MQTTProtocolVersion.MQTTv5)
+    client.connect(*BROKER)
+    client.loop_start()
+    try:
+        for payload in payloads:
+            client.publish(topic, payload, qos=1).wait_for_publish(30)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 def report_frame(serial: int, observed: dt.datetime, airt: float = 20.0) -> bytes:
     """A timed report of the gauge: water level (39), supply voltage (38), air temperature
     (02)."""
@@ -824,7 +836,7 @@ def station_acknowledged(t: Target, source: str, serial: int, within: float) -> 
     """Send a report from ``source`` (a loopback address); None when acknowledged in time,
     else what happened. Connects again while refused or closed, until ``within`` s."""
     deadline = time.monotonic() + within
-    frame = report_frame(serial, recent(serial % 1000 + 5))
+    frame = report_frame(serial, recent(2000 + serial))  # older than dead_webhook's reports
     what = "never connected"
     while time.monotonic() < deadline:
         try:
@@ -1013,7 +1025,7 @@ def dead_webhook(t: Target, o: Outcome) -> None:
     timings: list[tuple[str, float]] = []
     lock = threading.Lock()
     stop = threading.Event()
-    start = recent(900)
+    start = recent(110)  # the newest LOG.airt readings: an alarm is judged on the newest
 
     def note(what: str, took: float) -> None:
         with lock:
@@ -1038,7 +1050,8 @@ def dead_webhook(t: Target, o: Outcome) -> None:
             sock.settimeout(patience)
             sock.bind(("127.0.0.6", 0))
             sock.connect(("127.0.0.1", t.sl651_port))
-            while not stop.is_set():
+            while not stop.is_set() and n < 100:  # a report a minute, up to 10 minutes ago
+                time.sleep(0.05)
                 airt = 55.0 if n == 3 else 20.0  # the fourth report raises the alarm
                 serial = 1000 + n
                 frame = report_frame(serial, start + dt.timedelta(minutes=n), airt=airt)
@@ -1071,7 +1084,8 @@ def dead_webhook(t: Target, o: Outcome) -> None:
     o.check(bool(raised), "the report at 55 °C raised no alarm on LOG.airt: nothing was sent "
                           "to the dead webhook (the class could not be tried)")
     t.webhook.dead.clear()
-    deadline = time.monotonic() + (15.0 if t.quick else 60.0)
+    # The outbox tries again 10 s after a failed attempt, then after 60 s (RetryPolicy).
+    deadline = time.monotonic() + (25.0 if t.quick else 75.0)
     mine: list[dict[str, Any]] = []
     while time.monotonic() < deadline and not mine:
         time.sleep(0.2)
