@@ -445,6 +445,7 @@ def poison_http(url: str, store: Store, stored: StoredSite, n: int) -> dict[str,
     with serving(url) as base, httpx.Client(base_url=base, timeout=30,
                                             headers={"X-API-Key": key}) as client:
         for i in range(n + 1):
+            record: dict[str, Any]
             if i == n // 2:
                 record = {"channel": "WL\u0000" + "x" * 100, "time": "0001-01-01T00:00:00Z",
                           "value": "1\u0000"}
