@@ -112,6 +112,7 @@ def test_a_poison_message_is_kept_and_every_good_one_is_stored(
     # its topic, or for a record refused in a batch from both topics, the filter of the two
     assert kept.source in (f"mqtt:{mq.prefix}/{poison.level}", f"mqtt:{mq.prefix}/+")
     assert poison.reason in kept.reason, kept.reason
+    assert not kept.reason.startswith("could not be ingested"), kept.reason  # refused for a reason
     for text in (kept.raw, kept.reason, kept.channel or "", kept.source):
         assert "\x00" not in text
     assert len(kept.raw) <= MAX_REJECTED_TEXT and len(kept.reason) <= MAX_REJECTED_TEXT
