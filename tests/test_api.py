@@ -185,8 +185,10 @@ def test_an_empty_batch_does_nothing(client: Api) -> None:
 def test_a_batch_over_100000_readings_is_refused_whole(client: Api) -> None:
     reading = level("2024-03-01T00:00:00Z", 120.0)
     response = client.post("/api/readings", json={"readings": [reading] * 100_001})
-    assert response.status_code == 422
-    assert "readings" in response.json()["error"]["message"]
+    assert response.status_code == 413
+    message = response.json()["error"]["message"]
+    assert "at most 100000 readings (SHUIAN_MAX_RECORDS)" in message
+    assert "100001" in message
     assert client.get("/api/channels/WL.level/readings").json()["count"] == 0
 
 

@@ -16,6 +16,7 @@ import pytest
 from conftest import Api, serve
 from shuian import errors
 from shuian.api import create_app
+from shuian.api.limits import TooLargeError
 
 
 def error_of(response: httpx.Response, *, status: int, type: str) -> str:
@@ -103,7 +104,10 @@ EXAMPLES: list[errors.ShuianError] = [
                                 retry_after_s=60),
     errors.PermissionDeniedError("user 'li' is viewer: this needs the operator role or above"),
     errors.StoreError("database unreachable"),
+    errors.StoreUnavailableError("database postgresql://db/shuian: connection refused"),
+    errors.StoreRefusedError("the database refused the data: a NUL character"),
     errors.NoSiteError("sqlite:///shuian.db"),
+    TooLargeError("the request body is larger than 16777216 bytes"),
 ]
 
 

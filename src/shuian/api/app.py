@@ -1,4 +1,11 @@
-"""The application: the JSON API under ``/api``, the dashboard at ``/``, the docs at ``/docs``."""
+"""The application: the JSON API under ``/api``, the dashboard at ``/``, the docs at ``/docs``.
+
+Every request passes, in order: :class:`~shuian.api.security.SecurityHeaders` (on the way back:
+the headers of every answer), :class:`~shuian.api.security.OriginCheck` (a foreign page's write:
+403), :class:`~shuian.api.limits.BodyLimits` (a body too large or too deep: 413, 400), then the
+routes, whose first dependency checks the parameters (:func:`shuian.api.deps.plain_parameters`)
+and whose write dependencies the credentials, before any bulk body is parsed.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +22,15 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from shuian import __version__
 from shuian.api.errors import install_error_handlers
+from shuian.api.limits import BodyLimits, ServerLimits
 from shuian.api.routes import api_router
+from shuian.api.security import (
+    SECURITY_HEADERS,
+    OriginCheck,
+    SecurityHeaders,
+    allowed_origins_from_env,
+    docs_csp,
+)
 from shuian.errors import ShuianError
 from shuian.services.accounts import AuthSettings
 from shuian.services.analysis import Analyzer
@@ -63,6 +78,8 @@ def create_app(
     evaluate_every_s: float | None = None,
     auth: AuthSettings | None = None,
     listeners: Sequence[Listeners] = (),
+    limits: ServerLimits | None = None,
+    allowed_origins: Sequence[str] | None = None,
 ) -> FastAPI:
     """Build the application for the store at ``url``.
 
@@ -84,6 +101,12 @@ def create_app(
     listeners : sequence of Listeners, optional
         The sites' telemetry listeners (one per site that has telemetry), run beside the app
         (``shuian serve``); ``GET /api/telemetry?site=CODE`` answers their status.
+    limits : ServerLimits, optional
+        Body size, JSON depth and counts, readings per POST; default from the environment
+        (``SHUIAN_MAX_BODY_MB`` ..., see :class:`~shuian.api.limits.ServerLimits`).
+    allowed_origins : sequence of str, optional
+        Origins besides the server's own whose pages may change data
+        (``https://dam.example.org``); default ``$SHUIAN_ALLOWED_ORIGINS``.
 
     Returns
     -------
@@ -121,21 +144,34 @@ def create_app(
         redoc_url=None,
     )
     app.state.auth = auth or AuthSettings.from_env()
-    install_error_handlers(app)
+    app.state.limits = limits = limits or ServerLimits.from_env()
+    if allowed_origins is None:
+        allowed_origins = allowed_origins_from_env()
+    install_error_handlers(app, headers=SECURITY_HEADERS)
+    # The last added runs first.
+    app.add_middleware(BodyLimits, limits=limits)
+    app.add_middleware(OriginCheck, allowed=allowed_origins)
+    app.add_middleware(SecurityHeaders)
     app.include_router(api_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/docs-static", StaticFiles(directory=swagger_ui_path), name="docs-static")
 
+    docs_page = get_swagger_ui_html(
+        openapi_url=app.openapi_url or "/openapi.json",
+        title="Shuian API",
+        swagger_js_url="/docs-static/swagger-ui-bundle.js",
+        swagger_css_url="/docs-static/swagger-ui.css",
+        swagger_favicon_url="/docs-static/favicon-32x32.png",
+    )
+    docs_policy = docs_csp(bytes(docs_page.body).decode())
+
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        """Serve the interactive API docs (Swagger UI from the installed package)."""
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title="Shuian API",
-            swagger_js_url="/docs-static/swagger-ui-bundle.js",
-            swagger_css_url="/docs-static/swagger-ui.css",
-            swagger_favicon_url="/docs-static/favicon-32x32.png",
-        )
+        """Serve the interactive API docs (Swagger UI from the installed package).
+
+        Its policy allows its one inline script, by hash, and nothing else inline.
+        """
+        return HTMLResponse(docs_page.body, headers={"Content-Security-Policy": docs_policy})
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

@@ -1,20 +1,28 @@
-"""Typed dependencies of the routes: the store, its site, the ingest service.
+"""Typed dependencies of the routes: the store, its site, the ingest service; plain parameters.
 
 The store is opened once, at startup (see :func:`shuian.api.app.create_app`), and kept on
 ``app.state``; routes receive it through :data:`StoreDep`.
+
+Every API request's path and query parameters pass :func:`plain_parameters` first (it is on
+the API router): a control character in one is a 400 naming it, a row number (a path parameter
+named ``*_id``) outside the id columns' range a 404, so that neither reaches the database.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
+from shuian.errors import InvalidRequestError, NotFoundError
+from shuian.faults import printable
 from shuian.services.analysis import Analyzer
 from shuian.services.ingest import Ingestor
 from shuian.store import Store, StoredSite
 
 __all__ = [
+    "MAX_ROW_ID",
     "AnalyzerDep",
     "IngestorDep",
     "SiteDep",
@@ -23,7 +31,53 @@ __all__ = [
     "get_ingestor",
     "get_site",
     "get_store",
+    "plain_parameters",
 ]
+
+#: The largest row number: the id columns are signed 64-bit integers.
+MAX_ROW_ID = 2**63 - 1
+#: Control characters (C0, DEL, C1): never in a code, a name, a time or an action.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def _refuse_control(where: str, name: str, value: str) -> None:
+    found = _CONTROL.search(name) or _CONTROL.search(value)
+    if found is not None:
+        raise InvalidRequestError(
+            f"the {where} parameter '{printable(name)[:80]}' holds a control character "
+            f"({printable(found.group())}): '{printable(value)[:80]}'; codes, names and times "
+            "never do"
+        )
+
+
+def plain_parameters(request: Request) -> None:
+    """Refuse a path or query parameter no honest client sends.
+
+    Parameters
+    ----------
+    request : Request
+        The current request, routed (its path parameters known).
+
+    Raises
+    ------
+    InvalidRequestError
+        When a path or query parameter (its name or value) holds a control character: NUL,
+        a line break, ESC ... (HTTP 400, naming the parameter).
+    NotFoundError
+        When a path parameter named ``*_id`` is a whole number below 1 or above
+        :data:`MAX_ROW_ID`: no row can have it (HTTP 404).
+    """
+    for name, value in request.path_params.items():
+        text = str(value)
+        _refuse_control("path", name, text)
+        if name.endswith("_id") and _INTEGER.fullmatch(text) is not None and (
+            len(text) > 20 or not 1 <= int(text) <= MAX_ROW_ID
+        ):
+            thing = name.removesuffix("_id").replace("_", " ")
+            raise NotFoundError(f"no {thing} {text[:40]}: row numbers run from 1 to {MAX_ROW_ID}")
+    for name, value in request.query_params.multi_items():
+        _refuse_control("query", name, value)
 
 
 def get_store(request: Request) -> Store:

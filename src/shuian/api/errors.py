@@ -9,7 +9,12 @@
 unknown path or method, ``InternalError`` for a bug), ``status`` repeats the HTTP status.
 
 A 401 (:class:`~shuian.errors.AuthenticationError`) also sends ``WWW-Authenticate``; a 429
-(:class:`~shuian.errors.TooManyAttemptsError`) sends ``Retry-After`` in seconds.
+(:class:`~shuian.errors.TooManyAttemptsError`) sends ``Retry-After`` in seconds. A
+``RequestValidationError`` names at most :data:`MAX_PROBLEMS` problems (and how many more).
+
+The middleware that answers before routing (a body too large, a foreign origin) answers in the
+same shape with :func:`shuian_error_response`. A 500 is sent from outside every middleware, so
+it carries the headers given to :func:`install_error_handlers` itself (the security headers).
 """
 
 from __future__ import annotations
@@ -24,9 +29,12 @@ from starlette.exceptions import HTTPException
 
 from shuian.errors import AuthenticationError, ShuianError, TooManyAttemptsError
 
-__all__ = ["error_response", "install_error_handlers"]
+__all__ = ["MAX_PROBLEMS", "error_response", "install_error_handlers", "shuian_error_response"]
 
 logger = logging.getLogger(__name__)
+
+#: Most problems one 422 names (a batch of 100,000 bad readings is not a 10 MB message).
+MAX_PROBLEMS = 20
 
 
 def error_response(
@@ -54,8 +62,19 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def _shuian_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ShuianError)
+def shuian_error_response(exc: ShuianError) -> JSONResponse:
+    """The one error response for one of Shuian's errors (its class, message and status).
+
+    Parameters
+    ----------
+    exc : ShuianError
+        The error; a 401 adds ``WWW-Authenticate``, a 429 ``Retry-After``.
+
+    Returns
+    -------
+    JSONResponse
+        ``{"error": {"type", "message", "status"}}`` with the error's status.
+    """
     headers: dict[str, str] = {}
     if isinstance(exc, TooManyAttemptsError):
         headers["Retry-After"] = str(exc.retry_after_s)
@@ -66,11 +85,20 @@ async def _shuian_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _shuian_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ShuianError)
+    return shuian_error_response(exc)
+
+
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
     problems = [
-        f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+        f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+        for error in errors[:MAX_PROBLEMS]
     ]
+    if len(errors) > MAX_PROBLEMS:
+        problems.append(f"and {len(errors) - MAX_PROBLEMS} more problems")
     return error_response(
         error_type="RequestValidationError", message="; ".join(problems), status=422
     )
@@ -86,24 +114,28 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
-    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(
-        error_type="InternalError",
-        message="internal error; the server log has the details",
-        status=500,
-    )
-
-
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, *, headers: Mapping[str, str] | None = None) -> None:
     """Make ``app`` answer every error in the one shape.
 
     Parameters
     ----------
     app : FastAPI
         The application to install the handlers on.
+    headers : mapping of str to str, optional
+        Headers a 500 carries: it is answered from outside every middleware, so the ones that
+        add headers to the other answers never see it (the security headers).
     """
+
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return error_response(
+            error_type="InternalError",
+            message="internal error; the server log has the details",
+            status=500,
+            headers=headers,
+        )
+
     app.add_exception_handler(ShuianError, _shuian_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _internal_error)
+    app.add_exception_handler(Exception, internal_error)

@@ -15,7 +15,6 @@ from pydantic import BaseModel, Field
 from shuian.services.accounts import Role, Scope
 
 __all__ = [
-    "MAX_BATCH",
     "RowId",
     "ApiKeyCreatedPublic",
     "ApiKeyIn",
@@ -49,12 +48,10 @@ __all__ = [
     "RejectionPublic",
 ]
 
-#: A row number in a path (an alarm, a flag, an API key): a positive 64-bit integer, so that a
-#: number too large for the database is a 422, not a server error.
-RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="the row's number")]
-
-#: Most readings one ``POST /api/readings`` may carry.
-MAX_BATCH = 100_000
+#: A row number in a path (an alarm, a flag, an API key). One outside the id columns' range
+#: (1 to 2^63-1) is no row's: a 404 (:func:`shuian.api.deps.plain_parameters`), never sent to
+#: the database.
+RowId = Annotated[int, PathParam(description="the row's number (1 to 2^63-1)")]
 
 
 class HealthPublic(BaseModel):
@@ -119,9 +116,9 @@ class ReadingIn(BaseModel):
 
 
 class ReadingsIn(BaseModel):
-    """A batch of readings."""
+    """A batch of readings (at most ``SHUIAN_MAX_RECORDS``, default 100,000: else 413)."""
 
-    readings: list[ReadingIn] = Field(max_length=MAX_BATCH)
+    readings: list[ReadingIn]
 
 
 class RejectionPublic(BaseModel):

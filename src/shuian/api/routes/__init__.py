@@ -1,10 +1,15 @@
-"""The API's routes, one module per resource, all under ``/api``."""
+"""The API's routes, one module per resource, all under ``/api``.
+
+Every request's parameters are checked first (:func:`shuian.api.deps.plain_parameters`), then
+whether reads need a login (:func:`shuian.api.auth.reads_allowed`).
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
 from shuian.api.auth import reads_allowed
+from shuian.api.deps import plain_parameters
 from shuian.api.routes import (
     alarms,
     analysis,
@@ -25,7 +30,9 @@ from shuian.api.routes import (
 
 __all__ = ["api_router"]
 
-api_router = APIRouter(prefix="/api", dependencies=[Depends(reads_allowed)])
+api_router = APIRouter(
+    prefix="/api", dependencies=[Depends(plain_parameters), Depends(reads_allowed)]
+)
 ROUTERS = (
     health, site, sites, channels, readings, rejected, analysis, alarms, hydrology, events,
     auth, users, api_keys, audit, telemetry,

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, model_validator
 
 from shuian.api.deps import SiteDep, StoreDep
+from shuian.api.limits import json_body, json_body_openapi
 from shuian.services.hydrology import Hydrology
 from shuian.times import parse_time
 
@@ -75,8 +76,10 @@ def read_balance(
     )
 
 
-@router.post("/route")
-def route_flood(body: RouteIn, store: StoreDep, stored: SiteDep) -> dict[str, Any]:
+@router.post("/route", openapi_extra=json_body_openapi(RouteIn))
+def route_flood(
+    body: Annotated[RouteIn, json_body(RouteIn)], store: StoreDep, stored: SiteDep
+) -> dict[str, Any]:
     """Route a flood: "what if this flood comes now?" (from the level now, unless given).
 
     Answers ``peak_inflow``, ``peak_outflow``, ``attenuation``, ``max_level``,

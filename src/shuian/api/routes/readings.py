@@ -6,7 +6,8 @@
     The newest reading of every channel that has one.
 ``POST /api/readings``
     A batch of readings, validated and stored like a file's rows (operators and above, or an
-    API key with scope ``ingest``).
+    API key with scope ``ingest``). The body is parsed after the credentials are checked, in a
+    worker thread (:func:`shuian.api.limits.json_body`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi import APIRouter, Query
 
 from shuian.api.auth import IngestDep
 from shuian.api.deps import IngestorDep, SiteDep, StoreDep
+from shuian.api.limits import json_body, json_body_openapi
 from shuian.api.schemas import (
     IngestReportPublic,
     LatestPublic,
@@ -105,11 +107,16 @@ def read_latest(store: StoreDep, stored: SiteDep) -> list[LatestPublic]:
     ]
 
 
-@router.post("/readings")
+#: The batch, parsed once the credentials are known to allow it.
+ReadingsBody = Annotated[ReadingsIn, json_body(ReadingsIn, max_items="max_records",
+                                                   counted="readings")]
+
+
+@router.post("/readings", openapi_extra=json_body_openapi(ReadingsIn))
 def create_readings(
-    principal: IngestDep, body: ReadingsIn, ingestor: IngestorDep
+    principal: IngestDep, body: ReadingsBody, ingestor: IngestorDep
 ) -> IngestReportPublic:
-    """Validate and store a batch of readings (at most 100,000).
+    """Validate and store a batch of readings (at most 100,000: ``SHUIAN_MAX_RECORDS``).
 
     Each reading is checked like a row of a data file: known channel, ISO 8601 time (the
     site's time zone when it has no offset), a number within the channel's limits, a raw
@@ -120,7 +127,8 @@ def create_readings(
     (source ``api``, see ``GET /api/rejected``).
 
     Needs an operator (or above) or an API key with scope ``ingest`` (401 without
-    credentials, 403 when not enough); the batch is in the audit log.
+    credentials, 403 when not enough); the batch is in the audit log. 413 for more readings
+    than the limit, or a body larger than ``SHUIAN_MAX_BODY_MB`` (16 MiB).
     """
     records = [reading.model_dump(exclude_unset=True) for reading in body.readings]
     report = ingestor.ingest_records(records, source="api")
