@@ -530,6 +530,7 @@ class Sl651Listener:
         self._others = _Address()
         self._kept_total = 0
         self._window_started = self._clock()
+        self._full_noted = False  # a refusal over max_connections was logged this window
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -664,8 +665,13 @@ class Sl651Listener:
         s = self.settings
         if len(self._open) >= s.max_connections:
             self._state.count(refused=1)
-            self._state.note_error(f"{remote}: refused, {len(self._open)} connections are open "
-                                   f"(max_connections {s.max_connections})")
+            message = (f"{remote}: refused, {len(self._open)} connections are open "
+                       f"(max_connections {s.max_connections})")
+            if not self._full_noted:  # logged once a window, however many are refused
+                self._full_noted = True
+                self._state.note_error(message)
+            else:
+                self._state.set(last_error=message, last_error_at=self._clock())
             writer.close()
             return
         if not self._admit(host, remote):
@@ -1230,6 +1236,7 @@ class Sl651Listener:
             self._others = _Address()
             self._kept_total = 0
             self._window_started = now
+            self._full_noted = False
         if summary is None:
             return
         try:
@@ -1310,6 +1317,9 @@ class Sl651Listener:
             failure: BaseException = exc
             if _system(exc):
                 return (counts[0], counts[1], counts[2]), [reason_of(exc)] * len(jobs)
+        if len(jobs) > 1:
+            log.info("sl651: what one of %d frames holds spoiled their commit (%s): committing "
+                     "them one by one", len(jobs), reason_of(failure))
         failures: list[str | None] = []
         away: str | None = None
         for job in jobs:
@@ -1330,8 +1340,8 @@ class Sl651Listener:
             try:
                 self._reject(Rejection(
                     job.source, None, job.raw or json.dumps(job.records, default=str),
-                    f"could not be stored ({reason_of(failure)}): kept here instead, and "
-                    "acknowledged so that the station does not send it again"))
+                    f"could not be stored ({reason_of(failure)}): kept here instead; a report "
+                    "is acknowledged all the same, so that the station does not send it again"))
                 counts[2] += 1
                 failures.append(None)
             except Exception as exc:  # noqa: BLE001 - not kept: the station sends it again
