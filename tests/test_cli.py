@@ -114,6 +114,47 @@ def test_ingest_without_json_prints_a_summary(initialised: str, data_file: Path)
     assert f"{data_file}:5: value 80 is below the minimum" in result.stdout
 
 
+def test_ingest_encoding_gbk_reads_chinese_notes_and_json_says_the_encoding(
+    initialised: str,
+) -> None:
+    path = DATA / "encodings" / "notes_gbk.csv"
+    report = as_json(shuian("ingest", str(path), "--encoding", "gbk", "--json", "--no-analyze",
+                            "--db", initialised))
+    assert (report["accepted"], report["rejected"]) == (2, 2)
+    assert report["rejections"][0]["reason"] == "value is not a number: '停电'"
+    assert report["encodings"] == {str(path): "gbk"}
+
+
+def test_ingest_says_when_it_reads_a_file_as_gb18030(initialised: str) -> None:
+    path = DATA / "encodings" / "notes_gbk.csv"
+    result = ok(shuian("ingest", str(path), "--no-analyze", "--db", initialised))
+    assert result.stderr == f"{path}: read as GB18030: not UTF-8, GB18030 throughout\n"
+    assert "value is not a number: '停电'" in result.stdout
+
+
+def test_ingest_of_a_file_with_a_bad_line_goes_on_and_a_rerun_finds_duplicates(
+    initialised: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(CSV.encode() + b"WL.level,2024-01-01T05:00:00Z,\xff\n"
+                     + b"WL.level,2024-01-01T06:00:00Z,1\r2\nWL.level,2024-01-01T07:00:00Z,122\n")
+    first = as_json(shuian("ingest", str(path), "--json", "--no-analyze", "--db", initialised))
+    assert (first["accepted"], first["rejected"]) == (4, 3)
+    assert [r["line"] for r in first["rejections"]] == [5, 6, 7]
+    again = as_json(shuian("ingest", str(path), "--json", "--no-analyze", "--db", initialised))
+    assert (again["accepted"], again["duplicates"]) == (0, 4)
+    assert as_json(shuian("status", "--json", "--db", initialised))["rejected"] == 3
+
+
+def test_an_unknown_encoding_is_a_one_line_error_naming_the_choices(
+    initialised: str, data_file: Path
+) -> None:
+    message = user_error(shuian("ingest", str(data_file), "--encoding", "latin-1",
+                                "--db", initialised))
+    assert message == ("error: --encoding 'latin-1': files are read as utf-8, gbk, gb18030 "
+                       "(leave it out to detect UTF-8 or GB18030)\n")
+
+
 def test_channels_json_lists_code_instrument_type_and_unit(initialised: str) -> None:
     channels = as_json(shuian("channels", "--json", "--db", initialised))
     assert isinstance(channels, list) and len(channels) == 8

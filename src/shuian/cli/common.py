@@ -3,12 +3,19 @@
 Every command takes ``--db URL`` (or the environment variable ``SHUIAN_DB``; default
 ``sqlite:///shuian.db`` in the current folder). User mistakes end with one line on standard
 error naming what was wrong, and exit status 1; never a stack trace.
+
+Text that came from outside (rejected rows, names, notes, alarm messages, users, the audit log)
+reaches the terminal as it is and harmless: ``out`` and ``err`` read no Rich markup or emoji
+codes in what they print (a call that formats with markup says ``markup=True`` and escapes what
+it puts in), and show control characters (ESC, CR, NUL, BEL ...) as escapes, in tables too;
+``--json`` output is exact JSON in which they are escapes as well.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sys
 import zoneinfo
 from collections.abc import Iterator
@@ -17,9 +24,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.text import Text
 
 from shuian.errors import ShuianError
+from shuian.faults import printable
 from shuian.readings import US_PER_S
 from shuian.store import Store, open_store
 
@@ -30,8 +39,36 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+
+
+def shown(text: str) -> str:
+    r"""``text`` as a terminal may show it: control characters as escapes, line breaks kept.
+
+    >>> shown("a\x1b[2J\rb\nc")
+    'a\\x1b[2J\\rb\nc'
+    """
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+def marked(text: str) -> str:
+    """``text`` to put into a string printed with ``markup=True``: its own markup escaped."""
+    return escape(shown(text))
+
+
+class Terminal(Console):
+    """A console that prints text as it is: markup only where a call asks, controls escaped."""
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        super().__init__(stderr=stderr, markup=False, emoji=False, highlight=False,
+                         soft_wrap=True)
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        """Make a string renderable (every string printed, every table cell) with controls shown."""
+        return super().render_str(shown(text), **options)
+
+
+err = Terminal(stderr=True)
+out = Terminal()
 
 DbOption = Annotated[
     str,
@@ -52,7 +89,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except ShuianError as exc:
-        err.print(Text.assemble(("error:", "bold red"), " ", exc.message), highlight=False)
+        err.print(Text.assemble(("error:", "bold red"), " ", shown(exc.message)))
         raise typer.Exit(1) from None
 
 
@@ -68,8 +105,25 @@ def store_for(db: str) -> Iterator[Store]:
 
 
 def print_json(data: Any) -> None:
-    """Print one JSON object (non-ASCII kept as is)."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    r"""Print one JSON object: non-ASCII kept as is, except characters a terminal acts on.
+
+    JSON escapes the control characters below U+0020 itself; DEL, the C1 controls, bidi and
+    other format characters are written as ``\uXXXX`` escapes too (the same JSON value).
+    """
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write(_NOT_ASCII.sub(_json_escape, text) + "\n")
+
+
+_NOT_ASCII = re.compile(r"[^\n -~]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    char = match[0]
+    if char.isprintable():
+        return char
+    units = char.encode("utf-16-be")  # a character beyond U+FFFF is two escapes, as JSON says
+    return "".join(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
+
 
 
 def iso_local(time_us: int | None, timezone: str) -> str | None:

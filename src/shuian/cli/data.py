@@ -5,8 +5,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,7 +19,6 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
-    TaskID,
     TextColumn,
     TimeRemainingColumn,
 )
@@ -30,10 +32,12 @@ from shuian.cli.common import (
     app,
     err,
     iso_local,
+    marked,
     out,
     print_json,
     store_for,
 )
+from shuian.faults import printable
 from shuian.readings import US_PER_S
 from shuian.store import DEFAULT_URL, Store
 from shuian.times import iso_utc, parse_time
@@ -71,35 +75,50 @@ def ingest(
     analyze: Annotated[
         bool, typer.Option("--analyze/--no-analyze", help="Judge the new readings as they land.")
     ] = True,
+    encoding: Annotated[
+        str | None,
+        typer.Option("--encoding", help="The files' encoding: utf-8, gbk or gb18030 (default: "
+                                        "UTF-8, or GB18030 for a file that is that and not "
+                                        "UTF-8)."),
+    ] = None,
 ) -> None:
     """Ingest data files; rejected rows are kept with their reason (see 'shuian rejected').
 
     Each committed block is judged at once (checks, thresholds, models, alarms) unless
-    ``--no-analyze``.
+    ``--no-analyze``. A line that cannot be read (not text in the encoding, a NUL byte, a CR
+    inside it, longer than 64 KiB, not CSV) is rejected with its file and line; the rest goes in.
     """
+    from shuian.ingest.files import Encoding, check_encoding, detect_encoding, read_file
     from shuian.services.analysis import Analyzer
     from shuian.services.ingest import Ingestor, IngestReport
 
     with store_for(db) as store:
+        given = None if encoding is None else Encoding(check_encoding(encoding))
         stored = store.site()
         ingestor = Ingestor(store, stored, analyzer=Analyzer(store, stored) if analyze else None)
         total = IngestReport()
+        read_as: dict[str, str] = {}
         show_progress = not as_json and err.is_terminal
         for path in files:
-            if show_progress:
-                with _progress() as progress:
-                    task = progress.add_task(path.name, total=_size(path))
-                    def advance(n: int, task: TaskID = task) -> None:
-                        progress.advance(task, n)
-
-                    report = ingestor.ingest_file(path, on_progress=advance)
-            else:
-                report = ingestor.ingest_file(path)
+            chosen = given or detect_encoding(path)
+            read_as[str(path)] = chosen.name
+            if chosen.note is not None:
+                err.print(f"{path}: {chosen.note}")
+            with _progress() if show_progress else contextlib.nullcontext() as progress:
+                advance: Callable[[int], None] | None = None
+                if progress is not None:
+                    task = progress.add_task(marked(path.name), total=_size(path))
+                    advance = functools.partial(progress.advance, task)
+                report = ingestor.ingest_blocks(
+                    read_file(path, stored.site, encoding=chosen.name, on_progress=advance),
+                    report=IngestReport(),
+                )
             total.add(report.accepted, report.duplicates, report.rejections)
             total.rejected += report.rejected - len(report.rejections)
         analysis = ingestor.evaluation.as_json()
         if as_json:
-            print_json(total.as_json() | ({"analysis": analysis} if analyze else {}))
+            print_json(total.as_json() | {"encodings": read_as}
+                       | ({"analysis": analysis} if analyze else {}))
             return
         out.print(
             f"accepted {total.accepted}, duplicates {total.duplicates}, rejected {total.rejected}"
@@ -188,7 +207,8 @@ def status(db: DbOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
         print_json(summary)
         return
     banner = " [bold yellow](SYNTHETIC DATA)[/]" if r.synthetic else ""
-    out.print(f"[bold]{r.name} / {r.name_zh}[/] ({r.code}){banner}")
+    out.print(f"[bold]{marked(r.name)} / {marked(r.name_zh)}[/] ({marked(r.code)}){banner}",
+              markup=True)
     out.print(f"channels {summary['channels']}, readings {summary['readings']}, "
               f"rejected {summary['rejected']}")
     out.print(f"from {summary['first']} to {summary['last']}")
@@ -233,7 +253,8 @@ def rejected(
         return
     out.print(f"{total} rejected row(s); newest {len(items)}:")
     for i in items:
-        out.print(f"{i.source}:{i.line}: {i.reason}\n    {i.raw}")
+        out.print(f"{i.source}:{i.line}: {i.reason}")
+        out.print(f"    {printable(i.raw)}")
 
 
 @app.command()
@@ -347,7 +368,7 @@ def _start(listeners: list[Listeners], settle_s: float = 2.0) -> None:
             break
         time.sleep(0.1)
     for code, name, error in failing:
-        err.print(f"warning: {code} {name}: {error}", highlight=False, markup=False)
+        err.print(f"warning: {code} {name}: {error}")
 
 
 @app.command()

@@ -121,13 +121,13 @@ def send(
             if "error" in item or (answer is not None and "error" in answer):
                 _print(number, answer or item)
             elif answer is None:
-                out.print(f"frame {number}: no answer within {timeout:g} s", markup=False)
+                out.print(f"frame {number}: no answer within {timeout:g} s")
             else:
                 out.print(
                     f"frame {number}: answered, {answer['direction']} frame, function "
                     f"{answer['function_code']} ({answer['function_name']}), serial "
                     f"{answer['serial']}, end {answer['end']}, sent {answer['send_time']}, "
-                    f"crc {'ok' if answer['valid_crc'] else 'MISMATCH'}", markup=False,
+                    f"crc {'ok' if answer['valid_crc'] else 'MISMATCH'}",
                 )
     if any("error" in item for item in found):
         raise typer.Exit(1)
@@ -240,7 +240,7 @@ def frame_json(frame: Sl651Frame) -> dict[str, Any]:
 
 def _print(number: int, item: dict[str, Any]) -> None:
     if "error" in item:
-        err.print(f"frame {number}: error: {item['error']}", highlight=False, markup=False)
+        err.print(f"frame {number}: error: {item['error']}")
         return
     crc = "ok" if item["valid_crc"] else (
         f"MISMATCH (expected {item['crc_expected']}, found {item['crc_found']})"
@@ -249,21 +249,19 @@ def _print(number: int, item: dict[str, Any]) -> None:
         f"frame {number}: function {item['function_code']} ({item['function_name']}), "
         f"{'ASCII' if item['mode'] == 'ascii' else 'HEX/BCD'} mode, "
         f"centre {item['center']}, station {item['station']}, serial {item['serial']}, "
-        f"crc {crc}", markup=False,
+        f"crc {crc}",
     )
-    out.print(f"  sent {item['send_time']}, observed {item['observed_time']}", markup=False)
+    out.print(f"  sent {item['send_time']}, observed {item['observed_time']}")
     for e in item["elements"]:
         value = e["values"] if e["values"] is not None else e["value"]
         flag = "" if e["standard"] else "  (not standard)"
-        out.print(f"  {e['id']:<4} {e['name']}: {value} {e['unit']}{flag}".rstrip(),
-                  markup=False)
+        out.print(f"  {e['id']:<4} {e['name']}: {value} {e['unit']}{flag}".rstrip())
     for p in item["parameters"]:
         shown = " ".join(str(v) for v in (p["value"], p["text"]) if v not in (None, ""))
         flag = "" if p["known"] else "  (not in the parameter table)"
-        out.print(f"  parameter {p['id']:<4} {p['name']}: {shown} {p['unit']}{flag}".rstrip(),
-                  markup=False)
+        out.print(f"  parameter {p['id']:<4} {p['name']}: {shown} {p['unit']}{flag}".rstrip())
     if item["manual_entry"] is not None:
-        out.print(f"  manual entry: {item['manual_entry']!r}", markup=False)
+        out.print(f"  manual entry: {item['manual_entry']!r}")
     for u in item["unparsed"]:
         out.print(f"  not laid out, byte {u['offset']} ({u['bytes']} bytes): {u['hex']}: "
-                  f"{u['reason']}", markup=False)
+                  f"{u['reason']}")
