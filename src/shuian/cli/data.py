@@ -88,7 +88,7 @@ def ingest(
     ``--no-analyze``. A line that cannot be read (not text in the encoding, a NUL byte, a CR
     inside it, longer than 64 KiB, not CSV) is rejected with its file and line; the rest goes in.
     """
-    from shuian.ingest.files import Encoding, check_encoding, detect_encoding, read_file
+    from shuian.ingest.files import Encoding, check_encoding, detect_encoding
     from shuian.services.analysis import Analyzer
     from shuian.services.ingest import Ingestor, IngestReport
 
@@ -109,10 +109,7 @@ def ingest(
                 if progress is not None:
                     task = progress.add_task(marked(path.name), total=_size(path))
                     advance = functools.partial(progress.advance, task)
-                report = ingestor.ingest_blocks(
-                    read_file(path, stored.site, encoding=chosen.name, on_progress=advance),
-                    report=IngestReport(),
-                )
+                report = ingestor.ingest_file(path, encoding=chosen.name, on_progress=advance)
             total.add(report.accepted, report.duplicates, report.rejections)
             total.rejected += report.rejected - len(report.rejections)
         analysis = ingestor.evaluation.as_json()

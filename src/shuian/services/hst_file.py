@@ -21,6 +21,7 @@ Rows:
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ import pandas as pd
 from shuian.errors import InputFileError, InvalidRequestError
 from shuian.models import hst
 from shuian.readings import Rejection
+from shuian.services.text_file import read_text
 from shuian.site.analysis import ModelSpec
 from shuian.times import iso_us, iso_utc
 
@@ -137,10 +139,7 @@ def _number(text: str) -> float | None:
 
 
 def _read(path: Path, source: str) -> tuple[list[str], _Rows, list[Rejection]]:
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputFileError(f"{source}: cannot be read ({exc.strerror})") from exc
+    handle = io.StringIO(read_text(path, source), newline="")
     rejections: list[Rejection] = []
     with handle:
         reader = csv.reader(handle)

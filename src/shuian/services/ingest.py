@@ -88,9 +88,15 @@ class Ingestor:
         ids = {c.code: c.id for c in store.channels(stored.id)}
         self.table = ChannelTable.from_site(stored.site, ids)
 
-    def ingest_file(self, path: Path, *, on_progress: Progress | None = None) -> IngestReport:
-        """Ingest a long-CSV or TOA5 file, committing block by block."""
-        blocks = read_file(path, self.stored.site, on_progress=on_progress)
+    def ingest_file(
+        self, path: Path, *, encoding: str | None = None, on_progress: Progress | None = None
+    ) -> IngestReport:
+        """Ingest a long-CSV or TOA5 file, committing block by block.
+
+        ``encoding``: ``utf-8``, ``gbk`` or ``gb18030``; None: detected (see
+        :func:`~shuian.ingest.files.detect_encoding`).
+        """
+        blocks = read_file(path, self.stored.site, encoding=encoding, on_progress=on_progress)
         return self.ingest_blocks(blocks, report=IngestReport())
 
     def ingest_blocks(

@@ -19,6 +19,7 @@ file, the line and the column.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from numpy.typing import NDArray
 from shuian.errors import InputFileError, InvalidRequestError
 from shuian.hydrology.routing import ACRE_FOOT_FT3, RoutingResult, route_puls
 from shuian.hydrology.storage import StageStorage
+from shuian.services.text_file import read_text
 from shuian.times import iso_us, iso_utc
 
 FloatArray = NDArray[np.float64]
@@ -137,10 +139,7 @@ class RoutingFileResult:
 def _rows(path: Path, columns: tuple[str, ...]) -> tuple[str, list[tuple[int, dict[str, str]]]]:
     """The data rows of a CSV file as (line, {column: cell}), after checking its header."""
     source = str(path)
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputFileError(f"{source}: cannot be read ({exc.strerror})") from exc
+    handle = io.StringIO(read_text(path, source), newline="")
     rows: list[tuple[int, dict[str, str]]] = []
     with handle:
         reader = csv.reader(handle)
