@@ -17,6 +17,7 @@ from shuian.cli.common import (
     DbOption,
     JsonOption,
     app,
+    deliver_queued,
     iso_local,
     out,
     print_json,
@@ -196,12 +197,15 @@ def analyze(db: DbOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
 
     with store_for(db) as store:
         report = Analyzer(store, store.site()).evaluate()
-    found = report.as_json()
+        sent = deliver_queued(store) if report.notifications else {}
+    found = report.as_json() | {"delivered": sent}
     if as_json:
         print_json(found)
         return
     out.print(f"judged {found['readings']} readings: flags {found['flags']}, "
-              f"alarm steps {found['alarm_steps']}, notifications sent {found['notifications']}")
+              f"alarm steps {found['alarm_steps']}, notifications {found['notifications']}"
+              + (f" (sent {sent['sent']}, failed {sent['failed']}: 'shuian deliveries')"
+                 if sent else ""))
     for step in report.steps[:20]:
         out.print(f"  {step.kind:<11} {step.level:<9} {step.channel:<10} {step.message}")
 

@@ -134,3 +134,17 @@ def iso_local(time_us: int | None, timezone: str) -> str | None:
     return stamp.astimezone(zoneinfo.ZoneInfo(timezone)).isoformat()
 
 
+def deliver_queued(store: Store) -> dict[str, int]:
+    """Send the notifications that are due (what a command without a server does at its end).
+
+    Returns how many messages were ``sent``, ``failed`` (tried again later, by ``shuian serve``
+    or the next command) or ``gave_up``; a dead notifier costs one timeout.
+    """
+    from shuian.services.outbox import deliver_pending
+
+    counts = {"sent": 0, "failed": 0, "gave_up": 0}
+    for delivery in deliver_pending(store):
+        if delivery.outcome in counts:
+            counts[delivery.outcome] += 1
+    return counts
+

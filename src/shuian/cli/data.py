@@ -30,6 +30,7 @@ from shuian.cli.common import (
     JsonOption,
     PortOption,
     app,
+    deliver_queued,
     err,
     iso_local,
     marked,
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
 
 #: How often a served site looks for silent channels and unjudged readings (s).
 EVALUATE_EVERY_S = 300.0
+#: How often `shuian serve` and `shuian listen` deliver the notifications that are due (s).
+DELIVER_EVERY_S = 5.0
 
 
 @app.command()
@@ -112,7 +115,8 @@ def ingest(
                 report = ingestor.ingest_file(path, encoding=chosen.name, on_progress=advance)
             total.add(report.accepted, report.duplicates, report.rejections)
             total.rejected += report.rejected - len(report.rejections)
-        analysis = ingestor.evaluation.as_json()
+        sent = deliver_queued(store) if ingestor.evaluation.notifications else {}
+        analysis = ingestor.evaluation.as_json() | {"delivered": sent}
         if as_json:
             print_json(total.as_json() | {"encodings": read_as}
                        | ({"analysis": analysis} if analyze else {}))
@@ -122,7 +126,9 @@ def ingest(
         )
         if analyze:
             out.print(f"judged {analysis['readings']} readings: flags {analysis['flags']}, "
-                      f"alarm steps {analysis['alarm_steps']}")
+                      f"alarm steps {analysis['alarm_steps']}"
+                      + (f", notifications sent {sent['sent']}, failed {sent['failed']}"
+                         if sent else ""))
         for r in total.rejections[:10]:
             out.print(f"  {r.source}:{r.line}: {r.reason}")
         if total.rejected > 10:
@@ -370,8 +376,13 @@ def _start(listeners: list[Listeners], settle_s: float = 2.0) -> None:
 
 @app.command()
 def listen(db: DbOption = DEFAULT_URL) -> None:
-    """Run the sites' telemetry listeners (MQTT, SL 651, Modbus) alone, until Ctrl-C."""
+    """Run the sites' telemetry listeners (MQTT, SL 651, Modbus) alone, until Ctrl-C.
+
+    The alarms' notifications are delivered from the outbox meanwhile.
+    """
     import time
+
+    from shuian.services.outbox import OutboxRunner
 
     with store_for(db) as store:
         listeners = _listeners(store)
@@ -380,6 +391,8 @@ def listen(db: DbOption = DEFAULT_URL) -> None:
                       "with mqtt:, sl651: or modbus:)")
             raise typer.Exit(1)
         _start(listeners)
+        outbox = OutboxRunner(store, every_s=DELIVER_EVERY_S)
+        outbox.start()
         out.print("Ctrl-C stops")
         try:
             while True:
@@ -389,6 +402,7 @@ def listen(db: DbOption = DEFAULT_URL) -> None:
         finally:
             for site in listeners:
                 site.stop()
+            outbox.stop()
 
 
 def main() -> None:
