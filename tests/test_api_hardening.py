@@ -305,6 +305,21 @@ def test_a_control_character_in_a_parameter_is_refused_naming_it(admin: Api) -> 
         assert message.startswith(f"the {named} holds a control character"), (path, message)
 
 
+def test_a_control_character_in_a_name_or_comment_is_refused_at_its_field(
+    admin: Api, anonymous: Api
+) -> None:
+    response = anonymous.post("/api/auth/login", json={"username": "a\x00b", "password": "x"})
+    message = error_of(response, status=422, type="RequestValidationError")
+    assert message == "body.username: Value error, holds a control character (\\x00)"
+    response = admin.post("/api/channels/WL.level/flags",
+                          json={"time": "2024-03-01T00:00Z", "comment": "see\x1b[2J"})
+    message = error_of(response, status=422, type="RequestValidationError")
+    assert message == "body.comment: Value error, holds a control character (\\x1b)"
+    response = admin.post("/api/channels/WL.level/flags",
+                          json={"time": "2024-03-01T00:00Z", "comment": "line one\nline two"})
+    assert response.status_code == 200, response.text  # a comment may have lines
+
+
 # -- security headers ----------------------------------------------------------------------------
 
 HEADERS = {
@@ -375,8 +390,10 @@ def page_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield served
 
 
-@pytest.mark.parametrize(("path", "ready"), [("/", "body[data-ready=true]"),
-                                             ("/docs", ".opblock-summary")])
+@pytest.mark.parametrize(("path", "ready"), [
+    ("/", "body[data-ready=true]"),
+    ("/docs", "#swagger-ui .swagger-ui"),  # drawn by the inline script, run by its hash
+])
 def test_the_pages_work_under_their_policy(
     browser: Browser, page_server: str, path: str, ready: str
 ) -> None:

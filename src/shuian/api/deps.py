@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
+from shuian.api.schemas import CONTROL
 from shuian.errors import InvalidRequestError, NotFoundError
 from shuian.faults import printable
 from shuian.services.analysis import Analyzer
@@ -36,13 +37,11 @@ __all__ = [
 
 #: The largest row number: the id columns are signed 64-bit integers.
 MAX_ROW_ID = 2**63 - 1
-#: Control characters (C0, DEL, C1): never in a code, a name, a time or an action.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 def _refuse_control(where: str, name: str, value: str) -> None:
-    found = _CONTROL.search(name) or _CONTROL.search(value)
+    found = CONTROL.search(name) or CONTROL.search(value)
     if found is not None:
         raise InvalidRequestError(
             f"the {where} parameter '{printable(name)[:80]}' holds a control character "

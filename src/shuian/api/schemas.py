@@ -7,15 +7,20 @@ own schema, so it is not repeated here.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import Path as PathParam
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from shuian.faults import printable
 from shuian.services.accounts import Role, Scope
 
 __all__ = [
+    "CONTROL",
+    "Name",
     "RowId",
+    "Text",
     "ApiKeyCreatedPublic",
     "ApiKeyIn",
     "ApiKeyPublic",
@@ -47,6 +52,27 @@ __all__ = [
     "RejectedRowPublic",
     "RejectionPublic",
 ]
+
+#: Control characters (C0, DEL, C1): never in a code, a name, a time or an action.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: The same but tab and line breaks, which a comment may hold.
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _plain(pattern: re.Pattern[str]) -> AfterValidator:
+    def check(text: str) -> str:
+        found = pattern.search(text)
+        if found is not None:
+            raise ValueError(f"holds a control character ({printable(found.group())})")
+        return text
+
+    return AfterValidator(check)
+
+
+#: A name a person or device gives (a user name at login): no control character.
+Name = Annotated[str, _plain(CONTROL)]
+#: Text a person writes (a comment): no control character but tab and line breaks.
+Text = Annotated[str, _plain(_CONTROL_IN_TEXT)]
 
 #: A row number in a path (an alarm, a flag, an API key). One outside the id columns' range
 #: (1 to 2^63-1) is no row's: a 404 (:func:`shuian.api.deps.plain_parameters`), never sent to
@@ -162,7 +188,7 @@ class RejectedPublic(BaseModel):
 class CommentIn(BaseModel):
     """Why something is done (kept in the history); who does it is the logged-in user."""
 
-    comment: str = Field(default="", max_length=2000)
+    comment: Text = Field(default="", max_length=2000)
 
 
 class FlagIn(CommentIn):
@@ -269,7 +295,7 @@ class FitIn(BaseModel):
 class LoginIn(BaseModel):
     """A user name and password."""
 
-    username: str = Field(min_length=1, max_length=64)
+    username: Name = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
 
 
