@@ -43,8 +43,9 @@ Classes, in order (what must hold; issue 11's numbers in brackets):
   acknowledged N = stored N, no duplicates.
 - ``sl651_idle_sockets`` (6): 2,000 idle connections from 127.0.0.2, then a real station from
   127.0.0.3 is acknowledged within 10 s (30 s without ``--quick``).
-- ``sl651_garbage`` (6): 20 MB of random bytes from 127.0.0.4 add less than 2 MB of rejected
-  rows (the count is kept in the status), and a station is acknowledged after it.
+- ``sl651_garbage`` (6): 20 MB of random bytes from 127.0.0.4 add less than 2 M characters of
+  rejected rows, are counted (rows or the listener's status), and a station is acknowledged
+  after them.
 - ``csv_malformed`` (7): a long CSV with a GBK byte after 4 MB and a bare CR inside a line:
   ``shuian ingest`` rejects those lines with file, line and reason and stores every other row,
   no traceback; a re-run finds the same rows (duplicates) and goes on.
