@@ -116,9 +116,9 @@ class ServerLimits(BaseModel):
             return cls(**given)
         except ValidationError as exc:
             problem = exc.errors()[0]
-            name = next(n for n, (f, _) in ENVIRONMENT.items() if f == problem["loc"][0])
-            raise InvalidRequestError(f"{name}={env[name].strip()[:40]!r}: {problem['msg']}") \
-                from None
+            name = _VARIABLE[str(problem["loc"][0])]
+            text = env[name].strip()[:40]
+            raise InvalidRequestError(f"{name}={text!r}: {problem['msg']}") from None
 
     def body_limit(self, path: str) -> int:
         """Most body bytes a request to ``path`` may send."""
