@@ -125,8 +125,12 @@ class Api:
         return self._call("DELETE", url, headers)
 
     def request(
-        self, method: str, url: str, *, json: Any = None, headers: dict[str, str] | None = None
+        self, method: str, url: str, *, json: Any = None, content: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
+        """Any request; ``content`` sends bytes as they are (a body no JSON value makes)."""
+        if content is not None:
+            return self._call(method, url, headers, content=content)
         return self._call(method, url, headers, json=json)
 
     def with_headers(self, headers: dict[str, str]) -> Api:

@@ -16,7 +16,7 @@ import pytest
 from conftest import Api, serve
 from shuian import errors
 from shuian.api import create_app
-from shuian.api.limits import TooLargeError
+from shuian.errors import TooLargeError
 
 
 def error_of(response: httpx.Response, *, status: int, type: str) -> str:

@@ -13,6 +13,7 @@ psycopg, SQLAlchemy) are translated at the store boundary into :class:`StoreErro
     │   └── Sl651Error         an SL 651 telemetry frame that cannot be read (names the byte)
     ├── NotFoundError          a channel, instrument or site that does not exist   (HTTP 404)
     ├── InvalidRequestError    a request whose parameters are wrong                (HTTP 400)
+    │   └── TooLargeError      a request larger than a limit allows: names the limit (HTTP 413)
     ├── NotificationError      a webhook or mail server did not take a message     (HTTP 502)
     ├── MqttError              an MQTT source cannot be set up (password variable missing)
     ├── AuthenticationError    no credentials, or wrong or expired ones            (HTTP 401)
@@ -86,6 +87,12 @@ class InvalidRequestError(ShuianError):
     """A request or command-line parameter is wrong."""
 
     status = 400
+
+
+class TooLargeError(InvalidRequestError):
+    """A request larger than a limit allows (HTTP 413); the message names the limit."""
+
+    status = 413
 
 
 class NotificationError(ShuianError):

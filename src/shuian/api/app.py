@@ -35,6 +35,7 @@ from shuian.errors import ShuianError
 from shuian.services.accounts import AuthSettings
 from shuian.services.analysis import Analyzer
 from shuian.services.events import EventHub, pause, watch
+from shuian.services.outbox import OutboxRunner
 from shuian.services.telemetry import Listeners
 from shuian.store import open_store
 from shuian.web import INDEX_HTML, STATIC_DIR
@@ -76,6 +77,7 @@ def create_app(
     url: str | None = None,
     *,
     evaluate_every_s: float | None = None,
+    deliver_every_s: float | None = None,
     auth: AuthSettings | None = None,
     listeners: Sequence[Listeners] = (),
     limits: ServerLimits | None = None,
@@ -95,6 +97,10 @@ def create_app(
         Judge the readings not judged yet, and look for silent channels (no-data alarms),
         every so many seconds while the application runs (``shuian serve`` sets it); None:
         only when readings arrive.
+    deliver_every_s : float, optional
+        Deliver the alarms' notifications that are due from the outbox, a pass every so many
+        seconds, in a thread beside the app (``shuian serve`` sets it); None: the app sends
+        nothing (another process delivers, ``shuian listen`` or a command's end).
     auth : AuthSettings, optional
         Session lifetime, login rate limit, whether reads need a login; default from the
         environment (``SHUIAN_SESSION_HOURS``, ``SHUIAN_REQUIRE_LOGIN_FOR_READS``).
@@ -111,7 +117,8 @@ def create_app(
     Returns
     -------
     FastAPI
-        The application; serve it with uvicorn (``uvicorn --factory shuian.api:create_app``).
+        The application; serve it with uvicorn (``uvicorn --factory --no-proxy-headers
+        shuian.api:create_app``: the app decides whose X-Forwarded-For it believes).
     """
 
     @asynccontextmanager
@@ -128,11 +135,17 @@ def create_app(
         tasks = [asyncio.create_task(watch(store, app.state.events, stop=stop))]
         if evaluate_every_s is not None:
             tasks.append(asyncio.create_task(_evaluate_periodically(app, evaluate_every_s, stop)))
+        outbox = None if deliver_every_s is None else OutboxRunner(store, every_s=deliver_every_s)
+        app.state.outbox = outbox
+        if outbox is not None:
+            outbox.start()
         try:
             yield
         finally:
             stop.set()
             await asyncio.gather(*tasks)
+            if outbox is not None:
+                await asyncio.to_thread(outbox.stop)
             store.close()
 
     app = FastAPI(

@@ -30,14 +30,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shuian.api.errors import shuian_error_response
-from shuian.errors import InvalidRequestError
+from shuian.errors import InvalidRequestError, TooLargeError
 
 __all__ = [
     "BULK_PATHS",
     "BodyLimits",
     "JsonShape",
     "ServerLimits",
-    "TooLargeError",
     "json_body",
     "json_body_openapi",
     "scan_json",
@@ -53,12 +52,6 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 THREAD_ABOVE = 64 * 1024
 #: The key of the request's JSON shape in the ASGI scope's state.
 SHAPE_KEY = "shuian.json_shape"
-
-
-class TooLargeError(InvalidRequestError):
-    """A request larger than a limit allows (HTTP 413); the message names the limit."""
-
-    status = 413
 
 
 class ServerLimits(BaseModel):

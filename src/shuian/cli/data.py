@@ -329,7 +329,8 @@ def _serve(db: str, port: int) -> None:
         listeners = _listeners(store)
         out.print(f"Shuian {__version__} serving http://127.0.0.1:{port} (API docs: /docs)")
         _start(listeners)
-        app = create_app(db, evaluate_every_s=EVALUATE_EVERY_S, listeners=listeners)
+        app = create_app(db, evaluate_every_s=EVALUATE_EVERY_S, deliver_every_s=DELIVER_EVERY_S,
+                         listeners=listeners)
         try:
             uvicorn.run(
                 app, host="127.0.0.1", port=port, log_level="warning",

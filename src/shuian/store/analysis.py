@@ -164,7 +164,7 @@ class AnalysisTables:
             for r in rows
         ]
         statement = self._insert(schema.flags).on_conflict_do_nothing()
-        with self.engine.begin() as conn:
+        with self._translate(), self.engine.begin() as conn:
             result = conn.execute(statement, values)
         return int(result.rowcount or 0)
 
@@ -174,7 +174,7 @@ class AnalysisTables:
         """Set (or set again) a manual flag on a reading; the change is kept with who and why."""
         now = dt.datetime.now(dt.UTC)
         f = schema.flags
-        with self.engine.begin() as conn:
+        with self._translate(), self.engine.begin() as conn:
             flag_id = conn.scalar(
                 sa.select(f.c.id).where(
                     f.c.channel_id == channel_id, f.c.time_us == time_us, f.c.kind == kind
@@ -195,7 +195,7 @@ class AnalysisTables:
     def clear_flag(self, flag_id: int, *, actor: str, comment: str) -> None:
         """Clear a flag (it stays in the history with who cleared it and why)."""
         f = schema.flags
-        with self.engine.begin() as conn:
+        with self._translate(), self.engine.begin() as conn:
             updated = conn.execute(f.update().where(f.c.id == flag_id).values(active=False))
             if not updated.rowcount:
                 raise NotFoundError(f"no flag {flag_id}")
@@ -223,14 +223,14 @@ class AnalysisTables:
             query = query.where(f.c.time_us < end_us)
         if active_only:
             query = query.where(f.c.active.is_(True))
-        with self.engine.connect() as conn:
+        with self._translate(), self.engine.connect() as conn:
             rows = conn.execute(query.order_by(f.c.channel_id, f.c.time_us)).all()
         return [StoredFlag(*row) for row in rows]
 
     def flag_history(self, flag_id: int) -> list[dict[str, Any]]:
         """Who set and cleared a flag, when and why."""
         e = schema.flag_events
-        with self.engine.connect() as conn:
+        with self._translate(), self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(e.c.action, e.c.actor, e.c.comment, e.c.at)
                 .where(e.c.flag_id == flag_id).order_by(e.c.id)
@@ -248,7 +248,7 @@ class AnalysisTables:
             return
         m = schema.models
         now = dt.datetime.now(dt.UTC)
-        with self.engine.begin() as conn:
+        with self._translate(), self.engine.begin() as conn:
             latest = dict(
                 conn.execute(
                     sa.select(m.c.channel_id, sa.func.max(m.c.version))
@@ -274,13 +274,13 @@ class AnalysisTables:
         query = sa.select(*m.c).join(
             newest, (m.c.channel_id == newest.c.channel_id) & (m.c.version == newest.c.version)
         )
-        with self.engine.connect() as conn:
+        with self._translate(), self.engine.connect() as conn:
             return {row.channel_id: StoredModel(*row) for row in conn.execute(query)}
 
     def model_versions(self, channel_id: int) -> list[StoredModel]:
         """Every fitted version of a channel's model, newest first."""
         m = schema.models
-        with self.engine.connect() as conn:
+        with self._translate(), self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(*m.c).where(m.c.channel_id == channel_id).order_by(m.c.version.desc())
             ).all()
@@ -291,7 +291,7 @@ class AnalysisTables:
     def evaluated_until(self, channel_ids: Iterable[int]) -> dict[int, int]:
         """How far (µs) each channel's readings have been judged by the alarm rules."""
         e = schema.evaluated
-        with self.engine.connect() as conn:
+        with self._translate(), self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(e.c.channel_id, e.c.until_us).where(e.c.channel_id.in_(list(channel_ids)))
             ).all()
@@ -305,7 +305,7 @@ class AnalysisTables:
         statement = statement.on_conflict_do_update(
             index_elements=["channel_id"], set_={"until_us": statement.excluded.until_us}
         )
-        with self.engine.begin() as conn:
+        with self._translate(), self.engine.begin() as conn:
             conn.execute(statement, [{"channel_id": c, "until_us": u} for c, u in marks.items()])
 
     # -- alarms -----------------------------------------------------------------------------
@@ -316,7 +316,7 @@ class AnalysisTables:
         query = sa.select(*a.c).where(a.c.state != "cleared")
         if channel_ids is not None:
             query = query.where(a.c.channel_id.in_(list(channel_ids)))
-        with self.engine.connect() as conn:
+        with self._translate(), self.engine.connect() as conn:
             return [StoredAlarm(*row) for row in conn.execute(query.order_by(a.c.id))]
 
     def alarms(
@@ -342,14 +342,14 @@ class AnalysisTables:
             severity = sa.case({"alarm": 3, "warning": 2, "attention": 1}, value=a.c.level,
                                else_=0)
             order.insert(0, severity.desc())
-        with self.engine.connect() as conn:
+        with self._translate(), self.engine.connect() as conn:
             rows = conn.execute(query.order_by(*order).limit(limit))
             return [StoredAlarm(*row) for row in rows]
 
     def alarm(self, alarm_id: int) -> StoredAlarm:
         """One alarm by id."""
         a = schema.alarms
-        with self.engine.connect() as conn:
+        with self._translate(), self.engine.connect() as conn:
             row = conn.execute(sa.select(*a.c).where(a.c.id == alarm_id)).first()
         if row is None:
             raise NotFoundError(f"no alarm {alarm_id}; 'shuian alarms' lists the alarms")
@@ -358,7 +358,7 @@ class AnalysisTables:
     def alarm_history(self, alarm_id: int) -> list[AlarmEventRow]:
         """Every step of an alarm's lifecycle, oldest first."""
         e = schema.alarm_events
-        with self.engine.connect() as conn:
+        with self._translate(), self.engine.connect() as conn:
             rows = conn.execute(sa.select(*e.c).where(e.c.alarm_id == alarm_id).order_by(e.c.id))
             return [AlarmEventRow(*row) for row in rows]
 
@@ -429,7 +429,7 @@ class AnalysisTables:
             raise InvalidRequestError(f"alarm {alarm_id} is already cleared")
         a, e = schema.alarms, schema.alarm_events
         now = dt.datetime.now(dt.UTC)
-        with self.engine.begin() as conn:
+        with self._translate(), self.engine.begin() as conn:
             conn.execute(a.update().where(a.c.id == alarm_id).values(
                 state="acknowledged", acknowledged_by=actor, acknowledged_at=now,
                 acknowledge_comment=comment))
@@ -459,12 +459,12 @@ class AnalysisTables:
             .order_by(e.c.id)
             .limit(limit)
         )
-        with self.engine.connect() as conn:
+        with self._translate(), self.engine.connect() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
 
     def last_alarm_step_id(self) -> int:
         """The id of the newest alarm lifecycle step (0 when none)."""
-        with self.engine.connect() as conn:
+        with self._translate(), self.engine.connect() as conn:
             return int(conn.scalar(sa.select(sa.func.max(schema.alarm_events.c.id))) or 0)
 
     # -- notifications: the outbox and the deliveries log ------------------------------------
@@ -518,7 +518,7 @@ class AnalysisTables:
         )
         pick = sa.select(o.c.id).where(due).order_by(o.c.next_try_us, o.c.id).limit(limit)
         with self._translate():
-            with self.engine.connect() as conn:
+            with self._translate(), self.engine.connect() as conn:
                 if conn.scalar(pick.limit(1)) is None:
                     return []
             if self.engine.dialect.name == "postgresql":
@@ -532,7 +532,7 @@ class AnalysisTables:
                 .values(claimed_by=runner, lease_until_us=now_us + lease_us)
                 .returning(*o.c)
             )
-            with self.engine.begin() as conn:
+            with self._translate(), self.engine.begin() as conn:
                 rows = conn.execute(claim).all()
         return sorted((OutboxEntry(*row) for row in rows), key=lambda e: (e.next_try_us, e.id))
 

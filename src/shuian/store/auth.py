@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +84,7 @@ class AuthTables:
     """The accounts part of :class:`~shuian.store.Store` (mixed into it)."""
 
     engine: sa.Engine
+    _translate: Callable[[], AbstractContextManager[None]]  # Store's: driver errors translated
 
     # -- users ----------------------------------------------------------------------------
 
@@ -91,7 +93,7 @@ class AuthTables:
     ) -> StoredUser:
         """Keep a new user; :class:`InvalidRequestError` when the name is taken."""
         u = schema.users
-        with self.engine.begin() as conn:
+        with self._translate(), self.engine.begin() as conn:
             if conn.scalar(sa.select(u.c.id).where(u.c.username == username)) is not None:
                 raise InvalidRequestError(
                     f"user {username!r} exists already; change it with PATCH /api/users/"
@@ -106,14 +108,14 @@ class AuthTables:
     def user(self, username: str) -> StoredUser | None:
         """The user named ``username``, or None."""
         u = schema.users
-        with self.engine.connect() as conn:
+        with self._translate(), self.engine.connect() as conn:
             row = conn.execute(sa.select(*u.c).where(u.c.username == username)).first()
         return None if row is None else _user(row)
 
     def users(self) -> list[StoredUser]:
         """Every user, by name."""
         u = schema.users
-        with self.engine.connect() as conn:
+        with self._translate(), self.engine.connect() as conn:
             return [_user(row) for row in conn.execute(sa.select(*u.c).order_by(u.c.username))]
 
     def update_user(
@@ -137,7 +139,7 @@ class AuthTables:
         found = self.user(username)
         if found is None:
             raise NotFoundError(f"no user {username!r}; GET /api/users lists the users")
-        with self.engine.begin() as conn:
+        with self._translate(), self.engine.begin() as conn:
             if changes:
                 conn.execute(u.update().where(u.c.id == found.id).values(changes))
             if disabled or password_hash is not None:
@@ -152,7 +154,7 @@ class AuthTables:
         self, *, token_hash: str, user_id: int, created_at: dt.datetime, expires_at: dt.datetime
     ) -> None:
         """Keep a login session (by the hash of its token)."""
-        with self.engine.begin() as conn:
+        with self._translate(), self.engine.begin() as conn:
             conn.execute(schema.sessions.insert().values(
                 token_hash=token_hash, user_id=user_id, created_at=created_at,
                 expires_at=expires_at))
@@ -165,7 +167,7 @@ class AuthTables:
         An expired session is deleted when it is met.
         """
         s, u = schema.sessions, schema.users
-        with self.engine.connect() as conn:
+        with self._translate(), self.engine.connect() as conn:
             row = conn.execute(
                 sa.select(*u.c, s.c.expires_at).join(s, s.c.user_id == u.c.id)
                 .where(s.c.token_hash == token_hash)
@@ -180,7 +182,7 @@ class AuthTables:
 
     def end_session(self, token_hash: str) -> None:
         """Forget a session (logout)."""
-        with self.engine.begin() as conn:
+        with self._translate(), self.engine.begin() as conn:
             conn.execute(schema.sessions.delete().where(schema.sessions.c.token_hash == token_hash))
 
     # -- API keys ---------------------------------------------------------------------------
@@ -191,7 +193,7 @@ class AuthTables:
     ) -> StoredApiKey:
         """Keep a new API key (by the hash of the key)."""
         k = schema.api_keys
-        with self.engine.begin() as conn:
+        with self._translate(), self.engine.begin() as conn:
             key_id = conn.execute(k.insert().values(
                 name=name, key_hash=key_hash, prefix=prefix, scopes=list(scopes),
                 created_by=created_by, created_at=now, revoked=False,
@@ -202,7 +204,7 @@ class AuthTables:
         k = schema.api_keys
         columns = (k.c.id, k.c.name, k.c.prefix, k.c.scopes, k.c.created_by, k.c.created_at,
                    k.c.revoked)
-        with self.engine.connect() as conn:
+        with self._translate(), self.engine.connect() as conn:
             row = conn.execute(sa.select(*columns).where(where)).first()
         if row is None:
             raise NotFoundError("no such API key; GET /api/api-keys lists the keys")
@@ -221,13 +223,13 @@ class AuthTables:
         k = schema.api_keys
         columns = (k.c.id, k.c.name, k.c.prefix, k.c.scopes, k.c.created_by, k.c.created_at,
                    k.c.revoked)
-        with self.engine.connect() as conn:
+        with self._translate(), self.engine.connect() as conn:
             return [_key(row) for row in conn.execute(sa.select(*columns).order_by(k.c.id))]
 
     def revoke_api_key(self, key_id: int) -> StoredApiKey:
         """Revoke a key for good (it stays listed); :class:`NotFoundError` when unknown."""
         k = schema.api_keys
-        with self.engine.begin() as conn:
+        with self._translate(), self.engine.begin() as conn:
             if not conn.execute(k.update().where(k.c.id == key_id).values(revoked=True)).rowcount:
                 raise NotFoundError(f"no API key {key_id}; GET /api/api-keys lists the keys")
         return self._api_key(k.c.id == key_id)
@@ -267,7 +269,7 @@ class AuthTables:
         mine = (f.c.username == username) & (f.c.client == client)
         old = (sa.select(f.c.id).where(f.c.at < now - window).limit(1000)
                .with_for_update(skip_locked=True))  # nobody waits on another's clean-up
-        with self.engine.begin() as conn:
+        with self._translate(), self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(username, client))))
             conn.execute(f.delete().where(f.c.id.in_(old)))  # on SQLite: takes the write lock
@@ -286,7 +288,7 @@ class AuthTables:
         Attempts made after it (still being checked, from the same address) stay counted.
         """
         f = schema.login_failures
-        with self.engine.begin() as conn:
+        with self._translate(), self.engine.begin() as conn:
             conn.execute(f.delete().where(f.c.username == username[:64],
                                           f.c.client == client[:64], f.c.id <= through))
 
@@ -297,7 +299,7 @@ class AuthTables:
         now: dt.datetime | None = None,
     ) -> None:
         """Append one entry to the audit log."""
-        with self.engine.begin() as conn:
+        with self._translate(), self.engine.begin() as conn:
             conn.execute(schema.audit_log.insert().values(
                 at=now or dt.datetime.now(dt.UTC), actor=actor, action=action, target=target,
                 detail=detail or {}))
@@ -308,6 +310,6 @@ class AuthTables:
         query = sa.select(*a.c)
         if action is not None:
             query = query.where(a.c.action == action)
-        with self.engine.connect() as conn:
+        with self._translate(), self.engine.connect() as conn:
             rows = conn.execute(query.order_by(a.c.id.desc()).limit(limit)).all()
         return [AuditEntry(int(r[0]), _utc(r[1]), r[2], r[3], r[4], dict(r[5])) for r in rows]
