@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import CHROMIUM
 
 SCRIPT = Path(__file__).parents[1] / "bench" / "attacks.py"
@@ -26,6 +28,7 @@ CLASSES = {
 }
 
 
+@pytest.mark.slow
 def test_every_attack_class_is_tried_and_none_fails(store_url: str) -> None:
     run = subprocess.run(
         [sys.executable, str(SCRIPT), "--quick", "--db", store_url],
