@@ -85,11 +85,25 @@ def test_a_gbk_line_after_4_mb_of_a_utf8_file_is_rejected_and_every_other_row_is
     assert (report.accepted, report.rejected) == (good, 1)
     [rejection] = report.rejections
     assert (rejection.source, rejection.line, rejection.channel) == (str(path), line, None)
-    assert rejection.reason.startswith("the line is not UTF-8 text: byte(s) CE at byte 31 ")
+    assert rejection.reason.startswith("the line is not UTF-8 text: byte(s) CE E5 at byte 31 ")
     assert "--encoding gbk" in rejection.reason
     # 五十 in GBK is CE E5 CA AE; CA AE happens to be UTF-8 (ʮ): kept as read, bad bytes escaped
     assert rejection.raw == "WL.level,2024-06-01T00:00:00Z,\\xce\\xe5ʮ"
     assert count(store, stored_site) == good
+
+
+def test_a_gbk_file_read_as_utf8_rejects_each_line_on_its_own(
+    ingestor: Ingestor, store: Store, stored_site: StoredSite, tmp_path: Path
+) -> None:
+    lines = [f"WL.level,2024-06-01T{h:02d}:00:00Z,五十" for h in range(24)]
+    path = tmp_path / "gbk.csv"
+    path.write_bytes((HEADER + "\n".join(lines) + "\n").encode("gbk"))
+
+    report = ingest(ingestor, path, encoding="utf-8")
+
+    assert (report.accepted, report.rejected) == (0, 24)
+    assert [r.line for r in report.rejections] == list(range(2, 26))
+    assert all("byte(s) CE E5 at byte 31 of the line" in r.reason for r in report.rejections)
 
 
 def test_a_rerun_of_a_file_with_a_bad_line_adds_only_duplicates(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -222,24 +223,32 @@ def _refuse_undecodable(
     encoding: str,
     reasons: dict[int, str],
 ) -> None:
-    """Give every line of ``data`` that is not text in ``encoding`` a reason (one per line)."""
-    view = memoryview(data)
-    at = 0
-    while at < len(data):
-        try:
-            str(view[at:], encoding)
-            return
-        except UnicodeDecodeError as exc:
-            where = at + exc.start
-            i = int(np.searchsorted(ends, where))
-            found = data[where : at + exc.end].hex(" ").upper()
-            hint = " (a file in a Chinese code page is read with --encoding gbk)" * (
-                encoding == "utf-8")
-            reasons.setdefault(
-                i, f"the line is not {_NAMES.get(encoding, encoding)} text: byte(s) {found} at "
-                   f"byte {where - starts[i] + 1} of the line{hint}",
-            )
-            at = int(starts[i + 1]) if i + 1 < len(starts) else len(data)
+    """Give every line of ``data`` that is not text in ``encoding`` a reason (one per line).
+
+    One decoding of the block (undecodable bytes kept as surrogate escapes), then one search
+    per line: a block of a file in another code page, every line bad, costs as much as a good
+    one, not a decoding of the rest of the block per bad line.
+    """
+    text = data.decode(encoding, errors="surrogateescape")
+    lines = text.split("\n")
+    if len(lines) != len(starts):  # a bad byte swallowed a line end: count no lines wrong
+        lines = [data[a:b].decode(encoding, errors="surrogateescape")
+                 for a, b in zip(starts, np.append(ends, len(data)), strict=True)]
+    hint = " (a file in a Chinese code page is read with --encoding gbk)" * (encoding == "utf-8")
+    for i, line in enumerate(lines):
+        found = _ESCAPED.search(line)
+        if found is None:
+            continue
+        offset = len(line[: found.start()].encode(encoding, errors="surrogateescape"))
+        shown = found.group().encode(encoding, errors="surrogateescape").hex(" ").upper()
+        reasons.setdefault(
+            i, f"the line is not {_NAMES.get(encoding, encoding)} text: byte(s) {shown} at "
+               f"byte {offset + 1} of the line{hint}",
+        )
+
+
+#: Bytes that did not decode, as the ``surrogateescape`` handler keeps them.
+_ESCAPED = re.compile("[\udc80-\udcff]+")
 
 
 def parse_block(
