@@ -11,6 +11,7 @@ Everything else becomes a :class:`~shuian.readings.Rejection` with the reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -69,39 +70,45 @@ def validate(
     reasons = np.full(n, None, dtype=object) if rows.reasons is None else rows.reasons.copy()
     refused = ~pd.isna(reasons)
 
-    def refuse(mask: NDArray[np.bool_], reason: str | NDArray[np.object_]) -> None:
-        """Give rows in ``mask`` that have no reason yet this one (the first reason wins)."""
+    def refuse(mask: NDArray[np.bool_], reason: str | NDArray[np.object_] | _Quote) -> None:
+        """Give rows in ``mask`` that have no reason yet this one (the first reason wins).
+
+        A :class:`_Quote` is written out for those rows only (most blocks refuse none).
+        """
         fresh = mask & ~refused
         if not fresh.any():
             return
-        reasons[fresh] = reason if isinstance(reason, str) else reason[fresh]
+        if isinstance(reason, _Quote):
+            reasons[fresh] = _quoted(reason.prefix, reason.column[fresh])
+        else:
+            reasons[fresh] = reason if isinstance(reason, str) else reason[fresh]
         refused[fresh] = True
 
     position = table.codes.get_indexer(pd.Index(rows.channel.fillna("")))
     refuse(rows.channel.isna().to_numpy(), "channel is empty")
-    refuse(position < 0, _quoted("unknown channel", rows.channel))
+    refuse(position < 0, _Quote("unknown channel", rows.channel))
 
     time_us, time_reason = parse_times(rows.time, rows.timezone or table.timezone)
     refuse(~pd.isna(time_reason), time_reason)
-    refuse(time_us < table.earliest_us, _quoted(
+    refuse(time_us < table.earliest_us, _Quote(
         f"time is before the site's earliest date {table.earliest} (ingest.earliest in the "
         "site file; a logger clock never set?)", rows.time))
     ahead = table.future_allowance_s
-    refuse(time_us > now_us + int(ahead * US_PER_S), _quoted(
+    refuse(time_us > now_us + int(ahead * US_PER_S), _Quote(
         f"time is more than {_duration(ahead)} in the future (check the logger clock and time "
         "zone; ingest.future_allowance_s in the site file)", rows.time))
 
     number = to_numbers(rows.value)
     missing = rows.value.isna().to_numpy()
     refuse(missing, f"{rows.kind} is empty")
-    refuse(~missing & np.isnan(number), _quoted(f"{rows.kind} is not a number", rows.value))
+    refuse(~missing & np.isnan(number), _Quote(f"{rows.kind} is not a number", rows.value))
     refuse(np.isinf(number), f"{rows.kind} is infinite")
 
     temperature: NDArray[np.float64] | None = None
     if rows.temperature is not None:
         temperature = to_numbers(rows.temperature)
         bad_temperature = rows.temperature.notna().to_numpy() & np.isnan(temperature)
-        refuse(bad_temperature, _quoted("temperature is not a number", rows.temperature))
+        refuse(bad_temperature, _Quote("temperature is not a number", rows.temperature))
 
     ok = ~refused
     value = number.copy()
@@ -246,6 +253,13 @@ def _duration(seconds: float) -> str:
     if seconds == 24 * 3600:
         return "a day"
     return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds:g} s"
+
+
+class _Quote(NamedTuple):
+    """A reason ``prefix: 'text'`` with each row's text of ``column``, made when needed."""
+
+    prefix: str
+    column: pd.Series
 
 
 def _quoted(prefix: str, column: pd.Series) -> NDArray[np.object_]:
