@@ -26,9 +26,10 @@ from playwright.sync_api import Browser, expect
 
 from conftest import SITE_FILE, Api, http_server, login_as, serve
 from shuian.api import create_app
-from shuian.api.limits import JsonShape, ServerLimits, scan_json
+from shuian.api.limits import ServerLimits
 from shuian.api.security import CSP, allowed_origins_from_env
 from shuian.errors import InvalidRequestError
+from shuian.json_shape import JsonShape, scan_json
 from shuian.services.accounts import Accounts, AuthSettings, networks
 from shuian.site import load_site
 from shuian.store import Store, StoredSite, open_store

@@ -5,7 +5,8 @@ routing or any parsing:
 
 - a ``Content-Length`` above the limit is answered 413 before a byte of the body is read;
 - a body sent without one (chunked) is counted as it arrives and answered 413 at the limit;
-- a JSON body's shape is measured (:func:`scan_json`, vectorised, no parse) and a body nested
+- a JSON body's shape is measured (:func:`~shuian.json_shape.scan_json`, vectorised, no
+  parse) and a body nested
   deeper than ``max_json_depth`` is answered 400, one with more than ``max_json_items`` values
   in one array or object 413, each message naming the limit and the variable that sets it.
 
@@ -20,10 +21,8 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import numpy as np
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -31,15 +30,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shuian.api.errors import shuian_error_response
 from shuian.errors import InvalidRequestError, TooLargeError
+from shuian.json_shape import JsonShape, scan_json
 
 __all__ = [
     "BULK_PATHS",
     "BodyLimits",
-    "JsonShape",
     "ServerLimits",
     "json_body",
     "json_body_openapi",
-    "scan_json",
 ]
 
 MiB = 1024 * 1024
@@ -128,87 +126,6 @@ ENVIRONMENT: dict[str, tuple[str, int]] = {
 }
 
 _VARIABLE = {field: name for name, (field, _) in ENVIRONMENT.items()}
-
-
-# -- the shape of a JSON text, without parsing it ----------------------------------------------
-
-_QUOTE, _BACKSLASH, _OPEN, _CLOSE, _COMMA = 1, 2, 3, 4, 5
-_KIND = np.zeros(256, np.int8)
-_KIND[ord('"')] = _QUOTE
-_KIND[ord("\\")] = _BACKSLASH
-_KIND[list(b"[{")] = _OPEN
-_KIND[list(b"]}")] = _CLOSE
-_KIND[ord(",")] = _COMMA
-
-
-@dataclass(frozen=True)
-class JsonShape:
-    """How deep a JSON text nests, and the most values one of its arrays or objects holds."""
-
-    depth: int
-    items: int
-
-
-def scan_json(body: bytes, *, max_depth: int | None = None) -> JsonShape:
-    """Measure a JSON text's nesting depth and largest array or object, without parsing it.
-
-    Brackets and commas inside strings do not count (a quote after an odd run of backslashes
-    is escaped). Vectorised over the text's quotes, backslashes, brackets and commas (no loop
-    over its values or levels); a text deeper than ``max_depth`` is answered with ``items`` 0
-    without counting. Malformed text gets a shape too: the parser that follows refuses it.
-
-    Parameters
-    ----------
-    body : bytes
-        The JSON text (UTF-8).
-    max_depth : int, optional
-        Stop at this depth: a deeper text is refused whatever its items.
-
-    Returns
-    -------
-    JsonShape
-        ``depth``: levels of arrays and objects (0 for a scalar); ``items``: values in the
-        largest array or object (its commas plus one).
-
-    Examples
-    --------
-    >>> scan_json(b'{"readings": [{"value": 1}, {"value": "[[[,"}]}')
-    JsonShape(depth=3, items=2)
-    """
-    # Sums in int32 when they fit: half the memory of int64.
-    count: type[np.signedinteger[Any]] = np.int32 if len(body) < 2**31 else np.int64
-    kinds = _KIND[np.frombuffer(body, np.uint8)]
-    where = np.flatnonzero(kinds)
-    kind = kinds[where]
-    quote = kind == _QUOTE
-    slash = kind == _BACKSLASH
-    if slash.any() and quote.any():
-        # A quote right after a run of backslashes is escaped when the run is odd.
-        after_slash = np.zeros(len(kind), bool)
-        after_slash[1:] = slash[:-1] & (where[1:] == where[:-1] + 1)
-        run_start = np.where(slash & ~after_slash, where, 0)
-        np.maximum.accumulate(run_start, out=run_start)
-        escaped = np.zeros(len(kind), bool)
-        escaped[1:] = quote[1:] & after_slash[1:] & ((where[1:] - run_start[:-1]) % 2 == 1)
-        quote &= ~escaped
-    # (bool arrays are summed as int8 views: numpy's cumsum of bool is ten times slower)
-    outside = np.cumsum(quote.view(np.uint8), dtype=np.uint8) % 2 == 0  # parity survives wrap
-    kind = kind[outside & (kind >= _OPEN)]
-    step = (kind == _OPEN).view(np.int8) - (kind == _CLOSE).view(np.int8)
-    depth = np.cumsum(step, dtype=count)
-    deepest = int(depth.max(initial=0))
-    if max_depth is not None and deepest > max_depth:
-        return JsonShape(depth=deepest, items=0)
-    # A comma belongs to the last container opened at its depth before it: with the opens and
-    # commas ordered by depth (stably: by position within a depth), that is the last open.
-    counted = ((kind == _OPEN) | (kind == _COMMA)) & (depth > 0)
-    order = np.argsort(depth[counted].astype(np.int16 if deepest < 2**15 else np.int64),
-                       kind="stable")
-    opened = (kind[counted] == _OPEN)[order]
-    owner = (np.cumsum(opened.view(np.int8), dtype=count) - 1)[~opened]
-    commas = np.bincount(owner[owner >= 0]).max(initial=0) if len(owner) else 0
-    items = int(commas) + 1 if body.strip() else 0
-    return JsonShape(depth=deepest, items=items)
 
 
 def check_shape(shape: JsonShape, limits: ServerLimits) -> None:

@@ -60,12 +60,10 @@ import datetime as dt
 import json
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
-import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
@@ -76,6 +74,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shuian.errors import MqttError
 from shuian.faults import Fault, blame, printable, reason_of
+from shuian.json_shape import scan_json
 from shuian.readings import Rejection
 from shuian.telemetry.status import SourceStatus
 
@@ -106,9 +105,6 @@ PACKET_FACTOR = 16
 
 #: The largest Maximum Packet Size MQTT can say (bytes).
 MQTT_MAX_PACKET = 268_435_455
-
-#: A JSON string (possessive: no backtracking), removed before brackets are counted.
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*+"', re.DOTALL)
 
 
 class PayloadError(ValueError):
@@ -235,15 +231,16 @@ def parse_payload(
             f"payload of {len(payload)} bytes, over the limit of {max_payload} bytes "
             "(telemetry.mqtt.max_payload): not read"
         )
+    brackets = payload.count(b"[") + payload.count(b"{")
+    # Measured before it is parsed (fewer brackets cannot be deeper).
+    if brackets > MAX_DEPTH and scan_json(bytes(payload), max_depth=MAX_DEPTH).depth > MAX_DEPTH:
+        raise PayloadError(
+            f"nested deeper than {MAX_DEPTH} levels of arrays and objects: not read"
+        )
     try:
         data = json.loads(bytes(payload).decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PayloadError(f"not JSON: {printable(str(exc))}") from exc
-    except RecursionError as exc:
-        raise PayloadError(_too_deep()) from exc
-    brackets = payload.count(b"[") + payload.count(b"{")
-    if brackets > MAX_DEPTH and _depth(payload) > MAX_DEPTH:  # fewer cannot be deeper
-        raise PayloadError(_too_deep())
     if isinstance(data, dict) and "readings" in data:
         data = data["readings"]
         if not isinstance(data, list):
@@ -261,22 +258,6 @@ def parse_payload(
     channel = topic.rsplit("/", 1)[-1]
     return [record if "channel" in record else {**record, "channel": channel}
             for record in records]
-
-
-def _too_deep() -> str:
-    return f"nested deeper than {MAX_DEPTH} levels of arrays and objects: not read"
-
-
-def _depth(payload: bytes | bytearray) -> int:
-    """The deepest nesting of arrays and objects in a JSON text (brackets in strings skipped).
-
-    >>> _depth(b'{"a": [1, {"b": "[[["}]}')
-    3
-    """
-    bare = np.frombuffer(_JSON_STRING.sub(b"", payload), dtype=np.uint8)
-    step = ((bare == ord("[")) | (bare == ord("{"))).astype(np.int32)
-    step -= (bare == ord("]")) | (bare == ord("}"))
-    return int(np.max(np.cumsum(step), initial=0))
 
 
 def _text(payload: bytes | bytearray) -> str:
