@@ -14,7 +14,6 @@ import datetime as dt
 import ipaddress
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -26,21 +25,12 @@ from shuian.errors import AuthenticationError, InvalidRequestError, TooManyAttem
 from shuian.services.accounts import Accounts, AuthSettings, networks
 from shuian.store import StoredSite, open_store
 from test_api_error_shape import error_of
+from test_auth import Clock
 
 #: Concurrent attempts in the tests below (as many as the server's thread pool runs at once).
 ATTEMPTS = 40
 #: The failed logins allowed within the window (AuthSettings' default).
 LIMIT = 5
-
-
-@dataclass
-class Clock:
-    """A clock the tests move by hand."""
-
-    now: dt.datetime
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -25,14 +25,14 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from conftest import eventually
+from conftest import eventually, serve_handler
 from shuian.notify import AlarmEvent, RetryPolicy, WebhookNotifier, dedupe_key
 from shuian.services.analysis import Analyzer
 from shuian.services.ingest import Ingestor
@@ -96,18 +96,12 @@ def hook() -> Iterator[Hook]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/alarms"
-    try:
-        yield state
-    finally:
-        state.closing.set()
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve_handler(Handler) as port:
+        state.url = f"http://127.0.0.1:{port}/hooks/alarms"
+        try:
+            yield state
+        finally:
+            state.closing.set()  # let the held requests end before the server stops
 
 
 def save_site(store: Store, url: str | None, *, timeout_s: float = 2.0) -> StoredSite:
