@@ -263,8 +263,8 @@ def test_the_fit_window_normalisation_is_stored_and_reused_for_predictions() -> 
         hst.predict(model, later, level), design.matrix @ model.coefficients, atol=1e-12
     )
 
-    stored = json.loads(json.dumps(model.to_json()))
-    again = hst.FittedModel.from_json(stored)
+    stored = json.loads(json.dumps(model.to_json(lambda spec: spec.model_dump(mode="json"))))
+    again = hst.FittedModel.from_json(stored, ModelSpec.model_validate)
     assert again.normalisation == model.normalisation
     assert again.terms == model.terms and again.window == model.window
     np.testing.assert_array_equal(again.coefficients, model.coefficients)

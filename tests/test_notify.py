@@ -34,7 +34,6 @@ from shuian.notify import (
     AlarmEvent,
     Delivery,
     NotificationError,
-    NotificationSettings,
     Notifier,
     RetryPolicy,
     SmtpNotifier,
@@ -47,6 +46,7 @@ from shuian.notify import (
     webhook_body,
 )
 from shuian.services.outbox import deliver_due, queue_notifications
+from shuian.site.notifications import NotificationSettings
 from shuian.store import Store
 
 TZ = "Asia/Shanghai"
@@ -528,11 +528,11 @@ def test_settings_default_to_warning_and_alarm() -> None:
 
 def test_the_package_exports_every_public_name_of_its_modules() -> None:
     import shuian.notify as notify
-    from shuian.notify import channels, dispatch, message, settings
+    from shuian.notify import build, channels, dispatch, message
 
     public = {
         name
-        for module in (channels, dispatch, message, settings)
+        for module in (build, channels, dispatch, message)
         for name, value in vars(module).items()
         if not name.startswith("_")
         and getattr(value, "__module__", module.__name__) == module.__name__

@@ -19,19 +19,115 @@ escalated, de-escalated, cleared.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal, Protocol
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from shuian.site.analysis import Band, MonthDays, RateLimits, Thresholds
-
 LEVEL_NAMES = ("normal", "attention", "warning", "alarm")
 US_PER_DAY = 86_400_000_000
 
 TransitionKind = Literal["raised", "escalated", "deescalated", "cleared"]
+
+
+# What the rules read of a channel's thresholds; the site's Band, MonthDays, Season, RateLimits
+# and Thresholds (the site file's ``thresholds:``) are these.
+
+
+class Band(Protocol):
+    """Bounds of one alarm level, channel unit; either side may be open (None)."""
+
+    @property
+    def min(self) -> float | None:
+        """Lowest value inside the band."""
+
+    @property
+    def max(self) -> float | None:
+        """Highest value inside the band."""
+
+    @property
+    def label(self) -> str | None:
+        """What the bound is, for the alarm's message (e.g. "flood-limit level")."""
+
+
+class MonthDays(Protocol):
+    """A part of every year, ``start`` to ``end`` (``MM-DD``), both included; may wrap."""
+
+    @property
+    def start(self) -> str:
+        """First day, ``MM-DD``."""
+
+    @property
+    def end(self) -> str:
+        """Last day, ``MM-DD`` (before ``start``: the part wraps over the new year)."""
+
+
+class Season(MonthDays, Protocol):
+    """Bands that replace the channel's own within a part of every year."""
+
+    @property
+    def attention(self) -> Band | None:
+        """The attention band on these days."""
+
+    @property
+    def warning(self) -> Band | None:
+        """The warning band on these days."""
+
+    @property
+    def alarm(self) -> Band | None:
+        """The alarm band on these days."""
+
+
+class RateLimits(Protocol):
+    """Largest change per day at each level, channel unit per day (None: no limit)."""
+
+    @property
+    def attention(self) -> float | None:
+        """Attention above this change per day."""
+
+    @property
+    def warning(self) -> float | None:
+        """Warning above this change per day."""
+
+    @property
+    def alarm(self) -> float | None:
+        """Alarm above this change per day."""
+
+
+class Thresholds(Protocol):
+    """A channel's bands at three levels, its rate limits, hysteresis and seasons."""
+
+    @property
+    def attention(self) -> Band | None:
+        """The attention band."""
+
+    @property
+    def warning(self) -> Band | None:
+        """The warning band."""
+
+    @property
+    def alarm(self) -> Band | None:
+        """The alarm band."""
+
+    @property
+    def rate(self) -> RateLimits | None:
+        """Limits of the change per day."""
+
+    @property
+    def hysteresis(self) -> float:
+        """How far back inside its band a value must be to leave a level, channel unit."""
+
+    @property
+    def seasons(self) -> Sequence[Season]:
+        """Parts of the year with bands of their own (the first that holds a day wins)."""
+
+
+def day_number(text: str) -> int:
+    """A day of the year ``MM-DD`` as the number ``month * 100 + day`` (``06-01`` -> 601)."""
+    return int(text[:2]) * 100 + int(text[3:])
 
 
 def level_name(level: int) -> str:
@@ -58,7 +154,7 @@ def hysteresis(
 
 def in_season(month_day: NDArray[np.int64], season: MonthDays) -> NDArray[np.bool_]:
     """Which days (``month * 100 + day``, in the site's zone) fall within ``season``."""
-    start, end = season.bounds()
+    start, end = day_number(season.start), day_number(season.end)
     if start <= end:
         return np.asarray((month_day >= start) & (month_day <= end), dtype=np.bool_)
     return np.asarray((month_day >= start) | (month_day <= end), dtype=np.bool_)
@@ -75,9 +171,11 @@ def band_at(thresholds: Thresholds, level: int, month_day: int | None = None) ->
     if month_day is not None:
         day = np.array([month_day], dtype=np.int64)
         for season in thresholds.seasons:
-            if getattr(season, name) is not None and in_season(day, season)[0]:
-                return cast(Band, getattr(season, name))
-    return cast(Band | None, getattr(thresholds, name))
+            band: Band | None = getattr(season, name)
+            if band is not None and in_season(day, season)[0]:
+                return band
+    found: Band | None = getattr(thresholds, name)
+    return found
 
 
 def threshold_levels(

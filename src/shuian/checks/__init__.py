@@ -11,6 +11,7 @@ The checks are pure and vectorised: numpy arrays in, :class:`Flags` (arrays) out
 
 from shuian.checks.flags import (
     EXCLUDED_FROM_FITS,
+    CheckSettings,
     Flag,
     FlagKind,
     Flags,
@@ -22,6 +23,7 @@ from shuian.checks.flags import (
 
 __all__ = [
     "EXCLUDED_FROM_FITS",
+    "CheckSettings",
     "Flag",
     "FlagKind",
     "Flags",

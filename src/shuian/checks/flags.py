@@ -1,9 +1,10 @@
 """Flag suspicious readings of one channel: limits, spikes, rates, stuck sensors and gaps.
 
-The checks take one channel's readings sorted by time and the channel's :class:`Checks`
-settings from the site file, and return :class:`Flags`: which readings, what kind, since when
-and why, in words an engineer can read. Nothing is deleted or changed; a flag is advice, and
-:func:`exclusion_mask` turns it into the readings a model fit should leave out.
+The checks take one channel's readings sorted by time and the channel's check settings
+(:class:`CheckSettings`: what the site file's ``checks:`` key gives), and return
+:class:`Flags`: which readings, what kind, since when and why, in words an engineer can read.
+Nothing is deleted or changed; a flag is advice, and :func:`exclusion_mask` turns it into the
+readings a model fit should leave out.
 
 Rules (each check is documented on its private function below):
 
@@ -46,18 +47,53 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
-from shuian.site.analysis import Checks
 from shuian.times import iso_utc
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
+
+
+class CheckSettings(Protocol):
+    """What the checks read of a channel's settings (the site's ``Checks`` is one).
+
+    ``None`` switches a check off where the attribute allows it.
+    """
+
+    @property
+    def spike_window(self) -> int | None:
+        """Readings in the Hampel window (at least 5); None: no spike check."""
+
+    @property
+    def spike_sigmas(self) -> float:
+        """Robust sigmas (1.4826 MAD) beyond the window's median that make a spike."""
+
+    @property
+    def rate_per_hour(self) -> float | None:
+        """Largest change between consecutive readings, channel unit per hour; None: no check."""
+
+    @property
+    def jump_per_hour(self) -> float | None:
+        """Largest change from the last good reading, channel unit per hour; None: no check."""
+
+    @property
+    def stuck_readings(self) -> int | None:
+        """Consecutive readings within ``stuck_tolerance`` that make a stuck sensor; None: off."""
+
+    @property
+    def stuck_tolerance(self) -> float:
+        """Spread of a stuck run, channel unit (0: identical readings)."""
+
+    @property
+    def gap_factor(self) -> float:
+        """A gap is a time since the reading before of more than this many intervals."""
 StrArray = NDArray[np.str_]
 
 #: 1 / Φ⁻¹(3/4): the MAD of normal data times this is its standard deviation (Pearson 2002).
@@ -186,7 +222,7 @@ def check_series(
     times_us: IntArray,
     values: FloatArray,
     *,
-    checks: Checks,
+    checks: CheckSettings,
     interval_s: float | None,
     limit_min: float | None,
     limit_max: float | None,
@@ -201,10 +237,8 @@ def check_series(
         Reading times, µs since 1970 UTC, strictly increasing.
     values : NDArray[np.float64]
         Engineering values in the channel's unit, finite, one per time.
-    checks : Checks
-        The channel's check settings from the site file (``spike_window``, ``spike_sigmas``,
-        ``rate_per_hour`` in unit/h, ``stuck_readings``, ``stuck_tolerance`` in unit,
-        ``gap_factor``).
+    checks : CheckSettings
+        The channel's check settings (the site file's ``checks:``, see :class:`CheckSettings`).
     interval_s : float or None
         Expected interval between readings, s; None skips the gap check.
     limit_min, limit_max : float or None
@@ -229,11 +263,14 @@ def check_series(
     Examples
     --------
     >>> import numpy as np
-    >>> from shuian.site.analysis import Checks
+    >>> from types import SimpleNamespace
+    >>> checks = SimpleNamespace(spike_window=25, spike_sigmas=6.0, rate_per_hour=None,
+    ...                          jump_per_hour=None, stuck_readings=48, stuck_tolerance=0.0,
+    ...                          gap_factor=3.0)
     >>> t = np.arange(100, dtype=np.int64) * 3_600_000_000
     >>> v = np.sin(np.arange(100) / 10.0)
     >>> v[50] += 5.0
-    >>> flags = check_series(t, v, checks=Checks(), interval_s=3600.0, limit_min=None,
+    >>> flags = check_series(t, v, checks=checks, interval_s=3600.0, limit_min=None,
     ...                      limit_max=None)
     >>> [(f.index, f.kind.value) for f in flags]
     [(50, 'spike')]
@@ -256,7 +293,7 @@ def check_tail(
     values: FloatArray,
     new_from_index: int,
     *,
-    checks: Checks,
+    checks: CheckSettings,
     interval_s: float | None,
     limit_min: float | None,
     limit_max: float | None,
@@ -327,7 +364,7 @@ def check_tail(
     return _assemble(times, parts)
 
 
-def spike_settled(size: int, checks: Checks) -> int:
+def spike_settled(size: int, checks: CheckSettings) -> int:
     """How many leading readings of a series have a settled spike verdict.
 
     A reading's spike window is final once ``spike_window - 1 - spike_window // 2`` readings
@@ -339,8 +376,8 @@ def spike_settled(size: int, checks: Checks) -> int:
     ----------
     size : int
         Number of readings in the series.
-    checks : Checks
-        The channel's check settings.
+    checks : CheckSettings
+        The channel's check settings (only ``spike_window`` is read).
 
     Returns
     -------

@@ -49,13 +49,12 @@ import importlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from shuian.errors import InvalidRequestError
-from shuian.site.analysis import ModelSpec
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -93,6 +92,7 @@ __all__ = [
     "Design",
     "FittedModel",
     "LevelSeries",
+    "ModelTerms",
     "Normalisation",
     "components",
     "design_matrix",
@@ -104,6 +104,59 @@ __all__ = [
     "predict",
     "stepwise",
 ]
+
+
+class ModelTerms(Protocol):
+    """What a model reads of a channel's model settings (the site's ``ModelSpec`` is one).
+
+    The site file validates them; here they only choose the columns of the design matrix.
+    """
+
+    @property
+    def kind(self) -> str:
+        """``"hst"``, ``"htt"`` (measured temperatures for the season) or ``"seasonal"``."""
+
+    @property
+    def head_degree(self) -> int:
+        """Highest power of the normalised head :math:`H` (1-4)."""
+
+    @property
+    def harmonics(self) -> int:
+        """Pairs of yearly harmonics (0-2); not used by HTT."""
+
+    @property
+    def ageing(self) -> Sequence[str]:
+        """Time terms, of ``"theta"`` (θ), ``"log"`` (ln(1 + θ)) and ``"exp"`` (1 - exp(-θ))."""
+
+    @property
+    def level_lag_days(self) -> float:
+        """Time constant of the exponential lag of the level, days (0: no lag)."""
+
+    @property
+    def lagged_means(self) -> bool:
+        """Whether the mean levels over days 1-15, 16-30, 31-60 and 61-90 are terms."""
+
+    @property
+    def temperature_channels(self) -> Sequence[str]:
+        """Temperature channels of an HTT model."""
+
+    @property
+    def temperature_windows(self) -> Sequence[int]:
+        """Days of each moving mean of the temperatures (HTT)."""
+
+    @property
+    def rain_channel(self) -> str | None:
+        """Rainfall channel whose means over spans of days before a reading are terms."""
+
+    @property
+    def rain_windows(self) -> Sequence[int]:
+        """Ends of the rainfall spans, increasing days: ``(7, 15)`` means days 1-7 and 8-15."""
+
+
+SpecT = TypeVar("SpecT", bound=ModelTerms)
+#: The settings class a fitted model keeps (covariant: a model of ``ModelSpec`` is one of
+#: :class:`ModelTerms`).
+SpecT_co = TypeVar("SpecT_co", bound=ModelTerms, covariant=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -295,7 +348,7 @@ def lagged_level(
     return np.interp(t, grid, filtered)
 
 
-def history_days(spec: ModelSpec) -> float:
+def history_days(spec: ModelTerms) -> float:
     """Days of level (lagged means) or temperature (moving means) needed before a reading."""
     days = 0.0
     if spec.lagged_means and spec.kind != "seasonal":
@@ -307,7 +360,7 @@ def history_days(spec: ModelSpec) -> float:
     return days
 
 
-def rain_spans(spec: ModelSpec) -> list[tuple[int, int]]:
+def rain_spans(spec: ModelTerms) -> list[tuple[int, int]]:
     """The (first, last) days before a reading of each rainfall mean, from ``rain_windows``."""
     ends = list(spec.rain_windows)
     return list(zip([1] + [e + 1 for e in ends[:-1]], ends, strict=True))
@@ -317,14 +370,14 @@ def rain_spans(spec: ModelSpec) -> list[tuple[int, int]]:
 # Design matrix
 
 
-def _temperature_term(spec: ModelSpec, channel: str, window: int) -> str:
+def _temperature_term(spec: ModelTerms, channel: str, window: int) -> str:
     if len(spec.temperature_channels) > 1:
         return f"{channel}_T{window}"
     return f"T{window}"
 
 
 def design_matrix(
-    spec: ModelSpec,
+    spec: ModelTerms,
     times_us: IntArray,
     level: DailySeries | None,
     temperatures: Mapping[str, DailySeries] | None = None,
@@ -343,7 +396,7 @@ def design_matrix(
 
     Parameters
     ----------
-    spec : ModelSpec
+    spec : ModelTerms
         The model's settings from the site file.
     times_us : int64 array (n,)
         Reading times, µs since 1970-01-01 UTC.
@@ -471,13 +524,14 @@ def _day_of_year(times_us: IntArray) -> FloatArray:
 
 
 @dataclass(frozen=True, eq=False)
-class FittedModel:
+class FittedModel(Generic[SpecT_co]):
     r"""A model fitted to one channel: what it is, its coefficients and how well it fits.
 
     Attributes
     ----------
-    spec : ModelSpec
-        The settings it was built from (kind, head degree, harmonics, ageing, lags, ...).
+    spec : ModelTerms
+        The settings it was built from (kind, head degree, harmonics, ageing, lags, ...): the
+        object given to :func:`fit`, of the caller's settings class.
     terms : tuple of str
         Term names, one per coefficient (a subset of the spec's after :func:`stepwise`).
     groups : tuple of str
@@ -498,7 +552,7 @@ class FittedModel:
         First and last time of the readings used, µs since 1970 UTC.
     """
 
-    spec: ModelSpec
+    spec: SpecT_co
     terms: tuple[str, ...]
     groups: tuple[str, ...]
     coefficients: FloatArray
@@ -514,12 +568,15 @@ class FittedModel:
         """Coefficients by term name."""
         return {t: float(c) for t, c in zip(self.terms, self.coefficients, strict=True)}
 
-    def to_json(self) -> dict[str, Any]:
-        """A plain dict (strings, numbers, lists) for storage; :meth:`from_json` reverses it."""
+    def to_json(self, spec_json: Callable[[SpecT_co], Mapping[str, Any]]) -> dict[str, Any]:
+        """A plain dict (strings, numbers, lists) for storage; :meth:`from_json` reverses it.
+
+        ``spec_json`` writes :attr:`spec` as a plain dict (the settings class knows how).
+        """
         norm = self.normalisation
         return {
             "kind": self.spec.kind,
-            "spec": self.spec.model_dump(mode="json"),
+            "spec": dict(spec_json(self.spec)),
             "terms": list(self.terms),
             "groups": list(self.groups),
             "coefficients": self.coefficient_map,
@@ -533,14 +590,16 @@ class FittedModel:
             "window_end_us": int(self.window[1]),
         }
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> FittedModel:
-        """The model stored by :meth:`to_json`."""
+    @staticmethod
+    def from_json(
+        data: Mapping[str, Any], spec: Callable[[Mapping[str, Any]], SpecT]
+    ) -> FittedModel[SpecT]:
+        """The model stored by :meth:`to_json`; ``spec`` reads its settings back from a dict."""
         terms = tuple(str(t) for t in data["terms"])
         coefficients = data["coefficients"]
         level_min, level_max = data.get("level_min"), data.get("level_max")
-        return cls(
-            spec=ModelSpec.model_validate(data["spec"]),
+        return FittedModel(
+            spec=spec(data["spec"]),
             terms=terms,
             groups=tuple(str(g) for g in data["groups"]),
             coefficients=np.array([float(coefficients[t]) for t in terms], dtype=np.float64),
@@ -748,13 +807,13 @@ def _check_counts(counts: IntArray, p: int) -> None:
 
 
 def _fit_design(
-    spec: ModelSpec,
+    spec: SpecT,
     design: Design,
     times: IntArray,
     values: FloatArray,
     reference_us: int,
     columns: NDArray[np.bool_] | None = None,
-) -> list[FittedModel]:
+) -> list[FittedModel[SpecT]]:
     x, terms, groups = design.matrix, design.terms, design.groups
     if columns is not None:
         x = x[:, columns]
@@ -816,14 +875,14 @@ def _as_matrix(times_us: IntArray, values: FloatArray) -> tuple[IntArray, FloatA
 
 
 def fit_many(
-    spec: ModelSpec,
+    spec: SpecT,
     times_us: IntArray,
     values: FloatArray,
     level: DailySeries | None,
     temperatures: Mapping[str, DailySeries] | None = None,
     *,
     reference_us: int,
-) -> list[FittedModel]:
+) -> list[FittedModel[SpecT]]:
     r"""Fit one model to many channels read at the same times, all at once.
 
     The design matrix :math:`X` (see :func:`design_matrix`) is built once; the level range of
@@ -837,7 +896,7 @@ def fit_many(
 
     Parameters
     ----------
-    spec : ModelSpec
+    spec : ModelTerms
         The model's settings.
     times_us : int64 array (n,)
         Reading times, µs since 1970 UTC.
@@ -865,14 +924,14 @@ def fit_many(
 
 
 def fit(
-    spec: ModelSpec,
+    spec: SpecT,
     times_us: IntArray,
     values: FloatArray,
     level: DailySeries | None,
     temperatures: Mapping[str, DailySeries] | None = None,
     *,
     reference_us: int,
-) -> FittedModel:
+) -> FittedModel[SpecT]:
     """Fit the model to one channel (NaN values are left out); see :func:`fit_many`.
 
     The caller picks the readings of the fit window (``spec.fit_window_days``); every reading
@@ -882,7 +941,7 @@ def fit(
 
 
 def stepwise(
-    spec: ModelSpec,
+    spec: SpecT,
     times_us: IntArray,
     values: FloatArray,
     level: DailySeries | None,
@@ -891,7 +950,7 @@ def stepwise(
     reference_us: int,
     f_in: float = 4.0,
     f_out: float = 3.9,
-) -> FittedModel:
+) -> FittedModel[SpecT]:
     r"""Fit one channel with the terms chosen by stepwise regression (F-tests).
 
     Starting from the constant alone, each step first adds the candidate term with the
@@ -964,7 +1023,7 @@ def stepwise(
 
 
 def components(
-    model: FittedModel,
+    model: FittedModel[ModelTerms],
     times_us: IntArray,
     level: DailySeries | None,
     temperatures: Mapping[str, DailySeries] | None = None,
@@ -1010,7 +1069,7 @@ def components(
 
 
 def predict(
-    model: FittedModel,
+    model: FittedModel[ModelTerms],
     times_us: IntArray,
     level: DailySeries | None,
     temperatures: Mapping[str, DailySeries] | None = None,

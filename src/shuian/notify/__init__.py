@@ -4,11 +4,13 @@ The analysis turns each alarm step into an :class:`AlarmEvent` and keeps one mes
 and :class:`Notifier` that takes its level (:func:`addressed`) in the store's outbox, keyed by
 :func:`dedupe_key`; it never sends. A delivery loop (:mod:`shuian.services.outbox`) sends them
 (:func:`send_once`), tries failures again as a :class:`RetryPolicy` says, and logs every
-attempt. The site file's ``notifications:`` section (:class:`NotificationSettings`) says which
-notifiers exist (:func:`build_notifiers`).
+attempt. The site file's ``notifications:`` section
+(:class:`shuian.site.notifications.NotificationSettings`) says which notifiers exist
+(:func:`build_notifiers`).
 """
 
 from shuian.errors import NotificationError
+from shuian.notify.build import build_notifiers
 from shuian.notify.channels import (
     DEFAULT_LEVELS,
     Notifier,
@@ -24,10 +26,8 @@ from shuian.notify.dispatch import (
     send_once,
 )
 from shuian.notify.message import (
-    LEVELS,
     NOTIFIED_STATES,
     AlarmEvent,
-    Level,
     Rule,
     State,
     dedupe_key,
@@ -35,12 +35,7 @@ from shuian.notify.message import (
     email_subject,
     webhook_body,
 )
-from shuian.notify.settings import (
-    EmailSettings,
-    NotificationSettings,
-    WebhookSettings,
-    build_notifiers,
-)
+from shuian.site.notifications import LEVELS, Level
 
 __all__ = [
     "DEFAULT_LEVELS",
@@ -48,10 +43,8 @@ __all__ = [
     "NOTIFIED_STATES",
     "AlarmEvent",
     "Delivery",
-    "EmailSettings",
     "Level",
     "NotificationError",
-    "NotificationSettings",
     "Notifier",
     "Outcome",
     "RetryPolicy",
@@ -59,7 +52,6 @@ __all__ = [
     "SmtpNotifier",
     "State",
     "WebhookNotifier",
-    "WebhookSettings",
     "addressed",
     "build_notifiers",
     "dedupe_key",

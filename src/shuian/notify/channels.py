@@ -24,14 +24,13 @@ import httpx
 
 from shuian.errors import NotificationError
 from shuian.notify.message import (
-    LEVELS,
     NOTIFIED_STATES,
     AlarmEvent,
-    Level,
     State,
     email_message,
     webhook_body,
 )
+from shuian.site.notifications import LEVELS, Level
 
 logger = logging.getLogger(__name__)
 

@@ -20,14 +20,11 @@ from typing import Any, Literal
 
 import numpy as np
 
+from shuian.site.notifications import Level
 from shuian.times import iso_utc
 
 Rule = Literal["threshold", "rate", "envelope", "no_data"]
-Level = Literal["attention", "warning", "alarm"]
 State = Literal["raised", "escalated", "acknowledged", "cleared"]
-
-LEVELS: tuple[Level, ...] = ("attention", "warning", "alarm")
-"""Alarm levels, lowest first."""
 
 NOTIFIED_STATES: frozenset[State] = frozenset({"raised", "escalated"})
 """The states a notifier sends by default: an alarm that needs a person now."""

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from shuian.alarms.levels import (
     US_PER_DAY,
+    Band,
     band_at,
     envelope_levels,
     level_name,
@@ -40,7 +41,7 @@ from shuian.readings import US_PER_S
 from shuian.services.outbox import outbox_messages
 from shuian.services.reservoir import level_jump_limit
 from shuian.site import Channel
-from shuian.site.analysis import Band, Checks, ModelSpec, Thresholds
+from shuian.site.analysis import Checks, ModelSpec, Thresholds
 from shuian.store import ChannelInfo, Store, StoredSite
 from shuian.store.analysis import FlagRow, OutboxMessage, StoredAlarm, StoredModel
 from shuian.store.base import EARLIEST_US
@@ -93,7 +94,7 @@ class ChannelComponents:
 
     info: ChannelInfo
     stored_model: StoredModel
-    model: hst.FittedModel
+    model: hst.FittedModel[ModelSpec]
     times_us: NDArray[np.int64]
     values: NDArray[np.float64]
     parts: dict[str, NDArray[np.float64]]
@@ -254,7 +255,7 @@ class Analyzer:
             rows.append({
                 "channel_id": plan.info.id, "kind": spec.kind, "r2": _finite(model.r2),
                 "sigma": model.sigma, "n": model.n, "window_start_us": model.window[0],
-                "window_end_us": model.window[1], "fit": model.to_json(),
+                "window_end_us": model.window[1], "fit": model.to_json(_spec_json),
             })
             outcomes.append(FitOutcome(plan.info.code, spec.kind, True, model.r2, model.sigma,
                                        model.n, coefficients=model.coefficient_map))
@@ -304,7 +305,7 @@ class Analyzer:
         series = self._read(plans, start_us, None, level_days=_level_days(plans))
         excluded = self._excluded(plans, start_us, None)
         models = {
-            cid: hst.FittedModel.from_json(m.fit)
+            cid: hst.FittedModel.from_json(m.fit, ModelSpec.model_validate)
             for cid, m in self.store.current_models(ids).items()
         }
         open_alarms = {(a.channel_id, a.rule): a for a in self.store.open_alarms(ids)}
@@ -359,7 +360,7 @@ class Analyzer:
         plain: NDArray[np.float64],
         judged: NDArray[np.float64],
         new_from: int,
-        model: hst.FittedModel | None,
+        model: hst.FittedModel[ModelSpec] | None,
         series: _Series,
         open_alarms: dict[tuple[int, str], StoredAlarm],
     ) -> list[tuple[str, NDArray[np.int8], Describe]]:
@@ -411,7 +412,7 @@ class Analyzer:
         times: NDArray[np.int64],
         judged: NDArray[np.float64],
         new_from: int,
-        model: hst.FittedModel,
+        model: hst.FittedModel[ModelSpec],
         series: _Series,
         open_alarms: dict[tuple[int, str], StoredAlarm],
     ) -> tuple[str, NDArray[np.int8], Describe] | None:
@@ -568,7 +569,7 @@ class Analyzer:
         stored_model = self.store.current_models([plan.info.id]).get(plan.info.id)
         if stored_model is None or plan.model is None:
             raise NotFoundError(f"channel {code} has no fitted model: run 'shuian fit' first")
-        model = hst.FittedModel.from_json(stored_model.fit)
+        model = hst.FittedModel.from_json(stored_model.fit, ModelSpec.model_validate)
         start = EARLIEST_US if start_us is None else start_us
         series = self._read([plan], start, end_us, level_days=_level_days([plan]))
         times, values = series.get(plan.info.id, (np.empty(0, np.int64), np.empty(0)))
@@ -728,6 +729,10 @@ def _threshold_message(
     return f"{reading} is at the {name} level"
 
 
+def _spec_json(spec: ModelSpec) -> dict[str, Any]:
+    return spec.model_dump(mode="json")
+
+
 def _rate_limit(rate: Any, level: int) -> str:
     limit = getattr(rate, level_name(level), None) if level else None
     return "-" if limit is None else f"{limit:g}"
@@ -735,7 +740,7 @@ def _rate_limit(rate: Any, level: int) -> str:
 
 def _envelope_message(
     plan: ChannelPlan,
-    model: hst.FittedModel,
+    model: hst.FittedModel[ModelSpec],
     value: float,
     residual: float,
     parts: dict[str, float],

@@ -64,7 +64,7 @@ class HstResult:
     """
 
     source: str
-    model: hst.FittedModel
+    model: hst.FittedModel[ModelSpec]
     frame: pd.DataFrame
     outliers: list[dict[str, Any]]
     rejections: list[Rejection]

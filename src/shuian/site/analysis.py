@@ -110,11 +110,6 @@ class MonthDays(_Strict):
                 raise ValueError(f"{text!r} is not a day of the year (MM-DD)") from exc
         return self
 
-    def bounds(self) -> tuple[int, int]:
-        """``start`` and ``end`` as ``month * 100 + day`` numbers (``06-01`` -> 601)."""
-        return (int(self.start[:2]) * 100 + int(self.start[3:]),
-                int(self.end[:2]) * 100 + int(self.end[3:]))
-
 
 class Season(MonthDays):
     """Bands that replace the channel's own within a part of every year (a flood season)."""

@@ -13,7 +13,6 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shuian.notify.settings import NotificationSettings
 from shuian.site.analysis import (
     Band,
     Checks,
@@ -26,6 +25,7 @@ from shuian.site.analysis import (
 )
 from shuian.site.conversions import Conversion, Identity
 from shuian.site.hydrology import HydrologySettings
+from shuian.site.notifications import NotificationSettings
 from shuian.telemetry.modbus import ModbusSettings
 from shuian.telemetry.mqtt import MqttSettings
 from shuian.telemetry.sl651_listener import Sl651Settings

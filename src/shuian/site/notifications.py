@@ -1,4 +1,4 @@
-"""The site file's ``notifications:`` section, and the notifiers it describes.
+"""The site file's ``notifications:`` section: which webhooks and e-mail list receive alarms.
 
 ::
 
@@ -19,25 +19,20 @@
         levels: [alarm]
 
 The password of the SMTP account is read from the environment when the notifiers are built
-(:func:`build_notifiers`), so a site file can be shared and committed.
+(:func:`shuian.notify.build_notifiers`), so a site file can be shared and committed.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shuian.errors import NotificationError
-from shuian.notify.channels import (
-    Notifier,
-    SmtpNotifier,
-    WebhookNotifier,
-)
-from shuian.notify.message import Level
+Level = Literal["attention", "warning", "alarm"]
+
+LEVELS: tuple[Level, ...] = ("attention", "warning", "alarm")
+"""Alarm levels, lowest first."""
 
 _NAME = r"^[A-Za-z0-9_.-]+$"
 _NAME_MAX = 64  # the outbox and the deliveries log keep the name in 64 characters
@@ -105,66 +100,3 @@ class NotificationSettings(_Strict):
         if twice:
             raise ValueError(f"notifier names must be distinct; used more than once: {twice}")
         return self
-
-
-def build_notifiers(
-    settings: NotificationSettings,
-    timezone: str,
-    *,
-    environ: Mapping[str, str] | None = None,
-) -> list[Notifier]:
-    """The notifiers a site's settings describe, each sending only its levels.
-
-    Parameters
-    ----------
-    settings : NotificationSettings
-        The site file's ``notifications:`` section.
-    timezone : str
-        IANA zone of the site, for times in e-mails.
-    environ : mapping, optional
-        Where ``password_env`` is looked up; default ``os.environ``.
-
-    Returns
-    -------
-    list of Notifier
-        The webhooks in file order, then the e-mail notifier.
-
-    Raises
-    ------
-    NotificationError
-        If ``password_env`` names a variable that is not set.
-    """
-    env = os.environ if environ is None else environ
-    notifiers: list[Notifier] = [
-        WebhookNotifier(
-            w.url, timeout_s=w.timeout_s, headers=w.headers, name=w.name, levels=w.levels
-        )
-        for w in settings.webhooks
-    ]
-    mail = settings.email
-    if mail is not None:
-        password = None
-        if mail.password_env is not None:
-            password = env.get(mail.password_env)
-            if password is None:
-                raise NotificationError(
-                    f"notifications.email.password_env: the environment variable "
-                    f"{mail.password_env} is not set; set it to the password of SMTP user "
-                    f"{mail.username!r} on {mail.host}:{mail.port} before starting Shuian"
-                )
-        notifiers.append(
-            SmtpNotifier(
-                mail.host,
-                mail.port,
-                sender=mail.sender,
-                recipients=mail.recipients,
-                timezone=timezone,
-                username=mail.username,
-                password=password,
-                starttls=mail.starttls,
-                timeout_s=mail.timeout_s,
-                name=mail.name,
-                levels=mail.levels,
-            )
-        )
-    return notifiers
