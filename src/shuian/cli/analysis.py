@@ -9,7 +9,7 @@ the ``--by`` name in the entry's detail.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,6 +17,7 @@ from shuian.cli.common import (
     DbOption,
     JsonOption,
     app,
+    cli_actor,
     deliver_queued,
     iso_local,
     out,
@@ -24,10 +25,11 @@ from shuian.cli.common import (
     store_for,
     user_errors,
 )
-from shuian.services.accounts import cli_actor
-from shuian.store import DEFAULT_URL, Store, StoredSite
-from shuian.store.analysis import StoredAlarm
-from shuian.times import parse_time
+from shuian.store import DEFAULT_URL
+
+if TYPE_CHECKING:
+    from shuian.store import Store, StoredSite
+    from shuian.store.analysis import StoredAlarm
 
 ActorOption = Annotated[str, typer.Option("--by", help="Who does it (kept in the history).")]
 CommentOption = Annotated[str, typer.Option("--comment", help="Why (kept in the history).")]
@@ -109,6 +111,8 @@ def flag(
     db: DbOption = DEFAULT_URL,
 ) -> None:
     """Mark a reading as suspect; it is then left out of model fits."""
+    from shuian.times import parse_time
+
     with store_for(db) as store:
         stored = store.site()
         info = store.channel(stored.id, channel)
@@ -174,6 +178,7 @@ def fit(
 ) -> None:
     """Fit a new version of each channel's model (HST/HTT) and keep it with its statistics."""
     from shuian.services.analysis import Analyzer
+    from shuian.times import parse_time
 
     with store_for(db) as store:
         stored = store.site()
@@ -238,6 +243,7 @@ def explain(
 ) -> None:
     """Say why a channel changed between two times: water level, season, ageing, other."""
     from shuian.services.analysis import Analyzer
+    from shuian.times import parse_time
 
     with store_for(db) as store:
         stored = store.site()

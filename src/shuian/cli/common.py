@@ -14,13 +14,15 @@ it puts in), and show control characters (ESC, CR, NUL, BEL ...) as escapes, in 
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
+import os
 import re
 import sys
 import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -29,8 +31,9 @@ from rich.text import Text
 
 from shuian.errors import ShuianError
 from shuian.faults import printable
-from shuian.readings import US_PER_S
-from shuian.store import Store, open_store
+
+if TYPE_CHECKING:
+    from shuian.store import Store
 
 app = typer.Typer(
     name="shuian",
@@ -96,6 +99,8 @@ def user_errors() -> Iterator[None]:
 @contextmanager
 def store_for(db: str) -> Iterator[Store]:
     """Open the store at ``db`` for one command, with user errors reported as one line."""
+    from shuian.store import open_store
+
     with user_errors():
         store = open_store(db)
         try:
@@ -128,10 +133,21 @@ def _json_escape(match: re.Match[str]) -> str:
 
 def iso_local(time_us: int | None, timezone: str) -> str | None:
     """A time (µs since 1970 UTC) as ISO 8601 in the site's zone."""
+    from shuian.readings import US_PER_S
+
     if time_us is None:
         return None
     stamp = dt.datetime.fromtimestamp(time_us / US_PER_S, dt.UTC)
     return stamp.astimezone(zoneinfo.ZoneInfo(timezone)).isoformat()
+
+
+def cli_actor() -> str:
+    """The audit log's name for the command line: ``cli:`` and the operating-system user."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no user name in a bare container
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return f"cli:{user}"
 
 
 def deliver_queued(store: Store) -> dict[str, int]:

@@ -13,16 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
 from shuian import __version__
 from shuian.cli.common import (
@@ -39,12 +30,13 @@ from shuian.cli.common import (
     store_for,
 )
 from shuian.faults import printable
-from shuian.readings import US_PER_S
-from shuian.store import DEFAULT_URL, Store
-from shuian.times import iso_utc, parse_time
+from shuian.store import DEFAULT_URL
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from shuian.services.telemetry import Listeners
+    from shuian.store import Store
 
 #: How often a served site looks for silent channels and unjudged readings (s).
 EVALUATE_EVERY_S = 300.0
@@ -143,6 +135,14 @@ def _size(path: Path) -> int | None:
 
 
 def _progress() -> Progress:
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -156,6 +156,8 @@ def _progress() -> Progress:
 @app.command()
 def channels(db: DbOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
     """List the channels of the site."""
+    from rich.table import Table
+
     with store_for(db) as store:
         stored = store.site()
         infos = store.channels(stored.id)
@@ -227,6 +229,10 @@ def readings(
     db: DbOption = DEFAULT_URL,
 ) -> None:
     """Print a channel's readings as long CSV (channel,time,value), which 'ingest' takes back."""
+    import pandas as pd
+
+    from shuian.times import iso_utc, parse_time
+
     with store_for(db) as store:
         stored = store.site()
         info = store.channel(stored.id, channel)
@@ -277,8 +283,10 @@ def demo(
     ] = None,
 ) -> None:
     """Build the Shimenzi demo reservoir (synthetic data) and serve the dashboard."""
+    from shuian.readings import US_PER_S
     from shuian.services.demo import build_demo, demo_site_text
     from shuian.site import parse_site
+    from shuian.times import parse_time
 
     zone = parse_site(demo_site_text()).reservoir.timezone
     end_us = parse_time(name="--end", text=end, timezone=zone)

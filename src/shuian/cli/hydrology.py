@@ -10,7 +10,6 @@ import typer
 from shuian.cli.common import DbOption, JsonOption, app, out, print_json, store_for, user_errors
 from shuian.errors import InvalidRequestError
 from shuian.store import DEFAULT_URL
-from shuian.times import parse_time
 
 
 @app.command()
@@ -109,6 +108,7 @@ def balance(
 ) -> None:
     """Volumes of inflow (from the water balance) and of release per purpose."""
     from shuian.services.hydrology import Hydrology
+    from shuian.times import parse_time
 
     with store_for(db) as store:
         stored = store.site()

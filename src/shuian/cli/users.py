@@ -14,9 +14,9 @@ from typing import Annotated
 
 import typer
 
-from shuian.cli.common import DbOption, JsonOption, app, out, print_json, store_for
+from shuian.cli.common import DbOption, JsonOption, app, cli_actor, out, print_json, store_for
 from shuian.errors import InvalidRequestError
-from shuian.services.accounts import ROLES, SCOPES, Accounts, cli_actor, new_password
+from shuian.services.roles import ROLES, SCOPES
 from shuian.store import DEFAULT_URL
 
 user_app = typer.Typer(help="Users and their roles (viewer, operator, engineer, admin).",
@@ -47,6 +47,8 @@ def user_add(
     db: DbOption = DEFAULT_URL,
 ) -> None:
     """Create a user; without --password-stdin a password is generated and printed once."""
+    from shuian.services.accounts import Accounts
+
     with store_for(db) as store:
         given = _stdin_password() if password_stdin else None
         user, password = Accounts(store).add_user(name, role=role, password=given,
@@ -79,6 +81,8 @@ def user_passwd(
 
     The user's sessions end.
     """
+    from shuian.services.accounts import Accounts, new_password
+
     with store_for(db) as store:
         accounts = Accounts(store)
         password = _stdin_password() if password_stdin else None
@@ -101,6 +105,8 @@ def user_set(
     db: DbOption = DEFAULT_URL,
 ) -> None:
     """Change a user's role, or disable or enable it (disabling ends its sessions)."""
+    from shuian.services.accounts import Accounts
+
     with store_for(db) as store:
         user = Accounts(store).update_user(name, actor=cli_actor(), role=role, disabled=disabled)
         out.print(f"user {user.username}: {user.role}{', disabled' if user.disabled else ''}")
@@ -115,6 +121,8 @@ def apikey_create(
     db: DbOption = DEFAULT_URL,
 ) -> None:
     """Create an API key; the key is printed once (send it as 'X-API-Key: KEY')."""
+    from shuian.services.accounts import Accounts
+
     with store_for(db) as store:
         stored, key = Accounts(store).create_api_key(name, scopes=scope, actor=cli_actor())
         out.print(f"API key {stored.id} {stored.name} ({', '.join(stored.scopes)}) created")
@@ -140,6 +148,8 @@ def apikey_revoke(
     db: DbOption = DEFAULT_URL,
 ) -> None:
     """Revoke an API key for good."""
+    from shuian.services.accounts import Accounts
+
     with store_for(db) as store:
         revoked = Accounts(store).revoke_api_key(key_id, actor=cli_actor())
         out.print(f"API key {revoked.id} {revoked.name} revoked")

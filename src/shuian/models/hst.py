@@ -45,6 +45,7 @@ per channel for the readings it misses (see :func:`fit_many`).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -265,16 +266,15 @@ def _iso(days: float) -> str:
     return str(np.datetime_as_string(moment, unit="m")) + "Z"
 
 
-def _load_lfilter() -> Callable[..., Any] | None:
+@functools.cache
+def _lfilter() -> Callable[..., Any] | None:
+    """The ``lfilter`` of scipy, imported on first use (scipy.signal takes a second to import)."""
     try:
         module = importlib.import_module("scipy.signal")
     except ImportError:  # pragma: no cover - scipy is optional
         return None
     lfilter: Callable[..., Any] = module.lfilter
     return lfilter
-
-
-_LFILTER = _load_lfilter()
 
 
 def _exponential_lag_numpy(x: FloatArray, tau: float) -> FloatArray:
@@ -341,8 +341,9 @@ def lagged_level(
         return np.interp(t, knots.x, knots.v)
     grid = knots.x[0] + np.arange(math.floor(knots.x[-1] - knots.x[0]) + 1, dtype=np.float64)
     daily = np.interp(grid, knots.x, knots.v)
-    if use_scipy and _LFILTER is not None:
-        filtered = _exponential_lag_scipy(daily, lag_days, _LFILTER)
+    lfilter = _lfilter() if use_scipy else None
+    if lfilter is not None:
+        filtered = _exponential_lag_scipy(daily, lag_days, lfilter)
     else:
         filtered = _exponential_lag_numpy(daily, lag_days)
     return np.interp(t, grid, filtered)

@@ -30,7 +30,6 @@ a proxy listed in ``trusted_proxies``, the address the proxies name (see
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import hashlib
 import ipaddress
 import math
@@ -39,7 +38,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -50,6 +49,7 @@ from shuian.errors import (
     PermissionDeniedError,
     TooManyAttemptsError,
 )
+from shuian.services.roles import ROLES, SCOPES, Role, Scope
 from shuian.store import Store
 from shuian.store.auth import StoredApiKey, StoredUser
 
@@ -63,7 +63,6 @@ __all__ = [
     "Principal",
     "Role",
     "Scope",
-    "cli_actor",
     "hash_secret",
     "networks",
     "new_password",
@@ -72,12 +71,6 @@ __all__ = [
 
 #: An IP network (an address is a network of one).
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-Role = Literal["viewer", "operator", "engineer", "admin"]
-Scope = Literal["ingest", "read"]
-#: The roles, lowest first.
-ROLES: tuple[Role, ...] = get_args(Role)
-#: The scopes an API key may carry.
-SCOPES: tuple[Scope, ...] = get_args(Scope)
 
 #: Characters a user name may hold.
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -99,15 +92,6 @@ def hash_secret(secret: str) -> str:
 def new_password() -> str:
     """A generated password: 16 URL-safe characters (96 bits)."""
     return secrets.token_urlsafe(12)
-
-
-def cli_actor() -> str:
-    """The audit log's name for the command line: ``cli:`` and the operating-system user."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no user name in a bare container
-        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-    return f"cli:{user}"
 
 
 def _now() -> dt.datetime:

@@ -1,16 +1,37 @@
-"""Storage: one interface (:class:`Store`), SQLite embedded and PostgreSQL server backends."""
+"""Storage: one interface (:class:`Store`), SQLite embedded and PostgreSQL server backends.
+
+``import shuian.store`` is light (no SQLAlchemy): the classes of :mod:`shuian.store.base` are
+imported when first named, so that a command line's options can name :data:`DEFAULT_URL`
+without loading the database layer.
+"""
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 from shuian.errors import InvalidRequestError
-from shuian.store.base import ChannelInfo, Store, StoredRejection, StoredSite
+
+if TYPE_CHECKING:
+    from shuian.store.base import ChannelInfo, Store, StoredRejection, StoredSite
 
 __all__ = ["ChannelInfo", "Store", "StoredRejection", "StoredSite", "DEFAULT_URL", "open_store"]
 
 #: The default store: an SQLite file in the current folder.
 DEFAULT_URL = "sqlite:///shuian.db"
+
+_FROM_BASE = frozenset({"ChannelInfo", "Store", "StoredRejection", "StoredSite"})
+
+
+def __getattr__(name: str) -> Any:
+    """The classes of :mod:`shuian.store.base`, imported on first use (PEP 562)."""
+    if name in _FROM_BASE:
+        from shuian.store import base
+
+        value = getattr(base, name)
+        globals()[name] = value  # found here from now on
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
