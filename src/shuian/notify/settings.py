@@ -19,14 +19,14 @@
         levels: [alarm]
 
 The password of the SMTP account is read from the environment when the notifiers are built
-(:func:`build_notifiers`), so a site file can be shared and committed.
+(:func:`build_notifiers`), so a site file can be shared and committed: the variable
+``SHUIAN_SMTP_PASSWORD`` is the process settings' (:class:`shuian.settings.Settings`), any
+other name the site file gives is read as it is.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -38,6 +38,8 @@ from shuian.notify.channels import (
     WebhookNotifier,
 )
 from shuian.notify.message import Level
+from shuian.settings import Settings
+from shuian.settings import settings as process_settings
 
 _NAME = r"^[A-Za-z0-9_.-]+$"
 _NAME_MAX = 64  # the outbox and the deliveries log keep the name in 64 characters
@@ -111,7 +113,7 @@ def build_notifiers(
     settings: NotificationSettings,
     timezone: str,
     *,
-    environ: Mapping[str, str] | None = None,
+    secrets: Settings | None = None,
 ) -> list[Notifier]:
     """The notifiers a site's settings describe, each sending only its levels.
 
@@ -121,8 +123,9 @@ def build_notifiers(
         The site file's ``notifications:`` section.
     timezone : str
         IANA zone of the site, for times in e-mails.
-    environ : mapping, optional
-        Where ``password_env`` is looked up; default ``os.environ``.
+    secrets : Settings, optional
+        Where ``password_env`` is looked up (:meth:`Settings.secret`); default the process's
+        settings and environment (:func:`shuian.settings.settings`).
 
     Returns
     -------
@@ -134,7 +137,6 @@ def build_notifiers(
     NotificationError
         If ``password_env`` names a variable that is not set.
     """
-    env = os.environ if environ is None else environ
     notifiers: list[Notifier] = [
         WebhookNotifier(
             w.url, timeout_s=w.timeout_s, headers=w.headers, name=w.name, levels=w.levels
@@ -145,13 +147,14 @@ def build_notifiers(
     if mail is not None:
         password = None
         if mail.password_env is not None:
-            password = env.get(mail.password_env)
-            if password is None:
+            secret = (process_settings() if secrets is None else secrets).secret(mail.password_env)
+            if secret is None:
                 raise NotificationError(
                     f"notifications.email.password_env: the environment variable "
                     f"{mail.password_env} is not set; set it to the password of SMTP user "
                     f"{mail.username!r} on {mail.host}:{mail.port} before starting Shuian"
                 )
+            password = secret.get_secret_value()
         notifiers.append(
             SmtpNotifier(
                 mail.host,

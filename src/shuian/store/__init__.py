@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
 from shuian.errors import InvalidRequestError
+from shuian.settings import DEFAULT_DB, settings
 from shuian.store.base import ChannelInfo, Store, StoredRejection, StoredSite
 
 __all__ = ["ChannelInfo", "Store", "StoredRejection", "StoredSite", "DEFAULT_URL", "open_store"]
 
 #: The default store: an SQLite file in the current folder.
-DEFAULT_URL = "sqlite:///shuian.db"
+DEFAULT_URL = DEFAULT_DB
 
 
 def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
@@ -19,7 +18,7 @@ def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
     ``sqlite:///PATH`` opens (or creates) an SQLite file; ``postgresql://...`` a PostgreSQL
     database. The schema is migrated to the newest version unless ``migrate`` is False.
     """
-    url = url or os.environ.get("SHUIAN_DB") or DEFAULT_URL
+    url = url or settings().db.get_secret_value()
     if url.startswith("sqlite:"):
         from shuian.store.sqlite import SqliteStore
 
