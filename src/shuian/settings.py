@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shuian.errors import InvalidRequestError
@@ -185,8 +185,6 @@ class Settings(BaseSettings):
         "SHUIAN_MQTT_PASSWORD": "mqtt_password",
     }
 
-    _environ: Mapping[str, str] | None = PrivateAttr(default=None)
-
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> Any:
@@ -237,25 +235,22 @@ class Settings(BaseSettings):
             # Every field is given, from ``env`` or its default: the process's own is not read.
             for name, field in cls.model_fields.items():
                 given.setdefault(name, field.get_default(call_default_factory=True))
-            made = cls(**given)
+            return cls(**given)
         except ValidationError as exc:
             raise _settings_error(exc, os.environ if env is None else env) from None
-        made._environ = env
-        return made
 
     def secret(self, variable: str) -> SecretStr | None:
         """The secret in the environment variable ``variable`` (a site file's ``password_env``).
 
         The declared secrets (:attr:`SECRETS`: ``SHUIAN_SMTP_PASSWORD``,
         ``SHUIAN_MQTT_PASSWORD``) are these settings' fields; any other variable a site file
-        names is read from the environment the settings came from, at the call. None when
-        the variable is not set.
+        names is read from the process's environment at the call. None when it is not set.
         """
         field = self.SECRETS.get(variable)
         if field is not None:
             value: SecretStr | None = getattr(self, field)
             return value
-        found = (os.environ if self._environ is None else self._environ).get(variable)
+        found = os.environ.get(variable)
         return None if found is None else SecretStr(found)
 
 
