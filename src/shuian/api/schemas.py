@@ -510,7 +510,7 @@ class BalanceRowPublic(BaseModel):
     """The volumes (m³) of one period, by series: ``inflow``, ``outflow``, ``release_*`` ..."""
 
     model_config = ConfigDict(extra="allow")
-    __pydantic_extra__: dict[str, float | None] = Field(init=False)  # type: ignore[assignment]
+    __pydantic_extra__: dict[str, float | None] = Field(init=False)
 
     period: str = Field(description="2024, 2024-05 or 2024-05-01")
 
