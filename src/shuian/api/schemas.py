@@ -638,5 +638,8 @@ class SourceStatusPublic(BaseModel):
     window: CapWindowPublic | None = None
 
 
-#: Each telemetry source of a site by name (``mqtt``, ``sl651``, ``modbus:<logger>``).
-TelemetryPublic = RootModel[dict[str, SourceStatusPublic]]
+class TelemetryPublic(RootModel[dict[str, SourceStatusPublic]]):
+    """The telemetry sources the server runs for a site, by name; none: an empty object.
+
+    Names are ``mqtt``, ``sl651`` and ``modbus:<logger>``.
+    """
