@@ -27,10 +27,11 @@ from playwright.sync_api import Browser, expect
 from conftest import SITE_FILE, Api, http_server, login_as, serve
 from shuian.api import create_app
 from shuian.api.limits import ServerLimits
-from shuian.api.security import CSP, allowed_origins_from_env
+from shuian.api.security import CSP
 from shuian.errors import InvalidRequestError
 from shuian.json_shape import JsonShape, scan_json
 from shuian.services.accounts import Accounts, AuthSettings, networks
+from shuian.settings import Settings
 from shuian.site import load_site
 from shuian.store import Store, StoredSite, open_store
 from test_api_error_shape import error_of
@@ -250,16 +251,17 @@ def test_the_shape_of_a_json_text_is_measured_without_parsing(
 
 
 def test_limits_come_from_the_environment_and_a_bad_value_is_named() -> None:
-    limits = ServerLimits.from_env({"SHUIAN_MAX_BODY_MB": "2", "SHUIAN_MAX_SMALL_BODY_KB": "64",
-                                    "SHUIAN_MAX_JSON_DEPTH": "8", "SHUIAN_MAX_RECORDS": "500"})
+    limits = ServerLimits.from_settings(Settings.from_env({
+        "SHUIAN_MAX_BODY_MB": "2", "SHUIAN_MAX_SMALL_BODY_KB": "64", "SHUIAN_MAX_JSON_DEPTH": "8",
+        "SHUIAN_MAX_RECORDS": "500"}))
     assert (limits.max_body_bytes, limits.max_small_body_bytes, limits.max_json_depth,
             limits.max_json_items, limits.max_records) == (2 * MiB, 64 * 1024, 8, 1_000_000, 500)
-    assert ServerLimits.from_env({}) == ServerLimits()
+    assert ServerLimits.from_settings(Settings.from_env({})) == ServerLimits()
     for env, named in [({"SHUIAN_MAX_BODY_MB": "lots"}, "SHUIAN_MAX_BODY_MB='lots'"),
                        ({"SHUIAN_MAX_RECORDS": "-1"}, "SHUIAN_MAX_RECORDS='-1'"),
                        ({"SHUIAN_MAX_JSON_DEPTH": "1"}, "SHUIAN_MAX_JSON_DEPTH='1'")]:
         with pytest.raises(InvalidRequestError, match=named):
-            ServerLimits.from_env(env)
+            ServerLimits.from_settings(Settings.from_env(env))
 
 
 # -- ids and parameters ----------------------------------------------------------------------
@@ -461,8 +463,8 @@ def test_allowed_origins_and_a_trusted_proxy_s_https_are_the_server_s_own(
 
 
 def test_allowed_origins_come_from_the_environment_checked() -> None:
-    assert allowed_origins_from_env({"SHUIAN_ALLOWED_ORIGINS":
-                                     "https://a.example, http://b.example:8080"}) == (
+    assert Settings.from_env({"SHUIAN_ALLOWED_ORIGINS":
+                              "https://a.example, http://b.example:8080"}).allowed_origins == (
         "https://a.example", "http://b.example:8080")
     with pytest.raises(InvalidRequestError, match="'dam.example' is not an origin"):
-        allowed_origins_from_env({"SHUIAN_ALLOWED_ORIGINS": "dam.example"})
+        Settings.from_env({"SHUIAN_ALLOWED_ORIGINS": "dam.example"})

@@ -262,7 +262,7 @@ def test_reads_need_a_login_when_the_environment_says_so(
 ) -> None:
     monkeypatch.setenv("SHUIAN_REQUIRE_LOGIN_FOR_READS", "1")
     monkeypatch.setenv("SHUIAN_SESSION_HOURS", "8")
-    settings = AuthSettings.from_env()
+    settings = AuthSettings.from_settings()
     assert settings.require_login_for_reads
     assert settings.session_lifetime == dt.timedelta(hours=8)
 

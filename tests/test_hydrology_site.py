@@ -198,6 +198,7 @@ def test_the_api_routes_a_hydrograph_and_refuses_an_incomplete_one(api: Api) -> 
 def test_the_api_gives_the_balance(api: Api) -> None:
     body = api.get("/api/hydrology/balance", params={"period": ["year"]}).json()
     assert [row["period"] for row in body["year"]] == ["2022", "2023", "2024", "2025"]
+    assert set(body) == {"unit", "timezone", "year"}  # only the periods asked for
 
 
 def test_state_balance_and_routing_on_both_backends(store: Store) -> None:

@@ -23,6 +23,7 @@ from shuian.api import create_app
 from shuian.api.auth import forwarded_client
 from shuian.errors import AuthenticationError, InvalidRequestError, TooManyAttemptsError
 from shuian.services.accounts import Accounts, AuthSettings, networks
+from shuian.settings import Settings
 from shuian.store import StoredSite, open_store
 from test_api_error_shape import error_of
 from test_auth import Clock
@@ -198,8 +199,9 @@ def test_the_client_is_the_right_most_address_not_a_trusted_proxy(
 
 def test_no_proxy_is_trusted_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SHUIAN_TRUSTED_PROXIES", raising=False)
-    assert AuthSettings.from_env().trusted_proxies == ()
-    settings = AuthSettings.from_env({"SHUIAN_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8 ::1"})
+    assert AuthSettings.from_settings().trusted_proxies == ()
+    settings = AuthSettings.from_settings(
+        Settings.from_env({"SHUIAN_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8 ::1"}))
     assert settings.trusted_proxies == (
         ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("10.0.0.0/8"),
         ipaddress.ip_network("::1/128"),
@@ -208,7 +210,7 @@ def test_no_proxy_is_trusted_unless_configured(monkeypatch: pytest.MonkeyPatch) 
 
 def test_a_wrong_trusted_proxy_is_named() -> None:
     with pytest.raises(InvalidRequestError, match=r"SHUIAN_TRUSTED_PROXIES: 'proxy\.lan' is not"):
-        AuthSettings.from_env({"SHUIAN_TRUSTED_PROXIES": "127.0.0.1,proxy.lan"})
+        Settings.from_env({"SHUIAN_TRUSTED_PROXIES": "127.0.0.1,proxy.lan"})
 
 
 # -- the session cookie --------------------------------------------------------------------------

@@ -46,6 +46,7 @@ from shuian.notify import (
     webhook_body,
 )
 from shuian.services.outbox import deliver_due, queue_notifications
+from shuian.settings import Settings
 from shuian.site.notifications import NotificationSettings
 from shuian.store import Store
 
@@ -478,7 +479,8 @@ def test_the_smtp_password_comes_from_the_environment_variable_named_in_the_file
         settings = NotificationSettings.model_validate(
             email_section(port=port, username="shuian", password_env="SHUIAN_SMTP_PASSWORD")
         )
-        [notifier] = build_notifiers(settings, TZ, environ={"SHUIAN_SMTP_PASSWORD": "pa55"})
+        [notifier] = build_notifiers(
+            settings, TZ, secrets=Settings.from_env({"SHUIAN_SMTP_PASSWORD": "pa55"}))
         [delivery] = Outbox(store, [notifier]).deliver(RAISED)
 
     assert delivery.outcome == "sent"
@@ -492,7 +494,7 @@ def test_a_missing_password_variable_is_named() -> None:
         email_section(username="shuian", password_env="SHUIAN_SMTP_PASSWORD")
     )
     with pytest.raises(NotificationError, match="SHUIAN_SMTP_PASSWORD is not set") as caught:
-        build_notifiers(settings, TZ, environ={})
+        build_notifiers(settings, TZ, secrets=Settings.from_env({}))
     assert isinstance(caught.value, ShuianError)
 
 

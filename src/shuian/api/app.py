@@ -28,7 +28,6 @@ from shuian.api.security import (
     SECURITY_HEADERS,
     OriginCheck,
     SecurityHeaders,
-    allowed_origins_from_env,
     docs_csp,
 )
 from shuian.errors import ShuianError
@@ -37,6 +36,7 @@ from shuian.services.analysis import Analyzer
 from shuian.services.events import EventHub, pause, watch
 from shuian.services.outbox import OutboxRunner
 from shuian.services.telemetry import Listeners
+from shuian.settings import settings
 from shuian.store import open_store
 from shuian.web import INDEX_HTML, STATIC_DIR
 
@@ -156,10 +156,11 @@ def create_app(
         docs_url=None,  # served below from the installed Swagger UI, not from a CDN
         redoc_url=None,
     )
-    app.state.auth = auth or AuthSettings.from_env()
-    app.state.limits = limits = limits or ServerLimits.from_env()
+    process = settings()
+    app.state.auth = auth or AuthSettings.from_settings(process)
+    app.state.limits = limits = limits or ServerLimits.from_settings(process)
     if allowed_origins is None:
-        allowed_origins = allowed_origins_from_env()
+        allowed_origins = process.allowed_origins
     install_error_handlers(app, headers=SECURITY_HEADERS)
     # The last added runs first.
     app.add_middleware(BodyLimits, limits=limits)

@@ -19,8 +19,6 @@ endpoints parse their body in a worker thread, after authentication (:func:`json
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from fastapi import Depends, Request
@@ -31,6 +29,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shuian.api.errors import shuian_error_response
 from shuian.errors import InvalidRequestError, TooLargeError
 from shuian.json_shape import JsonShape, scan_json
+from shuian.settings import MiB, Settings
+from shuian.settings import settings as process_settings
 
 __all__ = [
     "BULK_PATHS",
@@ -39,8 +39,6 @@ __all__ = [
     "json_body",
     "json_body_openapi",
 ]
-
-MiB = 1024 * 1024
 
 #: The endpoints that take big bodies (a batch of readings, a flood hydrograph).
 BULK_PATHS = frozenset({"/api/readings", "/api/hydrology/route"})
@@ -81,51 +79,41 @@ class ServerLimits(BaseModel):
     max_records: int = Field(default=100_000, ge=1)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerLimits:
-        """The limits the environment sets (``SHUIAN_MAX_*``, see the class); defaults else.
+    def from_settings(cls, settings: Settings | None = None) -> ServerLimits:
+        """The limits the process's settings set (``SHUIAN_MAX_*``, see the class).
+
+        Parameters
+        ----------
+        settings : Settings, optional
+            Default :func:`shuian.settings.settings` (the environment).
 
         Raises
         ------
         InvalidRequestError
-            When a variable is not a positive number within the field's range, named with
-            its value.
+            When a variable is not a positive number within its range, named with its value.
         """
-        env = os.environ if env is None else env
-        given: dict[str, int] = {}
-        for name, (field, unit) in ENVIRONMENT.items():
-            text = env.get(name, "").strip()
-            if not text:
-                continue
-            try:
-                number = float(text)
-            except ValueError:
-                number = float("nan")
-            if not number > 0 or number * unit > 2**62:
-                raise InvalidRequestError(f"{name}={text[:40]!r} is not a positive number")
-            given[field] = int(number * unit)
-        try:
-            return cls(**given)
-        except ValidationError as exc:
-            problem = exc.errors()[0]
-            name = _VARIABLE[str(problem["loc"][0])]
-            text = env[name].strip()[:40]
-            raise InvalidRequestError(f"{name}={text!r}: {problem['msg']}") from None
+        given = process_settings() if settings is None else settings
+        return cls(
+            max_body_bytes=int(given.max_body_mb * MiB),
+            max_small_body_bytes=int(given.max_small_body_kb * 1024),
+            max_json_depth=given.max_json_depth,
+            max_json_items=given.max_json_items,
+            max_records=given.max_records,
+        )
 
     def body_limit(self, path: str) -> int:
         """Most body bytes a request to ``path`` may send."""
         return self.max_body_bytes if path in BULK_PATHS else self.max_small_body_bytes
 
 
-#: Variable, the field it sets, and the field's unit in the variable's (bytes per MB, KB).
-ENVIRONMENT: dict[str, tuple[str, int]] = {
-    "SHUIAN_MAX_BODY_MB": ("max_body_bytes", MiB),
-    "SHUIAN_MAX_SMALL_BODY_KB": ("max_small_body_bytes", 1024),
-    "SHUIAN_MAX_JSON_DEPTH": ("max_json_depth", 1),
-    "SHUIAN_MAX_JSON_ITEMS": ("max_json_items", 1),
-    "SHUIAN_MAX_RECORDS": ("max_records", 1),
+#: The variable that sets each limit, for the messages that name it.
+_VARIABLE = {
+    "max_body_bytes": "SHUIAN_MAX_BODY_MB",
+    "max_small_body_bytes": "SHUIAN_MAX_SMALL_BODY_KB",
+    "max_json_depth": "SHUIAN_MAX_JSON_DEPTH",
+    "max_json_items": "SHUIAN_MAX_JSON_ITEMS",
+    "max_records": "SHUIAN_MAX_RECORDS",
 }
-
-_VARIABLE = {field: name for name, (field, _) in ENVIRONMENT.items()}
 
 
 def check_shape(shape: JsonShape, limits: ServerLimits) -> None:

@@ -11,10 +11,11 @@ import re
 from typing import Annotated, Any, Literal
 
 from fastapi import Path as PathParam
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, RootModel
 
 from shuian.faults import printable
 from shuian.services.accounts import Role, Scope
+from shuian.site.model import CharacteristicLevels
 
 __all__ = [
     "CONTROL",
@@ -51,6 +52,25 @@ __all__ = [
     "RejectedPublic",
     "RejectedRowPublic",
     "RejectionPublic",
+    "IsoTime",
+    "AlarmStepPublic",
+    "AnalysisPublic",
+    "BalancePublic",
+    "BalanceRowPublic",
+    "CapWindowPublic",
+    "ExplanationPublic",
+    "FitOutcomePublic",
+    "FitPublic",
+    "FlagClearedPublic",
+    "FlagEventPublic",
+    "HydrologyStatePublic",
+    "PeerStatusPublic",
+    "RoutePublic",
+    "RouteSeriesPublic",
+    "SiteSummaryPublic",
+    "SourceStatusPublic",
+    "TelemetryPublic",
+    "WorstAlarmPublic",
 ]
 
 #: Control characters (C0, DEL, C1): never in a code, a name, a time or an action.
@@ -382,3 +402,244 @@ class AuditPublic(BaseModel):
     action: str = Field(description="e.g. alarm.acknowledge, flag.set, readings.post")
     target: str = Field(description="e.g. alarm 12")
     detail: dict[str, Any]
+
+
+# -- what the analysis, the hydrology, the sites and telemetry answer --------------------------
+
+def _isoformat(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.datetime) else value
+
+
+#: A time as the database gives it, written ISO 8601 as it is (with its offset when it has one).
+IsoTime = Annotated[str, BeforeValidator(_isoformat)]
+
+
+class FlagEventPublic(BaseModel):
+    """One step of a flag's history: who set or cleared it, when and why."""
+
+    action: str = Field(description="set or cleared")
+    actor: str
+    comment: str | None
+    at: IsoTime
+
+
+class FlagClearedPublic(BaseModel):
+    """A flag just cleared, with its whole history."""
+
+    id: int
+    active: bool = Field(description="false: the flag is cleared")
+    history: list[FlagEventPublic]
+
+
+class FitOutcomePublic(BaseModel):
+    """The outcome of fitting one channel's model: its quality, or why it failed."""
+
+    channel: str
+    kind: str = Field(description="hst, htt or seasonal")
+    ok: bool
+    r2: float | None = None
+    sigma: float | None = Field(default=None, description="residual standard deviation")
+    n: int | None = Field(default=None, description="readings fitted")
+    error: str | None = Field(default=None, description="why the fit failed")
+    coefficients: dict[str, float] = Field(default_factory=dict)
+
+
+class FitPublic(BaseModel):
+    """The models fitted (a new version each) or failed."""
+
+    models: list[FitOutcomePublic]
+
+
+class AlarmStepPublic(BaseModel):
+    """One step of an alarm's lifecycle that an analysis found."""
+
+    channel: str
+    rule: str = Field(description="threshold, rate, envelope or no_data")
+    kind: str = Field(description="raised, escalated, deescalated or cleared")
+    level: str
+    time_us: int = Field(description="µs since 1970 UTC")
+    value: float | None
+    message: str
+
+
+class AnalysisPublic(BaseModel):
+    """What an analysis judged and found."""
+
+    readings: int = Field(description="readings judged")
+    flags: dict[str, int] = Field(description="flags set, by kind")
+    alarm_steps: dict[str, int] = Field(description="alarm steps, by kind")
+    steps: list[AlarmStepPublic]
+    notifications: int = Field(description="messages queued in the outbox")
+
+
+class ExplanationPublic(BaseModel):
+    """A channel's change between two readings, split into its model's effects.
+
+    ``change = Σ effects`` (hydrostatic, seasonal or thermal, time, other), in the channel's
+    unit.
+    """
+
+    channel: str
+    unit: str
+    from_us: int = Field(description="time of the first reading, µs since 1970 UTC")
+    to_us: int = Field(description="time of the second reading, µs since 1970 UTC")
+    from_value: float
+    to_value: float
+    change: float
+    effects: dict[str, float]
+    from_: str = Field(alias="from", description="time of the first reading, ISO 8601 UTC")
+    to: str = Field(description="time of the second reading, ISO 8601 UTC")
+    sentence: str = Field(description="the change in words")
+
+
+class HydrologyStatePublic(BaseModel):
+    """The reservoir now: its level (m), storage (m³), inflow and outflow (m³/s)."""
+
+    time: str | None = Field(description="time of the newest level reading, ISO 8601 UTC")
+    level: float | None
+    storage: float | None
+    percent_of_design: float | None = Field(
+        default=None, description="storage in percent of the design storage (given with a level)"
+    )
+    inflow: float | None
+    outflow: float | None
+    levels: CharacteristicLevels
+
+
+class BalanceRowPublic(BaseModel):
+    """The volumes (m³) of one period, by series: ``inflow``, ``outflow``, ``release_*`` ..."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, float | None] = Field(init=False)
+
+    period: str = Field(description="2024, 2024-05 or 2024-05-01")
+
+
+class BalancePublic(BaseModel):
+    """Volumes of inflow (from the water balance) and of release per purpose, per period."""
+
+    unit: str = Field(description="m3")
+    timezone: str = Field(description="the site's: periods are its years, months and days")
+    year: list[BalanceRowPublic] | None = None
+    month: list[BalanceRowPublic] | None = None
+    day: list[BalanceRowPublic] | None = None
+
+
+class RouteSeriesPublic(BaseModel):
+    """The routed flood, step by step."""
+
+    time: list[str] | list[float] = Field(
+        description="ISO 8601 UTC when the flood has a start time, else hours from its start"
+    )
+    inflow: list[float] = Field(description="m³/s")
+    outflow: list[float] = Field(description="m³/s")
+    level: list[float] = Field(description="m")
+    storage: list[float] = Field(description="m³")
+
+
+class RoutePublic(BaseModel):
+    """A routed flood: its peaks, the highest level and the characteristic levels it passes."""
+
+    peak_inflow: float = Field(description="m³/s")
+    peak_outflow: float = Field(description="m³/s")
+    attenuation: float = Field(description="1 - peak_outflow / peak_inflow")
+    time_of_peak_inflow: str | float = Field(description="ISO 8601 UTC, or s from the start")
+    time_of_peak_outflow: str | float
+    max_level: float = Field(description="m")
+    max_storage: float = Field(description="m³")
+    time_of_max_level: str | float
+    mass_balance_error: float = Field(description="relative")
+    start_level: float = Field(description="m")
+    levels_exceeded: dict[str, float] = Field(description="characteristic levels passed, m")
+    series: RouteSeriesPublic
+
+
+class WorstAlarmPublic(BaseModel):
+    """The worst open alarm of a site."""
+
+    id: int
+    level: str
+    rule: str
+    message: str
+
+
+class SiteSummaryPublic(BaseModel):
+    """A reservoir of the store: its names, its state now and its open alarms."""
+
+    code: str
+    name: str
+    name_zh: str
+    synthetic: bool = Field(description="the data of this site are synthetic")
+    level: float | None = Field(description="m")
+    storage: float | None = Field(description="m³")
+    percent_of_design: float | None
+    time: str | None = Field(description="time of the newest level reading, ISO 8601 UTC")
+    open_alarms: int
+    worst_alarm: WorstAlarmPublic | None
+
+
+class PeerStatusPublic(BaseModel):
+    """One SL 651 station as the centre sees it."""
+
+    name: str
+    station: str
+    connected: bool
+    address: str | None
+    messages: int
+    rejected: int
+    pictures: int
+    last_message_at: str | None
+    last_error: str | None
+    last_error_at: str | None
+    clock_offset_s: float | None = Field(description="s the station's clock was ahead")
+
+
+class CapWindowPublic(BaseModel):
+    """The SL 651 centre's rejected-text caps over their window so far."""
+
+    started_at: str | None
+    kept_chars: int
+    not_kept: int
+    not_kept_bytes: int
+    addresses: list[dict[str, Any]] = Field(description="the addresses that lost most")
+
+
+class SourceStatusPublic(BaseModel):
+    """Where a telemetry source stands: connected, its counts, its last error.
+
+    Every source has the counts ``messages`` to ``failures``; the others are a kind's
+    (``repeated_failures`` Modbus's, ``connections`` to ``not_kept_bytes``, ``peers`` and
+    ``window`` SL 651's); a new kind's counts come after them.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: str = Field(description="mqtt, modbus or sl651")
+    endpoint: str = Field(description="host:port")
+    connected: bool
+    messages: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    failures: int
+    repeated_failures: int | None = None
+    connections: int | None = None
+    pictures: int | None = None
+    refused: int | None = None
+    refused_by_address: int | None = None
+    timed_out: int | None = None
+    messages_dropped: int | None = None
+    not_kept: int | None = None
+    not_kept_bytes: int | None = None
+    last_message_at: str | None = Field(description="ISO 8601 UTC")
+    last_error: str | None
+    last_error_at: str | None
+    peers: list[PeerStatusPublic] | None = None
+    window: CapWindowPublic | None = None
+
+
+class TelemetryPublic(RootModel[dict[str, SourceStatusPublic]]):
+    """The telemetry sources the server runs for a site, by name; none: an empty object.
+
+    Names are ``mqtt``, ``sl651`` and ``modbus:<logger>``.
+    """

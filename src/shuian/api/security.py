@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
@@ -34,15 +32,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shuian.api.auth import is_https
 from shuian.api.errors import shuian_error_response
-from shuian.errors import InvalidRequestError, PermissionDeniedError
+from shuian.errors import PermissionDeniedError
 from shuian.faults import printable
+from shuian.settings import origin_of
 
 __all__ = [
     "CSP",
     "SECURITY_HEADERS",
     "OriginCheck",
     "SecurityHeaders",
-    "allowed_origins_from_env",
     "docs_csp",
     "origin_of",
 ]
@@ -65,7 +63,6 @@ SECURITY_HEADERS: Mapping[str, str] = {
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def docs_csp(html: str) -> str:
@@ -116,44 +113,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def origin_of(url: str) -> tuple[str, str, int] | None:
-    """An origin as (scheme, host, port) with the scheme's default port; None when it is none.
-
-    >>> origin_of("HTTP://Dam.Example:80/page.html")
-    ('http', 'dam.example', 80)
-    >>> origin_of("null") is None
-    True
-    """
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return None
-    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
-
-
-def allowed_origins_from_env(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
-    """The origins ``SHUIAN_ALLOWED_ORIGINS`` allows (by commas or spaces), checked.
-
-    Raises
-    ------
-    InvalidRequestError
-        Naming the first entry that is not an http or https origin.
-    """
-    env = os.environ if env is None else env
-    entries = [e for e in re.split(r"[\s,]+", env.get("SHUIAN_ALLOWED_ORIGINS", "")) if e]
-    for entry in entries:
-        if origin_of(entry) is None:
-            raise InvalidRequestError(
-                f"SHUIAN_ALLOWED_ORIGINS: {entry[:80]!r} is not an origin such as "
-                "https://dam.example.org"
-            )
-    return tuple(entries)
 
 
 class OriginCheck:

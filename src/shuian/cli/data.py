@@ -28,6 +28,7 @@ from shuian.cli.common import (
     out,
     print_json,
     store_for,
+    user_errors,
 )
 from shuian.faults import printable
 from shuian.store import DEFAULT_URL
@@ -332,7 +333,10 @@ def _serve(db: str, port: int) -> None:
     import uvicorn
 
     from shuian.api.app import create_app
+    from shuian.settings import settings
 
+    with user_errors():
+        settings()  # a wrong SHUIAN_ variable is one line, before anything starts
     with store_for(db) as store:
         listeners = _listeners(store)
         out.print(f"Shuian {__version__} serving http://127.0.0.1:{port} (API docs: /docs)")

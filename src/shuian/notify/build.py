@@ -1,14 +1,12 @@
 """The notifiers a site's ``notifications:`` section describes (:func:`build_notifiers`).
 
 The section itself is :class:`shuian.site.notifications.NotificationSettings`; the password of
-the SMTP account is read from the environment here, when the notifiers are built, so a site
-file can be shared and committed.
+the SMTP account is read here, when the notifiers are built, so a site file can be shared and
+committed: the variable ``SHUIAN_SMTP_PASSWORD`` is the process settings'
+(:class:`shuian.settings.Settings`), any other name the site file gives is read as it is.
 """
 
 from __future__ import annotations
-
-import os
-from collections.abc import Mapping
 
 from shuian.errors import NotificationError
 from shuian.notify.channels import (
@@ -16,6 +14,8 @@ from shuian.notify.channels import (
     SmtpNotifier,
     WebhookNotifier,
 )
+from shuian.settings import Settings
+from shuian.settings import settings as process_settings
 from shuian.site.notifications import NotificationSettings
 
 
@@ -23,7 +23,7 @@ def build_notifiers(
     settings: NotificationSettings,
     timezone: str,
     *,
-    environ: Mapping[str, str] | None = None,
+    secrets: Settings | None = None,
 ) -> list[Notifier]:
     """The notifiers a site's settings describe, each sending only its levels.
 
@@ -33,8 +33,9 @@ def build_notifiers(
         The site file's ``notifications:`` section.
     timezone : str
         IANA zone of the site, for times in e-mails.
-    environ : mapping, optional
-        Where ``password_env`` is looked up; default ``os.environ``.
+    secrets : Settings, optional
+        Where ``password_env`` is looked up (:meth:`Settings.secret`); default the process's
+        settings and environment (:func:`shuian.settings.settings`).
 
     Returns
     -------
@@ -46,7 +47,6 @@ def build_notifiers(
     NotificationError
         If ``password_env`` names a variable that is not set.
     """
-    env = os.environ if environ is None else environ
     notifiers: list[Notifier] = [
         WebhookNotifier(
             w.url, timeout_s=w.timeout_s, headers=w.headers, name=w.name, levels=w.levels
@@ -57,13 +57,14 @@ def build_notifiers(
     if mail is not None:
         password = None
         if mail.password_env is not None:
-            password = env.get(mail.password_env)
-            if password is None:
+            secret = (process_settings() if secrets is None else secrets).secret(mail.password_env)
+            if secret is None:
                 raise NotificationError(
                     f"notifications.email.password_env: the environment variable "
                     f"{mail.password_env} is not set; set it to the password of SMTP user "
                     f"{mail.username!r} on {mail.host}:{mail.port} before starting Shuian"
                 )
+            password = secret.get_secret_value()
         notifiers.append(
             SmtpNotifier(
                 mail.host,

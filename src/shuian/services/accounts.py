@@ -31,12 +31,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import ipaddress
 import math
-import os
 import re
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -50,6 +48,8 @@ from shuian.errors import (
     TooManyAttemptsError,
 )
 from shuian.services.roles import ROLES, SCOPES, Role, Scope
+from shuian.settings import IPNetwork, Settings, networks
+from shuian.settings import settings as process_settings
 from shuian.store import Store
 from shuian.store.auth import StoredApiKey, StoredUser
 
@@ -69,8 +69,6 @@ __all__ = [
     "require",
 ]
 
-#: An IP network (an address is a network of one).
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: Characters a user name may hold.
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -98,33 +96,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def networks(entries: Iterable[str], *, source: str = "trusted_proxies") -> tuple[IPNetwork, ...]:
-    """IP networks from addresses (``127.0.0.1``, ``::1``) and networks (``10.0.0.0/8``).
-
-    Empty entries are skipped. An address is a network of one address.
-
-    Raises
-    ------
-    InvalidRequestError
-        Naming ``source`` and the first entry that is neither.
-    """
-    found: list[IPNetwork] = []
-    for entry in (e.strip() for e in entries):
-        if not entry:
-            continue
-        try:
-            found.append(ipaddress.ip_network(entry, strict=False))
-        except ValueError:
-            raise InvalidRequestError(
-                f"{source}: {entry[:80]!r} is not an IP address or network (such as 10.0.0.0/8)"
-            ) from None
-    return tuple(found)
-
-
-def _env_flag(env: Mapping[str, str], name: str) -> bool:
-    return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 @dataclass(frozen=True)
 class AuthSettings:
     """How the API authenticates.
@@ -143,8 +114,8 @@ class AuthSettings:
     trusted_proxies : tuple of IPv4Network or IPv6Network
         The reverse proxies whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed
         (``SHUIAN_TRUSTED_PROXIES``: addresses or networks, by commas or spaces; made with
-        :func:`networks`). Default none: the client is the socket's peer, whatever a request's
-        headers say, so that a new header cannot dodge the login limit.
+        :func:`~shuian.settings.networks`). Default none: the client is the socket's peer,
+        whatever a request's headers say, so that a new header cannot dodge the login limit.
     clock : callable
         The time now (UTC); tests give their own.
     """
@@ -157,8 +128,8 @@ class AuthSettings:
     clock: Callable[[], dt.datetime] = field(default=_now, compare=False)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> AuthSettings:
-        """Settings from the environment (``SHUIAN_`` variables).
+    def from_settings(cls, settings: Settings | None = None) -> AuthSettings:
+        """The process's settings (:func:`shuian.settings.settings` unless given) for the API.
 
         ``SHUIAN_SESSION_HOURS``, ``SHUIAN_REQUIRE_LOGIN_FOR_READS`` and
         ``SHUIAN_TRUSTED_PROXIES``; the others keep their defaults.
@@ -168,23 +139,11 @@ class AuthSettings:
         InvalidRequestError
             When a variable's value is not what it should be (named with the value).
         """
-        env = os.environ if env is None else env
-        hours_text = env.get("SHUIAN_SESSION_HOURS", "12")
-        try:
-            hours = float(hours_text)
-        except ValueError:
-            hours = math.nan
-        if not 0 < hours <= 24 * 31:
-            raise InvalidRequestError(
-                f"SHUIAN_SESSION_HOURS={hours_text!r} is not a number of hours in (0, 744]"
-            )
+        given = process_settings() if settings is None else settings
         return cls(
-            session_lifetime=dt.timedelta(hours=hours),
-            require_login_for_reads=_env_flag(env, "SHUIAN_REQUIRE_LOGIN_FOR_READS"),
-            trusted_proxies=networks(
-                re.split(r"[\s,]+", env.get("SHUIAN_TRUSTED_PROXIES", "").strip()),
-                source="SHUIAN_TRUSTED_PROXIES",
-            ),
+            session_lifetime=dt.timedelta(hours=given.session_hours),
+            require_login_for_reads=given.require_login_for_reads,
+            trusted_proxies=given.trusted_proxies,
         )
 
 

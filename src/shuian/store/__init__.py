@@ -7,7 +7,6 @@ without loading the database layer.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from shuian.errors import InvalidRequestError
@@ -18,7 +17,8 @@ if TYPE_CHECKING:
 __all__ = ["ChannelInfo", "Store", "StoredRejection", "StoredSite", "DEFAULT_URL", "open_store"]
 
 #: The default store: an SQLite file in the current folder.
-DEFAULT_URL = "sqlite:///shuian.db"
+DEFAULT_URL = "sqlite:///shuian.db"  # = shuian.settings.DEFAULT_DB, written out so the CLI
+# starts without loading pydantic-settings (tests/test_settings.py checks they agree)
 
 _FROM_BASE = frozenset({"ChannelInfo", "Store", "StoredRejection", "StoredSite"})
 
@@ -40,7 +40,9 @@ def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
     ``sqlite:///PATH`` opens (or creates) an SQLite file; ``postgresql://...`` a PostgreSQL
     database. The schema is migrated to the newest version unless ``migrate`` is False.
     """
-    url = url or os.environ.get("SHUIAN_DB") or DEFAULT_URL
+    from shuian.settings import settings
+
+    url = url or settings().db.get_secret_value()
     if url.startswith("sqlite:"):
         from shuian.store.sqlite import SqliteStore
 

@@ -59,7 +59,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
@@ -76,6 +75,7 @@ from shuian.errors import MqttError
 from shuian.faults import Fault, blame, printable, reason_of
 from shuian.json_shape import scan_json
 from shuian.readings import Rejection
+from shuian.settings import settings
 from shuian.telemetry.status import SourceStatus
 
 __all__ = [
@@ -165,16 +165,20 @@ class MqttSettings(BaseModel):
         return topics
 
     def password(self) -> str | None:
-        """The password from the environment variable ``password_env`` (None if not set)."""
+        """The password in the variable ``password_env`` (:meth:`shuian.settings.Settings.secret`).
+
+        None when the site names no variable; ``SHUIAN_MQTT_PASSWORD`` is the process
+        settings', any other name is read from the environment.
+        """
         if self.password_env is None:
             return None
-        value = os.environ.get(self.password_env)
+        value = settings().secret(self.password_env)
         if value is None:
             raise MqttError(
                 f"telemetry.mqtt.password_env names {self.password_env!r}, which is not set: "
                 "set that environment variable or remove password_env"
             )
-        return value
+        return value.get_secret_value()
 
 
 class IngestOutcome(Protocol):

@@ -27,9 +27,13 @@ from shuian.api.auth import EngineerDep
 from shuian.api.deps import AnalyzerDep, SiteDep, StoreDep
 from shuian.api.routes.readings import DEFAULT_POINTS, MAX_POINTS
 from shuian.api.schemas import (
+    AnalysisPublic,
     CommentIn,
     ComponentsPublic,
+    ExplanationPublic,
     FitIn,
+    FitPublic,
+    FlagClearedPublic,
     FlagIn,
     FlagPublic,
     ModelPublic,
@@ -115,7 +119,7 @@ def explain_change(
     stored: SiteDep,
     start: Annotated[str, Query(alias="from", description="first time, ISO 8601")],
     end: Annotated[str, Query(alias="to", description="second time, ISO 8601")],
-) -> dict[str, Any]:
+) -> ExplanationPublic:
     """Answer why a channel changed between two times, split into the model's effects.
 
     ``change = Σ effects`` (hydrostatic, seasonal or thermal, time, other); ``sentence`` says it
@@ -128,7 +132,9 @@ def explain_change(
         raise InvalidRequestError("from and to are required (ISO 8601 times)")
     found = analyzer.explain(code, from_us=from_us, to_us=to_us)
     times = iso_utc(times_us=np.array([found.from_us, found.to_us], dtype=np.int64))
-    return vars(found) | {"from": times[0], "to": times[1], "sentence": found.sentence()}
+    return ExplanationPublic.model_validate(
+        vars(found) | {"from": times[0], "to": times[1], "sentence": found.sentence()}
+    )
 
 
 @router.get("/channels/{code}/flags")
@@ -183,18 +189,20 @@ def create_flag(
 @router.post("/flags/{flag_id}/clear")
 def clear_flag(
     engineer: EngineerDep, flag_id: RowId, body: CommentIn, store: StoreDep
-) -> dict[str, Any]:
+) -> FlagClearedPublic:
     """Clear a flag; its history keeps who set and cleared it, when and why (engineers)."""
     store.clear_flag(flag_id, actor=engineer.actor, comment=body.comment)
     store.audit(actor=engineer.actor, action="flag.clear", target=f"flag {flag_id}",
                 detail={"comment": body.comment})
-    return {"id": flag_id, "active": False, "history": store.flag_history(flag_id)}
+    return FlagClearedPublic.model_validate(
+        {"id": flag_id, "active": False, "history": store.flag_history(flag_id)}
+    )
 
 
 @router.post("/models/fit")
 def fit_models(
     engineer: EngineerDep, body: FitIn, analyzer: AnalyzerDep, stored: SiteDep
-) -> dict[str, Any]:
+) -> FitPublic:
     """Fit a new version of the models (of ``channels``, or all) up to ``end`` (default now).
 
     Needs an engineer or above.
@@ -207,11 +215,11 @@ def fit_models(
         detail={"end": body.end, "fitted": sum(1 for o in outcomes if o.ok),
                 "failed": sum(1 for o in outcomes if not o.ok)},
     )
-    return {"models": [vars(o) for o in outcomes]}
+    return FitPublic.model_validate({"models": [vars(o) for o in outcomes]})
 
 
 @router.post("/analyze")
-def analyze(engineer: EngineerDep, analyzer: AnalyzerDep) -> dict[str, Any]:
+def analyze(engineer: EngineerDep, analyzer: AnalyzerDep) -> AnalysisPublic:
     """Judge every reading not judged yet, and look for silent channels (no data).
 
     Needs an engineer or above.
@@ -219,4 +227,4 @@ def analyze(engineer: EngineerDep, analyzer: AnalyzerDep) -> dict[str, Any]:
     report = analyzer.evaluate().as_json()
     analyzer.store.audit(actor=engineer.actor, action="analysis.run", target="site",
                          detail={k: report[k] for k in ("readings", "flags", "alarm_steps")})
-    return report
+    return AnalysisPublic.model_validate(report)

@@ -18,7 +18,12 @@ from sse_starlette import EventSourceResponse
 router = APIRouter(tags=["events"])
 
 
-@router.get("/events")
+@router.get(
+    "/events",
+    response_class=EventSourceResponse,
+    responses={200: {"description": "server-sent events: hello, then reading and alarm",
+                     "content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+)
 async def stream_events(
     request: Request,
     site: Annotated[str | None, Query(description="only this reservoir's events")] = None,

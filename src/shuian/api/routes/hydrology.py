@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, Query
@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from shuian.api.deps import SiteDep, StoreDep
 from shuian.api.limits import json_body, json_body_openapi
+from shuian.api.schemas import BalancePublic, HydrologyStatePublic, RoutePublic
 from shuian.services.hydrology import Hydrology
 from shuian.times import parse_time
 
@@ -53,33 +54,39 @@ class RouteIn(BaseModel):
         return self
 
 
-@router.get("/state")
-def read_state(store: StoreDep, stored: SiteDep) -> dict[str, Any]:
-    """Answer the reservoir's state now: level, storage, percent of design, inflow, outflow."""
-    return Hydrology(store, stored).state()
+@router.get("/state", response_model_exclude_unset=True)
+def read_state(store: StoreDep, stored: SiteDep) -> HydrologyStatePublic:
+    """Answer the reservoir's state now: level, storage, percent of design, inflow, outflow.
+
+    ``percent_of_design`` is given with a level (and a design storage in the site file).
+    """
+    return HydrologyStatePublic.model_validate(Hydrology(store, stored).state())
 
 
-@router.get("/balance")
+@router.get("/balance", response_model_exclude_unset=True)
 def read_balance(
     store: StoreDep,
     stored: SiteDep,
     start: Annotated[str | None, Query(description="ISO 8601, included")] = None,
     end: Annotated[str | None, Query(description="ISO 8601, excluded")] = None,
     period: Annotated[list[Literal["year", "month", "day"]] | None, Query()] = None,
-) -> dict[str, Any]:
-    """Answer the volumes (m³) of inflow and of release per purpose, per period."""
+) -> BalancePublic:
+    """Answer the volumes (m³) of inflow and of release per purpose, per period.
+
+    One list per period asked for (default ``year`` and ``month``).
+    """
     tz = stored.site.reservoir.timezone
-    return Hydrology(store, stored).balance(
+    return BalancePublic.model_validate(Hydrology(store, stored).balance(
         start_us=parse_time(name="start", text=start, timezone=tz),
         end_us=parse_time(name="end", text=end, timezone=tz),
         periods=tuple(period or ("year", "month")),
-    )
+    ))
 
 
 @router.post("/route", openapi_extra=json_body_openapi(RouteIn))
 def route_flood(
     body: Annotated[RouteIn, json_body(RouteIn)], store: StoreDep, stored: SiteDep
-) -> dict[str, Any]:
+) -> RoutePublic:
     """Route a flood: "what if this flood comes now?" (from the level now, unless given).
 
     Answers ``peak_inflow``, ``peak_outflow``, ``attenuation``, ``max_level``,
@@ -100,4 +107,4 @@ def route_flood(
             np.asarray(body.inflow, dtype=np.float64), body.step_s,
             start_level=body.start_level, start_us=start_us,
         )
-    return report.as_json()
+    return RoutePublic.model_validate(report.as_json())

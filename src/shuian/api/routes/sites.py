@@ -5,19 +5,18 @@ The prefecture bureau's overview; every other endpoint takes ``?site=CODE`` to c
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from shuian.alarms.levels import level_number
 from shuian.api.deps import StoreDep
+from shuian.api.schemas import SiteSummaryPublic
 from shuian.services.hydrology import Hydrology
 
 router = APIRouter(tags=["sites"])
 
 
 @router.get("/sites")
-def read_sites(store: StoreDep) -> list[dict[str, Any]]:
+def read_sites(store: StoreDep) -> list[SiteSummaryPublic]:
     """Answer each reservoir: names, synthetic or not, level and storage now, open alarms."""
     out = []
     for code in store.sites():
@@ -27,7 +26,7 @@ def read_sites(store: StoreDep) -> list[dict[str, Any]]:
         open_alarms = store.open_alarms(ids) if ids else []
         worst = max(open_alarms, key=lambda a: level_number(a.level), default=None)
         state = Hydrology(store, stored).state()
-        out.append({
+        out.append(SiteSummaryPublic.model_validate({
             "code": code,
             "name": reservoir.name,
             "name_zh": reservoir.name_zh,
@@ -41,5 +40,5 @@ def read_sites(store: StoreDep) -> list[dict[str, Any]]:
                 "id": worst.id, "level": worst.level, "rule": worst.rule,
                 "message": worst.message,
             },
-        })
+        }))
     return out
