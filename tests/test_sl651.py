@@ -1,4 +1,4 @@
-"""Specification of SL 651-2014 frames in HEX/BCD and ASCII mode (``shuian.telemetry.sl651``).
+"""Specification of SL 651-2014 frames in HEX/BCD and ASCII mode (``shuian.protocols.sl651``).
 
 A frame is decoded into a structure, never fatally for what real stations send (a wrong CRC, an
 element the standard does not define); a frame whose structure cannot be read raises
@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from shuian.cli import app
 from shuian.errors import InputFileError
-from shuian.telemetry.sl651 import (
+from shuian.protocols.sl651 import (
     ASCII_HEADER,
     ELEMENTS,
     EOT,

@@ -1,4 +1,4 @@
-"""Specification of the SL 651-2014 centre (``shuian.telemetry.sl651_listener``).
+"""Specification of the SL 651-2014 centre (``shuian.sources.sl651``).
 
 Stations connect over real TCP sockets; readings land in the real store (SQLite and
 PostgreSQL). A report is acknowledged only once its readings are committed; anything that cannot
@@ -31,12 +31,7 @@ from conftest import SITE_FILE, eventually, serve
 from shuian.api import create_app
 from shuian.cli import app
 from shuian.errors import SiteError
-from shuian.readings import Rejection
-from shuian.services.ingest import Ingestor, IngestReport
-from shuian.services.telemetry import Listeners
-from shuian.site import parse_site
-from shuian.store import Store, StoredSite
-from shuian.telemetry.sl651 import (
+from shuian.protocols.sl651 import (
     EOT,
     ETB,
     ETX,
@@ -51,7 +46,13 @@ from shuian.telemetry.sl651 import (
     frame_size,
     header_size,
 )
-from shuian.telemetry.sl651_listener import Sl651Listener, Sl651Settings, Sl651Station
+from shuian.readings import Rejection
+from shuian.services.ingest import Ingestor, IngestReport
+from shuian.services.telemetry import Listeners
+from shuian.site import parse_site
+from shuian.site.telemetry import Sl651Settings, Sl651Station
+from shuian.sources.sl651 import Sl651Listener
+from shuian.store import Store, StoredSite
 from test_sl651 import FUJIAN_UNIFORM, published
 
 SHUIAN = Path(sys.executable).parent / "shuian"
