@@ -1116,3 +1116,16 @@ def test_cli_shows_parameters_manual_entry_and_what_was_not_laid_out() -> None:
     assert vendor["unparsed"] == [{"offset": 82, "bytes": 7, "hex": "7D7D0338A11201",
                                    "reason": vendor["unparsed"][0]["reason"]}]
     assert manual["manual_entry"] == "Q 1.234"
+
+
+def test_the_codec_has_one_public_surface_every_public_name_of_its_modules_re_exported() -> None:
+    import importlib
+    import pkgutil
+
+    import shuian.protocols.sl651 as codec
+
+    modules = [importlib.import_module(f"{codec.__name__}.{info.name}")
+               for info in pkgutil.iter_modules(codec.__path__)]
+    public = {name for module in modules for name in module.__all__}
+    assert public | {"Sl651Error"} == set(codec.__all__)
+    assert all(getattr(codec, name) is not None for name in codec.__all__)
