@@ -79,12 +79,16 @@ __all__ = [
     "header_size",
 ]
 
+#: The encoding of a frame: ``"hex"`` (HEX/BCD) or ``"ascii"``.
 Mode = Literal["hex", "ascii"]
 
-#: The start characters of a HEX/BCD-mode frame.
+#: The start characters of a HEX/BCD-mode frame; an ASCII-mode frame starts with SOH.
 START = b"\x7e\x7e"
 SOH = 0x01
+#: Start of text: one packet (STX), or a packet of a multi-packet message (SYN).
 STX, SYN = 0x02, 0x16
+#: End characters (Table 10): ETX last or only packet, ETB more to come (up); ENQ a query or
+#: command, EOT close the link, ESC keep it open, ACK received, NAK send again (down).
 ETX, ETB, ENQ, EOT, ACK, NAK, ESC = 0x03, 0x17, 0x05, 0x04, 0x06, 0x15, 0x1B
 UP_ENDS = {ETX: "ETX", ETB: "ETB"}
 DOWN_ENDS = {ENQ: "ENQ", EOT: "EOT", ESC: "ESC", ACK: "ACK", NAK: "NAK"}
