@@ -143,13 +143,23 @@ def connect(listener: Sl651Listener) -> socket.socket:
 
 
 def answer(conn: socket.socket) -> Sl651Frame:
-    """Read one down frame (either mode) from the centre."""
+    """Read one down frame (either mode) from the centre, and not a byte of the next one.
+
+    Answers sent together (a batch of frames committed at once) may come in one segment.
+    """
+    data = received(conn, 1)
+    data += received(conn, header_size(data) - len(data))
+    return decode_frame(data + received(conn, frame_size(data) - len(data)))
+
+
+def received(conn: socket.socket, count: int) -> bytes:
+    """Exactly ``count`` bytes from the centre."""
     data = b""
-    while not data or len(data) < header_size(data) or len(data) < frame_size(data):
-        chunk = conn.recv(4096)
+    while len(data) < count:
+        chunk = conn.recv(count - len(data))
         assert chunk, "the centre closed the connection without answering"
         data += chunk
-    return decode_frame(data)
+    return data
 
 
 # --- reports are stored, then acknowledged --------------------------------------------------
