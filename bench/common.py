@@ -85,7 +85,7 @@ def serving(url: str) -> Iterator[str]:
 def sl651_report(serial: int, observed: dt.datetime, elements: Mapping[str, float]) -> bytes:
     """A timed report (function 32) of :data:`GAUGE` observed at ``observed`` (aware), with
     ``elements`` (identifier -> value, e.g. ``{"39": 120.5}``), sent a minute later."""
-    from shuian.telemetry.sl651 import Sl651Frame, element, encode_frame
+    from shuian.protocols.sl651 import Sl651Frame, element, encode_frame
 
     local = observed.astimezone(STATION_ZONE).replace(tzinfo=None)
     return encode_frame(Sl651Frame(
@@ -101,7 +101,7 @@ def sl651_send(sock: socket.socket, frame: bytes, serial: int) -> float:
     Raises OSError (``TimeoutError`` after the socket's timeout) when no acknowledgement came,
     ``ConnectionError`` when the centre closed the connection.
     """
-    from shuian.telemetry.sl651 import decode_frame
+    from shuian.protocols.sl651 import decode_frame
 
     sock.sendall(frame)
     began = time.monotonic()

@@ -21,7 +21,7 @@ reading handed to ingest, as it would be on a live station; everything else (che
 thresholds, rates, envelopes, alarms) runs unchanged on every committed block.
 
 The publisher is a separate process (no shared GIL) that keeps a steady schedule. The listener
-is an :class:`~shuian.telemetry.mqtt.MqttSource` (unique client id and topics) feeding
+is an :class:`~shuian.sources.mqtt.MqttSource` (unique client id and topics) feeding
 :class:`~shuian.services.telemetry.Listeners`' ingest (the writer lock, the ingest service with
 its analyzer); its ingest callable is wrapped to stamp the commit time of every reading.
 
@@ -86,10 +86,11 @@ from shuian.services.demo import DEMO_SITE_FILE, EVALUATED_DAYS, demo_site_text
 from shuian.services.ingest import IngestReport
 from shuian.services.telemetry import Listeners
 from shuian.site import parse_site
+from shuian.site.telemetry import ModbusSettings, MqttSettings, Sl651Settings
+from shuian.sources.modbus import ModbusPoller
+from shuian.sources.mqtt import MqttSource
+from shuian.sources.sl651 import Sl651Listener
 from shuian.store import Store, StoredSite, open_store, schema
-from shuian.telemetry.modbus import ModbusPoller, ModbusSettings
-from shuian.telemetry.mqtt import MqttSettings, MqttSource
-from shuian.telemetry.sl651_listener import Sl651Listener, Sl651Settings
 
 BROKER = ("127.0.0.1", 1883)
 TARGET_READINGS_PER_S = 5_000.0

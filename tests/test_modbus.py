@@ -30,16 +30,10 @@ from shuian.errors import SiteError, StoreRefusedError, StoreUnavailableError
 from shuian.readings import Rejection
 from shuian.services.ingest import Ingestor, IngestReport
 from shuian.site import parse_site
+from shuian.site.telemetry import ModbusRegister, ModbusSettings
+from shuian.sources import modbus
+from shuian.sources.modbus import DecodeError, ModbusPoller, decode, plan_blocks
 from shuian.store import Store, StoredSite, open_store
-from shuian.telemetry import modbus
-from shuian.telemetry.modbus import (
-    DecodeError,
-    ModbusPoller,
-    ModbusRegister,
-    ModbusSettings,
-    decode,
-    plan_blocks,
-)
 
 INTERVAL = 0.2  # s between polls
 INTERVAL_US = 200_000

@@ -23,14 +23,14 @@ from shuian.errors import StoreRefusedError, StoreUnavailableError
 from shuian.readings import Rejection
 from shuian.services.ingest import Ingestor, IngestReport
 from shuian.site import parse_site
-from shuian.store import Store, StoredSite
-from shuian.telemetry.mqtt import (
-    MqttSettings,
+from shuian.site.telemetry import MqttSettings
+from shuian.sources.mqtt import (
     MqttSource,
     PayloadError,
     batch_source,
     parse_payload,
 )
+from shuian.store import Store, StoredSite
 
 BROKER = ("127.0.0.1", 1883)
 T0 = 1_709_251_200  # 2024-03-01T00:00:00Z

@@ -21,8 +21,9 @@ import pytest
 from paho.mqtt.enums import MQTTProtocolVersion
 
 from conftest import eventually
+from shuian.sources.base import MAX_REJECTED_TEXT
+from shuian.sources.mqtt import MAX_DEPTH
 from shuian.store import Store, StoredSite, open_store
-from shuian.telemetry.mqtt import MAX_DEPTH, MAX_REJECTED_TEXT
 from test_mqtt import BROKER, T0, Setup, iso, nothing_comes_again, reading
 
 #: Good messages published with each poison.

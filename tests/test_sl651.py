@@ -1,4 +1,4 @@
-"""Specification of SL 651-2014 frames in HEX/BCD and ASCII mode (``shuian.telemetry.sl651``).
+"""Specification of SL 651-2014 frames in HEX/BCD and ASCII mode (``shuian.protocols.sl651``).
 
 A frame is decoded into a structure, never fatally for what real stations send (a wrong CRC, an
 element the standard does not define); a frame whose structure cannot be read raises
@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from shuian.cli import app
 from shuian.errors import InputFileError
-from shuian.telemetry.sl651 import (
+from shuian.protocols.sl651 import (
     ASCII_HEADER,
     ELEMENTS,
     EOT,
@@ -1116,3 +1116,16 @@ def test_cli_shows_parameters_manual_entry_and_what_was_not_laid_out() -> None:
     assert vendor["unparsed"] == [{"offset": 82, "bytes": 7, "hex": "7D7D0338A11201",
                                    "reason": vendor["unparsed"][0]["reason"]}]
     assert manual["manual_entry"] == "Q 1.234"
+
+
+def test_the_codec_has_one_public_surface_every_public_name_of_its_modules_re_exported() -> None:
+    import importlib
+    import pkgutil
+
+    import shuian.protocols.sl651 as codec
+
+    modules = [importlib.import_module(f"{codec.__name__}.{info.name}")
+               for info in pkgutil.iter_modules(codec.__path__)]
+    public = {name for module in modules for name in module.__all__}
+    assert public | {"Sl651Error"} == set(codec.__all__)
+    assert all(getattr(codec, name) is not None for name in codec.__all__)

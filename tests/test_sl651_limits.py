@@ -24,10 +24,11 @@ from typing import Any
 import pytest
 
 from conftest import eventually
+from shuian.protocols.sl651 import EOT, Sl651Frame, crc16, decode_frame, element, encode_frame
 from shuian.services.ingest import IngestReport
+from shuian.site.telemetry import Sl651Settings
+from shuian.sources.sl651 import Sl651Listener
 from shuian.store import Store, StoredSite
-from shuian.telemetry.sl651 import EOT, Sl651Frame, crc16, decode_frame, element, encode_frame
-from shuian.telemetry.sl651_listener import Sl651Listener, Sl651Settings
 from test_sl651 import FRAMES, published
 from test_sl651_listener import (
     GAUGE,

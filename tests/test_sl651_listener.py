@@ -1,4 +1,4 @@
-"""Specification of the SL 651-2014 centre (``shuian.telemetry.sl651_listener``).
+"""Specification of the SL 651-2014 centre (``shuian.sources.sl651``).
 
 Stations connect over real TCP sockets; readings land in the real store (SQLite and
 PostgreSQL). A report is acknowledged only once its readings are committed; anything that cannot
@@ -31,12 +31,7 @@ from conftest import SITE_FILE, eventually, serve
 from shuian.api import create_app
 from shuian.cli import app
 from shuian.errors import SiteError
-from shuian.readings import Rejection
-from shuian.services.ingest import Ingestor, IngestReport
-from shuian.services.telemetry import Listeners
-from shuian.site import parse_site
-from shuian.store import Store, StoredSite
-from shuian.telemetry.sl651 import (
+from shuian.protocols.sl651 import (
     EOT,
     ETB,
     ETX,
@@ -51,7 +46,13 @@ from shuian.telemetry.sl651 import (
     frame_size,
     header_size,
 )
-from shuian.telemetry.sl651_listener import Sl651Listener, Sl651Settings, Sl651Station
+from shuian.readings import Rejection
+from shuian.services.ingest import Ingestor, IngestReport
+from shuian.services.telemetry import Listeners
+from shuian.site import parse_site
+from shuian.site.telemetry import Sl651Settings, Sl651Station
+from shuian.sources.sl651 import Sl651Listener
+from shuian.store import Store, StoredSite
 from test_sl651 import FUJIAN_UNIFORM, published
 
 SHUIAN = Path(sys.executable).parent / "shuian"
@@ -142,13 +143,23 @@ def connect(listener: Sl651Listener) -> socket.socket:
 
 
 def answer(conn: socket.socket) -> Sl651Frame:
-    """Read one down frame (either mode) from the centre."""
+    """Read one down frame (either mode) from the centre, and not a byte of the next one.
+
+    Answers sent together (a batch of frames committed at once) may come in one segment.
+    """
+    data = received(conn, 1)
+    data += received(conn, header_size(data) - len(data))
+    return decode_frame(data + received(conn, frame_size(data) - len(data)))
+
+
+def received(conn: socket.socket, count: int) -> bytes:
+    """Exactly ``count`` bytes from the centre."""
     data = b""
-    while not data or len(data) < header_size(data) or len(data) < frame_size(data):
-        chunk = conn.recv(4096)
+    while len(data) < count:
+        chunk = conn.recv(count - len(data))
         assert chunk, "the centre closed the connection without answering"
         data += chunk
-    return decode_frame(data)
+    return data
 
 
 # --- reports are stored, then acknowledged --------------------------------------------------

@@ -41,8 +41,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from conftest import SITE_FILE, eventually
 from shuian.services.telemetry import Listeners
 from shuian.site import parse_site
+from shuian.sources.mqtt import MqttSource
 from shuian.store import Store, StoredSite, open_store
-from shuian.telemetry.mqtt import MqttSource
 
 SHUIAN = Path(sys.executable).parent / "shuian"
 MOSQUITTO = os.environ.get("SHUIAN_MOSQUITTO", "/usr/sbin/mosquitto")

@@ -396,12 +396,14 @@ def listen(db: DbOption = DEFAULT_URL) -> None:
     import time
 
     from shuian.services.outbox import OutboxRunner
+    from shuian.sources.registry import SOURCES
 
     with store_for(db) as store:
         listeners = _listeners(store)
         if not listeners:
-            err.print("error: no site file configures telemetry (add a telemetry: section "
-                      "with mqtt:, sl651: or modbus:)")
+            kinds = ", ".join(f"{kind}:" for kind in SOURCES)
+            err.print(f"error: no site file configures telemetry (add a telemetry: section "
+                      f"with one of {kinds})")
             raise typer.Exit(1)
         _start(listeners)
         outbox = OutboxRunner(store, every_s=DELIVER_EVERY_S)

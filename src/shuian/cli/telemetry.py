@@ -11,7 +11,8 @@ import typer
 
 from shuian.cli.common import JsonOption, app, err, out, print_json, user_errors
 from shuian.errors import InvalidRequestError
-from shuian.telemetry.sl651 import (
+from shuian.protocols.sl651 import (
+    CONTROL_CHARACTERS,
     DOWN_ENDS,
     UP_ENDS,
     Sl651Error,
@@ -29,12 +30,9 @@ sl651 = typer.Typer(
 app.add_typer(sl651, name="sl651")
 
 
-#: Control characters of SL 651 (Table 10), as written in an ASCII-mode frame given as text.
-CONTROL_NAMES = {"SOH": 0x01, "STX": 0x02, "ETX": 0x03, "EOT": 0x04, "ENQ": 0x05, "ACK": 0x06,
-                 "NAK": 0x15, "SYN": 0x16, "ETB": 0x17, "ESC": 0x1B}
 #: The end characters by value: ETX, ETB (up); ENQ, EOT, ESC, ACK, NAK (down).
 END_NAMES = {**UP_ENDS, **DOWN_ENDS}
-_CONTROL = re.compile("<(" + "|".join(CONTROL_NAMES) + ")>")
+_CONTROL = re.compile("<(" + "|".join(CONTROL_CHARACTERS) + ")>")
 
 
 @sl651.command()
@@ -136,7 +134,7 @@ def send(
 def _frame_bytes(text: str, ascii_text: bool) -> bytes:
     """The bytes of a frame given on the command line; raises if they are not a frame's."""
     if ascii_text:
-        frame = _CONTROL.sub(lambda name: chr(CONTROL_NAMES[name[1]]), text)
+        frame = _CONTROL.sub(lambda name: chr(CONTROL_CHARACTERS[name[1]]), text)
         if not frame.isascii():
             raise InvalidRequestError(f"{text!r} is not ASCII text")
         return frame.encode("ascii")

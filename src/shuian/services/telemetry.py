@@ -3,32 +3,21 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Protocol
+from typing import Any
 
 from shuian.readings import Rejection
 from shuian.services.analysis import Analyzer
 from shuian.services.ingest import Ingestor, IngestReport
+from shuian.sources.base import Source, SourceContext
+from shuian.sources.registry import open_sources
 from shuian.store import Store, StoredSite
-from shuian.telemetry.modbus import ModbusPoller
-from shuian.telemetry.mqtt import MqttSource
-from shuian.telemetry.sl651_listener import Sl651Listener
-
-
-class Source(Protocol):
-    """A telemetry source: runs in its own thread(s), reports where it stands."""
-
-    def start(self) -> None:
-        """Start receiving (returns at once)."""
-
-    def stop(self) -> None:
-        """Stop receiving; what was not acknowledged stays with the sender."""
-
-    def status(self) -> dict[str, Any]:
-        """JSON-ready: ``kind``, ``connected``, counts, ``last_message_at``, ``last_error``."""
 
 
 class Listeners:
     """Starts, stops and reports on the sources the site file configures.
+
+    Which sources those are, and which module runs each kind, is the registry's to say
+    (:mod:`shuian.sources.registry`).
 
     Every source ends in the one ingest service, which validates, stores, judges (checks,
     models, alarms) and only then lets the source acknowledge. Ingests from different sources
@@ -40,16 +29,10 @@ class Listeners:
         self.stored = stored
         self.ingestor = Ingestor(store, stored, analyzer=Analyzer(store, stored))
         self._writer = threading.Lock()
-        self.sources: dict[str, Source] = {}
-        settings = stored.site.telemetry
-        if settings.mqtt is not None:
-            self.sources["mqtt"] = MqttSource(settings.mqtt, self.ingest, self.reject)
-        for logger in settings.modbus:
-            self.sources[f"modbus:{logger.name}"] = ModbusPoller(logger, self.ingest, self.reject)
-        if settings.sl651 is not None:
-            self.sources["sl651"] = Sl651Listener(
-                settings.sl651, self.ingest, self.reject, timezone=stored.site.reservoir.timezone
-            )
+        self.sources: dict[str, Source] = open_sources(
+            stored.site.telemetry,
+            SourceContext(self.ingest, self.reject, timezone=stored.site.reservoir.timezone),
+        )
 
     def ingest(self, records: list[dict[str, Any]], source: str) -> IngestReport:
         """Validate, store and judge records (committed when this returns)."""

@@ -26,9 +26,7 @@ from shuian.site.analysis import (
 from shuian.site.conversions import Conversion, Identity
 from shuian.site.hydrology import HydrologySettings
 from shuian.site.notifications import NotificationSettings
-from shuian.telemetry.modbus import ModbusSettings
-from shuian.telemetry.mqtt import MqttSettings
-from shuian.telemetry.sl651_listener import Sl651Settings
+from shuian.site.telemetry import TelemetrySettings
 
 InstrumentType = Literal[
     "thermometer",
@@ -238,24 +236,6 @@ class Logger(_Strict):
     table: str
     timezone: str | None = Field(default=None, description="logger clock; default: the site's")
     columns: dict[str, str] = Field(min_length=1, description="TOA5 column -> channel code")
-
-
-class TelemetrySettings(_Strict):
-    """Ways readings arrive on their own.
-
-    ``mqtt``: an MQTT broker's topics; ``modbus``: data loggers polled over Modbus TCP, each
-    with its register map (names unique, registers mapped to channels of the site); ``sl651``:
-    the centre's listener for SL 651-2014 RTUs, with each station's element-to-channel map.
-    """
-
-    mqtt: MqttSettings | None = None
-    modbus: tuple[ModbusSettings, ...] = ()
-    sl651: Sl651Settings | None = None
-
-    @property
-    def configured(self) -> bool:
-        """Whether any source is configured."""
-        return self.mqtt is not None or self.sl651 is not None or bool(self.modbus)
 
 
 #: The earliest date a site may accept readings from (the store's first partition year).

@@ -55,14 +55,12 @@ import logging
 import math
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pymodbus.client import ModbusTcpClient
 from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import ConnectionException, ModbusException
@@ -70,9 +68,10 @@ from pymodbus.pdu import ModbusPDU
 
 from shuian.faults import Fault, blame, reason_of
 from shuian.readings import US_PER_S, Rejection
-from shuian.telemetry.mqtt import MAX_REJECTED_TEXT, Ingest, Reject, keep
-from shuian.telemetry.spool import Spool
-from shuian.telemetry.status import SourceStatus
+from shuian.site.telemetry import WORDS, ModbusRegister, ModbusSettings, Table
+from shuian.sources.base import MAX_REJECTED_TEXT, Ingest, Reject, Source, SourceContext, keep
+from shuian.sources.spool import Spool
+from shuian.sources.status import SourceStatus
 from shuian.times import iso_utc
 
 __all__ = [
@@ -82,9 +81,8 @@ __all__ = [
     "Block",
     "DecodeError",
     "ModbusPoller",
-    "ModbusRegister",
-    "ModbusSettings",
     "decode",
+    "open_sources",
     "plan_blocks",
 ]
 
@@ -102,118 +100,9 @@ MAX_HEARD = 64
 #: The function code that reads each table.
 FUNCTION: dict[str, int] = {"holding": 3, "input": 4}
 
-RegisterType = Literal["int16", "uint16", "int32", "uint32", "float32", "float64"]
-Table = Literal["holding", "input"]
-
-#: 16-bit registers each type takes.
-WORDS: dict[str, int] = {
-    "int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2, "float64": 4,
-}
-
 _DATATYPES: dict[str, ModbusTcpClient.DATATYPE] = {
     name: ModbusTcpClient.DATATYPE[name.upper()] for name in WORDS
 }
-
-
-class ModbusRegister(BaseModel):
-    """One reading of a logger: where it sits, how to decode and scale it, which channel.
-
-    Attributes
-    ----------
-    channel : the channel code the reading goes to
-    address : 0-based address of the first register, as sent in the request (register
-        40001 of a "4xxxx" manual is address 0 of the holding table)
-    table : ``holding`` (function 3) or ``input`` (function 4) registers
-    type : ``int16``, ``uint16`` (one register), ``int32``, ``uint32``, ``float32`` (two),
-        ``float64`` (four); IEEE 754 floats, two's-complement integers, big-endian bytes
-    word_order : ``big`` (most significant register first, "ABCD") or ``little`` (least
-        significant register first, "CDAB"); one-register types ignore it
-    scale, offset : x = number × scale + offset, in the channel's unit (``kind: value``) or in
-        the unit of its raw reading (``kind: raw``)
-    kind : ``value`` (x is the engineering value) or ``raw`` (x is the raw reading, converted
-        by the channel's conversion)
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    channel: str = Field(min_length=1)
-    address: int = Field(ge=0, le=65535)
-    table: Table = "holding"
-    type: RegisterType
-    word_order: Literal["big", "little"] = "big"
-    scale: float = Field(default=1.0, allow_inf_nan=False)
-    offset: float = Field(default=0.0, allow_inf_nan=False)
-    kind: Literal["value", "raw"] = "value"
-
-    @property
-    def words(self) -> int:
-        """Registers this reading takes (1, 2 or 4)."""
-        return WORDS[self.type]
-
-    @property
-    def end(self) -> int:
-        """The address after the last register of this reading."""
-        return self.address + self.words
-
-    def describe(self) -> str:
-        """``holding register 40 (float32, channel WL.level)``, for messages."""
-        return f"{self.table} register {self.address} ({self.type}, channel {self.channel})"
-
-    @model_validator(mode="after")
-    def _within_the_address_space(self) -> Self:
-        if self.end > 65536:
-            raise ValueError(
-                f"a {self.type} at address {self.address} takes {self.words} registers, past "
-                "the last address 65535"
-            )
-        return self
-
-
-class ModbusSettings(BaseModel):
-    """A logger polled over Modbus TCP (one entry of ``telemetry: {modbus: [...]}``).
-
-    Attributes
-    ----------
-    name : names the logger; its readings come from source ``modbus:<name>``
-    host, port : the logger (or gateway) on the network
-    unit : the Modbus unit (slave, device) id, 0-255
-    interval : seconds between polls; polls fall on multiples of it on the clock (UTC)
-    timeout : seconds to wait for the connection and for each answer
-    retries : times a request is sent again when no answer comes
-    registers : the readings, at most one per channel; registers of one table must not overlap
-    spool : a file keeping each poll's readings until they are stored (written before the
-        ingest, emptied after): polls then outlive a restart while the database is away, and
-        are not dropped after :data:`MAX_PENDING_POLLS`
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
-    host: str = Field(min_length=1)
-    port: int = Field(default=502, ge=1, le=65535)
-    unit: int = Field(default=1, ge=0, le=255)
-    interval: float = Field(default=60.0, ge=0.05, allow_inf_nan=False)
-    timeout: float = Field(default=3.0, gt=0, allow_inf_nan=False)
-    retries: int = Field(default=2, ge=0, le=10)
-    registers: tuple[ModbusRegister, ...] = Field(min_length=1)
-    spool: Path | None = None
-
-    @field_validator("registers")
-    @classmethod
-    def _no_overlaps(cls, registers: tuple[ModbusRegister, ...]) -> tuple[ModbusRegister, ...]:
-        repeated = sorted(c for c, n in Counter(r.channel for r in registers).items() if n > 1)
-        if repeated:
-            raise ValueError(f"each channel is read once; read twice: {', '.join(repeated)}")
-        for table in ("holding", "input"):
-            ordered = sorted((r for r in registers if r.table == table), key=lambda r: r.address)
-            for first, second in zip(ordered, ordered[1:], strict=False):
-                if second.address < first.end:
-                    raise ValueError(
-                        f"the registers of channels {first.channel!r} ({table} "
-                        f"{first.address}-{first.end - 1}) and {second.channel!r} ({table} "
-                        f"{second.address}-{second.end - 1}) overlap"
-                    )
-        return registers
 
 
 # -- pure parts: which requests, and what the registers mean -------------------------------
@@ -673,3 +562,11 @@ def _registers(response: ModbusPDU) -> str:
 def _now_us() -> int:
     """The wall clock, microseconds since 1970-01-01 UTC."""
     return time.time_ns() // 1000
+
+
+def open_sources(
+    settings: tuple[ModbusSettings, ...], context: SourceContext
+) -> dict[str, Source]:
+    """The Modbus pollers of a site (``telemetry: {modbus: [...]}``), by name ``modbus:<name>``."""
+    return {f"modbus:{logger.name}": ModbusPoller(logger, context.ingest, context.reject)
+            for logger in settings}

@@ -25,7 +25,7 @@ reply to the centre's own query or command. A manual entry (function 35, ``F2 F2
 text as sent, acknowledged.
 
 A uniform-interval report (function 31) gives one reading per value, value *i* at the
-observation time + *i* × the time step (see :mod:`shuian.telemetry.sl651`).
+observation time + *i* × the time step (see :mod:`shuian.protocols.sl651.hexmode`).
 
 Multi-packet messages (SYN, mode M3) are put together per connection, keyed by station, function
 code and packet total: packets before the last are not answered; once every packet is in, the
@@ -78,7 +78,6 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import re
 import threading
 import zoneinfo
 from collections.abc import Callable
@@ -86,24 +85,24 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
 from shuian.errors import Sl651Error
 from shuian.faults import Fault, blame, reason_of
-from shuian.readings import Rejection
-from shuian.telemetry.mqtt import Ingest, Reject
-from shuian.telemetry.sl651 import (
+from shuian.protocols.sl651 import (
     Element,
     Sl651Frame,
     acknowledgement,
+    cut_frames,
     decode_body,
     decode_frame,
     frame_size,
     header_size,
 )
-from shuian.telemetry.status import SourceStatus
+from shuian.readings import Rejection
+from shuian.site.telemetry import Sl651Settings, Sl651Station
+from shuian.sources.base import Ingest, Reject, Source, SourceContext
+from shuian.sources.status import SourceStatus
 
-__all__ = ["Sl651Listener", "Sl651Settings", "Sl651Station", "frame_records"]
+__all__ = ["Sl651Listener", "frame_records", "open_sources"]
 
 log = logging.getLogger(__name__)
 
@@ -132,139 +131,6 @@ MAX_PICTURE_HEX = 128 * 1024
 STOP_GRACE = 5.0
 
 
-class Sl651Station(BaseModel):
-    """One RTU: its address, and which channel each of its elements feeds.
-
-    Attributes
-    ----------
-    address : the station address as 10 hex digits (quote it in YAML)
-    name : a name for people (status pages); default the address
-    password : 4 hex digits; when given, frames with another password are refused
-    timezone : the station's clock (IANA name); default the site's
-    elements : element identifier (two hex digits of Annex C, e.g. ``39`` river level,
-        ``38`` supply voltage, or a vendor's) -> channel code
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    address: str = Field(pattern=r"^[0-9A-Fa-f]{10}$")
-    name: str | None = None
-    password: str | None = Field(default=None, pattern=r"^[0-9A-Fa-f]{4}$")
-    timezone: str | None = None
-    elements: dict[str, str] = Field(min_length=1)
-
-    @field_validator("address", "password", mode="before")
-    @classmethod
-    def _quoted(cls, value: Any) -> Any:
-        if isinstance(value, int):
-            raise ValueError(f"{value} was read as a number: quote it, e.g. \"{value:010d}\"")
-        return value.upper() if isinstance(value, str) else value
-
-    @field_validator("elements", mode="before")
-    @classmethod
-    def _element_ids(cls, value: Any) -> Any:
-        if not isinstance(value, dict):
-            return value
-        ids: dict[str, Any] = {}
-        for key, channel in value.items():
-            # YAML reads 39 as a number and 07 as octal 7: both mean the two digits written.
-            text = f"{key:02d}" if isinstance(key, int) else str(key).upper()
-            if len(text) != 2 or any(c not in "0123456789ABCDEF" for c in text):
-                raise ValueError(f"element {key!r}: an identifier is two hex digits, e.g. 39")
-            ids[text] = channel
-        return ids
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None and value not in zoneinfo.available_timezones():
-            raise ValueError(f"unknown time zone {value!r} (an IANA name, e.g. Asia/Shanghai)")
-        return value
-
-    @property
-    def label(self) -> str:
-        """The name, else the address."""
-        return self.name or self.address
-
-
-class Sl651Settings(BaseModel):
-    """The centre's listener (``telemetry: {sl651: ...}``).
-
-    Attributes
-    ----------
-    host, port : where to listen (port 0: any free port, for tests)
-    center : the centre address (1 byte); when given, frames addressed to another are refused
-    acknowledge : answer reports (function codes 30–36) once stored (modes M2/M4)
-    keep_open : end the acknowledgement with ESC (keep the link 10 minutes) instead of EOT
-    idle_timeout : seconds of silence after which a connection is closed
-    first_frame_timeout : seconds a new connection has to send its first good frame (of a
-        configured station, CRC and password right); then it is closed. After that frame,
-        ``idle_timeout`` applies
-    max_connections : connections open at once; one more is closed at once (and counted in
-        ``refused``), so that a flood cannot take the centre's file descriptors
-    max_connections_per_address : connections open at once from one remote address; one more
-        is closed at once (counted in ``refused_by_address``), so that one address cannot take
-        them all. Raise it when many stations share an address (a carrier's NAT)
-    max_message_bytes : bytes (whole packets) of one multi-packet message; a message that
-        passes it is dropped and kept as a rejection
-    max_messages_per_connection, max_message_bytes_per_connection : multi-packet messages in
-        progress on one connection, and their bytes; beyond, the oldest is dropped and kept
-    max_messages_total, max_message_bytes_total : the same over all connections
-    max_rejected_per_address : characters of rejected text (raw text and reason) kept per
-        remote address per window, of what an address sends before it is a station (bytes that
-        are not a frame, malformed frames, CRC mismatches, unknown stations, wrong passwords)
-        and of its incomplete messages; the rest is counted, not kept and not answered
-    max_rejected_total : the same over all addresses
-    rejected_window : seconds of a window of those caps; at its end one summary rejection says
-        how many rejections (and bytes as received) were dropped, and from where
-    stations : the RTUs and their element-to-channel maps
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    host: str = "0.0.0.0"
-    port: int = Field(default=5005, ge=0, le=65535)
-    center: int | None = Field(default=None, ge=0, le=255)
-    acknowledge: bool = True
-    keep_open: bool = False
-    idle_timeout: float = Field(default=600.0, gt=0)
-    first_frame_timeout: float = Field(default=10.0, gt=0)
-    max_connections: int = Field(default=2000, ge=1)
-    max_connections_per_address: int = Field(default=8, ge=1)
-    max_message_bytes: int = Field(default=1 << 20, ge=1)
-    max_messages_per_connection: int = Field(default=8, ge=1)
-    max_message_bytes_per_connection: int = Field(default=4 << 20, ge=1)
-    max_messages_total: int = Field(default=256, ge=1)
-    max_message_bytes_total: int = Field(default=64 << 20, ge=1)
-    max_rejected_per_address: int = Field(default=64 * 1024, ge=0)
-    max_rejected_total: int = Field(default=1 << 20, ge=0)
-    rejected_window: float = Field(default=3600.0, gt=0)
-    stations: tuple[Sl651Station, ...] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _bounds_in_order(self) -> Sl651Settings:
-        for small, large in (
-            ("max_message_bytes", "max_message_bytes_per_connection"),
-            ("max_message_bytes_per_connection", "max_message_bytes_total"),
-            ("max_messages_per_connection", "max_messages_total"),
-            ("max_rejected_per_address", "max_rejected_total"),
-        ):
-            if getattr(self, small) > getattr(self, large):
-                raise ValueError(f"{small} ({getattr(self, small)}) is more than {large} "
-                                 f"({getattr(self, large)}): make {large} at least as large")
-        return self
-
-    @field_validator("stations")
-    @classmethod
-    def _unique(cls, stations: tuple[Sl651Station, ...]) -> tuple[Sl651Station, ...]:
-        seen: set[str] = set()
-        for station in stations:
-            if station.address in seen:
-                raise ValueError(f"station {station.address} is listed twice")
-            seen.add(station.address)
-        return stations
-
-
 def frame_records(
     frame: Sl651Frame, station: Sl651Station
 ) -> tuple[list[dict[str, Any]], list[Element]]:
@@ -274,7 +140,7 @@ def frame_records(
     when it names one, else without an offset: the site's zone). A uniform-interval series
     (function 31, an element with a ``time_step``) gives one reading per value, value *i* at
     the observation time + *i* × the step (the first value is observed at the observation time;
-    sources in :mod:`shuian.telemetry.sl651`). An array element (twelve 5-minute values,
+    sources in :mod:`shuian.protocols.sl651.hexmode`). An array element (twelve 5-minute values,
     ``F4``–``FC``) likewise gives value *i* at the observation time + 5 *i* minutes: the first
     value is the observation time's (yushun1990/sl651_bridge, "表36: 观测时间是第一组数据时间";
     wainshine/SL651, "第1时段(0min)"; a real Fujian hourly report observed 12:20 and sent 13:15:25
@@ -708,7 +574,7 @@ class Sl651Listener:
                         ), len(buffer), None)])
                     return
                 buffer += chunk
-                frames, garbage = _cut(buffer)
+                frames, garbage = cut_frames(buffer)
                 if garbage:
                     await self._keep([_Keep(conn, self._rejection(
                         remote, garbage[:MAX_GARBAGE],
@@ -1375,39 +1241,6 @@ class _NotStored(Exception):
     """A commit failed: the frames waiting on it are not acknowledged."""
 
 
-#: Where a frame may begin: 7E 7E (HEX/BCD mode) or SOH and a hex character (ASCII mode).
-FRAME_START = re.compile(rb"\x7e\x7e|\x01[0-9A-Fa-f]")
-
-
-def _cut(buffer: bytearray) -> tuple[list[bytes], bytes]:
-    """Cut whole frames (either mode) from the front of ``buffer``; return them and stray bytes.
-
-    Frames and stray bytes (those before a frame's start characters) are removed from the
-    buffer; an incomplete frame stays in it.
-    """
-    frames: list[bytes] = []
-    garbage = bytearray()
-    while buffer:
-        found = FRAME_START.search(buffer)
-        # Without a start, keep a last 7E or SOH: it may begin the next frame.
-        start = found.start() if found else len(buffer) - (buffer[-1] in (0x7E, 0x01))
-        garbage += buffer[:start]
-        del buffer[:start]
-        if found is None or len(buffer) < header_size(bytes(buffer[:1])):
-            break
-        try:
-            size = frame_size(bytes(buffer[:header_size(bytes(buffer[:1]))]))
-        except Sl651Error:  # an SOH that does not begin an ASCII header
-            garbage += buffer[:1]
-            del buffer[:1]
-            continue
-        if len(buffer) < size:
-            break
-        frames.append(bytes(buffer[:size]))
-        del buffer[:size]
-    return frames, bytes(garbage)
-
-
 def _expected(buffer: bytearray) -> str:
     try:
         size = frame_size(bytes(buffer[:header_size(bytes(buffer[:1]))]))
@@ -1438,3 +1271,9 @@ def _numbers(numbers: list[int]) -> str:
 
 def _iso(moment: dt.datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
+
+
+def open_sources(settings: Sl651Settings, context: SourceContext) -> dict[str, Source]:
+    """The SL 651 centre of a site (``telemetry: {sl651: ...}``), by name: ``sl651``."""
+    return {"sl651": Sl651Listener(settings, context.ingest, context.reject,
+                                   timezone=context.timezone)}

@@ -1,7 +1,8 @@
-"""SL 651-2014 configuration, query and control frames (function codes 40H to 51H): their tables.
+"""SL 651-2014 configuration, query and control frames (functions 40H to 51H): their tables.
 
-Pure data and small pure functions: no I/O. :mod:`shuian.telemetry.sl651` uses them to lay out
-the body of such a frame; they are not readings and the centre never stores them as readings.
+Pure data and small pure functions: no I/O. :mod:`shuian.protocols.sl651.hexmode` uses them to
+lay out the body of such a frame; they are not readings and the centre never stores them as
+readings.
 
 The body of a configuration, query or control frame (HEX/BCD mode) is the serial number (2
 bytes) and send time (6, BCD), then ``F1 F1`` and the station address (5 bytes) with **no**
@@ -46,10 +47,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from shuian.protocols.sl651.elements import value_of
+
 __all__ = [
     "BASIC",
     "CHANNEL_TYPES",
-    "CONFIGURATION_FUNCTIONS",
     "RUNTIME",
     "STATUS_BITS",
     "ParamInfo",
@@ -59,9 +61,6 @@ __all__ = [
 ]
 
 ParamKind = Literal["bcd", "hex", "channel", "mode", "ascii"]
-
-#: Function codes whose bodies are configuration, query or control, not reports (Annex B).
-CONFIGURATION_FUNCTIONS = frozenset(range(0x40, 0x52))
 
 
 @dataclass(frozen=True)
@@ -178,7 +177,7 @@ def parameter(ident: int, size: int, decimals: int, raw: bytes,
     hex_text = raw.hex().upper()
     ident_text = f"{ident:02X}"
     if info is None:
-        number = _bcd(raw, decimals)
+        number = value_of(raw, decimals, "bcd")[0]
         return Parameter(ident_text, f"parameter {ident_text}", number,
                          "" if number is not None else hex_text, "", hex_text, known=False)
     text = ""
@@ -196,21 +195,10 @@ def parameter(ident: int, size: int, decimals: int, raw: bytes,
     elif info.kind == "ascii":
         text = raw.decode("latin-1")
     else:
-        value = _bcd(raw, decimals)
+        value = value_of(raw, decimals, "bcd")[0]
         if info.kind == "mode" and value is not None:
             text = f"M{value:g}"
         elif value is None:
             text = hex_text
     return Parameter(ident_text, info.name, value, text, info.unit, hex_text)
 
-
-def _bcd(raw: bytes, decimals: int) -> float | None:
-    """A BCD number (first byte FF: negative; all F: missing, None; not BCD: None)."""
-    if not raw or raw == b"\xff" * len(raw):
-        return None
-    negative = raw[0] == 0xFF
-    digits = (raw[1:] if negative else raw).hex()
-    if not digits.isdigit():
-        return None
-    number: float = int(digits) / 10**decimals
-    return -number if negative else number

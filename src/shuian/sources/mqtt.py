@@ -60,8 +60,7 @@ import datetime as dt
 import json
 import logging
 import threading
-from collections.abc import Callable
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
@@ -69,32 +68,24 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shuian.errors import MqttError
 from shuian.faults import Fault, blame, printable, reason_of
 from shuian.json_shape import scan_json
 from shuian.readings import Rejection
-from shuian.settings import settings
-from shuian.telemetry.status import SourceStatus
+from shuian.site.telemetry import MqttSettings
+from shuian.sources.base import MAX_REJECTED_TEXT, Ingest, Reject, Source, SourceContext, keep
+from shuian.sources.status import SourceStatus
 
 __all__ = [
     "MAX_DEPTH",
-    "MAX_REJECTED_TEXT",
     "PACKET_FACTOR",
-    "IngestOutcome",
-    "MqttError",
-    "MqttSettings",
     "MqttSource",
     "PayloadError",
-    "keep",
+    "open_sources",
     "parse_payload",
 ]
 
 log = logging.getLogger(__name__)
-
-#: How much of a rejected payload a rejection keeps (characters).
-MAX_REJECTED_TEXT = 2000
 
 #: Deepest nesting of arrays and objects a payload may have (the supported forms need 3).
 MAX_DEPTH = 32
@@ -113,94 +104,6 @@ class PayloadError(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class MqttSettings(BaseModel):
-    """Where the readings come from: broker, client id, topics (``telemetry: {mqtt: ...}``).
-
-    Attributes
-    ----------
-    host, port : the broker
-    client_id : fixed, so that the broker keeps the session (and un-acknowledged messages)
-    topics : topic filters; ``+`` and ``#`` wildcards allowed
-    username : optional; the password is read from the environment variable ``password_env``
-    qos : 1 (at least once; duplicates are harmless) or 2
-    keepalive : seconds between pings
-    session_expiry : seconds the broker keeps the session while the source is away
-    retry_delay : seconds to wait before reconnecting after a failed ingest or a lost connection
-    max_batch : most messages ingested together (one commit); also the MQTT 5 Receive Maximum
-    max_payload : bytes; a larger payload is kept as a rejection, unread; 16 times this is
-        the MQTT 5 Maximum Packet Size (larger messages the broker does not deliver)
-    max_records : most records one message may hold; more are kept as a rejection, unread
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    host: str = "127.0.0.1"
-    port: int = Field(default=1883, ge=1, le=65535)
-    client_id: str = Field(min_length=1, max_length=128)
-    topics: list[str] = Field(min_length=1)
-    username: str | None = None
-    password_env: str | None = None
-    qos: Literal[1, 2] = 1
-    keepalive: int = Field(default=30, ge=5)
-    session_expiry: int = Field(default=7 * 24 * 3600, ge=1)
-    retry_delay: float = Field(default=5.0, gt=0)
-    max_batch: int = Field(default=1000, ge=1, le=65535)
-    max_payload: int = Field(default=1 << 20, ge=1024, le=32 << 20)
-    max_records: int = Field(default=10_000, ge=1)
-
-    @field_validator("topics")
-    @classmethod
-    def _valid_filters(cls, topics: list[str]) -> list[str]:
-        for topic in topics:
-            levels = topic.split("/")
-            for position, level in enumerate(levels):
-                if "#" in level and (level != "#" or position != len(levels) - 1):
-                    raise ValueError(f"topic {topic!r}: '#' must be a whole, last level")
-                if "+" in level and level != "+":
-                    raise ValueError(f"topic {topic!r}: '+' must be a whole level")
-            if not topic:
-                raise ValueError("a topic must not be empty")
-        return topics
-
-    def password(self) -> str | None:
-        """The password in the variable ``password_env`` (:meth:`shuian.settings.Settings.secret`).
-
-        None when the site names no variable; ``SHUIAN_MQTT_PASSWORD`` is the process
-        settings', any other name is read from the environment.
-        """
-        if self.password_env is None:
-            return None
-        value = settings().secret(self.password_env)
-        if value is None:
-            raise MqttError(
-                f"telemetry.mqtt.password_env names {self.password_env!r}, which is not set: "
-                "set that environment variable or remove password_env"
-            )
-        return value.get_secret_value()
-
-
-class IngestOutcome(Protocol):
-    """What an ingest reports (an :class:`~shuian.services.ingest.IngestReport` does)."""
-
-    @property
-    def accepted(self) -> int:
-        """New readings stored."""
-
-    @property
-    def duplicates(self) -> int:
-        """Readings already stored."""
-
-    @property
-    def rejected(self) -> int:
-        """Records kept as rejections."""
-
-
-#: Ingests records (committing them) under a source name; raises if they were not committed.
-Ingest = Callable[[list[dict[str, Any]], str], IngestOutcome]
-#: Keeps one rejection (committing it); raises if it was not kept.
-Reject = Callable[[Rejection], None]
 
 
 def parse_payload(
@@ -270,37 +173,6 @@ def _text(payload: bytes | bytearray) -> str:
     return printable(head[:MAX_REJECTED_TEXT])[:MAX_REJECTED_TEXT]
 
 
-def keep(reject: Reject, rejection: Rejection) -> None:
-    """Keep a rejection; if the store refuses even that (the input's fault), keep the reason.
-
-    A rejection the store cannot take for its own sake (it should not happen: the store caps
-    and cleans every field) is kept again without its text, the store's reason added; if that
-    fails too, it is logged. Either way the input may be acknowledged when this returns.
-
-    Raises
-    ------
-    Exception
-        Whatever the system is to blame for (the store is away): nothing was kept, so the
-        input must not be acknowledged.
-    """
-    try:
-        reject(rejection)
-        return
-    except Exception as exc:  # noqa: BLE001 - only the system's fault goes up
-        if blame(exc) is Fault.SYSTEM:
-            raise
-        refused = reason_of(exc)
-    minimal = Rejection(
-        printable(rejection.source)[:200], rejection.line, "",
-        f"{printable(rejection.reason)} (its text could not be kept: {refused})",
-    )
-    try:
-        reject(minimal)
-    except Exception as exc:  # noqa: BLE001 - only the system's fault goes up
-        if blame(exc) is Fault.SYSTEM:
-            raise
-        log.error("%s: a rejection could not be kept (%s): %s", minimal.source,
-                  reason_of(exc), minimal.reason)
 
 
 def batch_source(topics: list[str]) -> str:
@@ -581,3 +453,8 @@ class MqttSource:
         keep(self._reject, Rejection(source, None, _text(message.payload), reason))
         self._state.count(rejected=1)
         self._client.ack(message.mid, message.qos)
+
+
+def open_sources(settings: MqttSettings, context: SourceContext) -> dict[str, Source]:
+    """The MQTT source of a site (``telemetry: {mqtt: ...}``), by name: ``mqtt``."""
+    return {"mqtt": MqttSource(settings, context.ingest, context.reject)}
