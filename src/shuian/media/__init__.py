@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from shuian.media.files import INCOMING, ContentFiles, check_digest, digest_of
 from shuian.media.types import (
+    EXTENSIONS,
     IMAGE_TYPES,
     KEPT_TYPES,
     MAX_OBJECT_BYTES,
@@ -19,6 +20,7 @@ from shuian.media.types import (
 )
 
 __all__ = [
+    "EXTENSIONS",
     "IMAGE_TYPES",
     "INCOMING",
     "KEPT_TYPES",

@@ -35,6 +35,7 @@ import zipfile
 from shuian.errors import InvalidRequestError, TooLargeError
 
 __all__ = [
+    "EXTENSIONS",
     "IMAGE_TYPES",
     "KEPT_TYPES",
     "MAX_OBJECT_BYTES",
@@ -56,6 +57,13 @@ KEPT_TYPES = frozenset({
 })
 #: The types shown in a page (served inline); the others are served as attachments.
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+
+#: The file name extension of each kept type (for a download's name).
+EXTENSIONS = {
+    "image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp",
+    "application/pdf": ".pdf", "application/zip": ".zip", XLSX: ".xlsx", "video/mp4": ".mp4",
+    "text/plain": ".txt", "text/csv": ".csv",
+}
 
 #: Other names senders use for a kept type.
 _ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
+from pathlib import Path
 from typing import Any, Protocol
 
 from shuian.readings import Rejection
 from shuian.services.analysis import Analyzer
 from shuian.services.ingest import Ingestor, IngestReport
+from shuian.services.media import MediaLibrary, default_media_dir
 from shuian.store import Store, StoredSite
 from shuian.telemetry.modbus import ModbusPoller
 from shuian.telemetry.mqtt import MqttSource
@@ -32,12 +35,15 @@ class Listeners:
 
     Every source ends in the one ingest service, which validates, stores, judges (checks,
     models, alarms) and only then lets the source acknowledge. Ingests from different sources
-    take turns (one writer), so the analysis sees each committed block once.
+    take turns (one writer), so the analysis sees each committed block once. Pictures (SL 651
+    function 36) go to the media library under ``media_dir`` (default: the store's, see
+    :func:`~shuian.services.media.default_media_dir`), retention class ``routine``.
     """
 
-    def __init__(self, store: Store, stored: StoredSite) -> None:
+    def __init__(self, store: Store, stored: StoredSite, *, media_dir: Path | None = None) -> None:
         self.store = store
         self.stored = stored
+        self.media = MediaLibrary(store, media_dir or default_media_dir(store.url))
         self.ingestor = Ingestor(store, stored, analyzer=Analyzer(store, stored))
         self._writer = threading.Lock()
         self.sources: dict[str, Source] = {}
@@ -48,7 +54,8 @@ class Listeners:
             self.sources[f"modbus:{logger.name}"] = ModbusPoller(logger, self.ingest, self.reject)
         if settings.sl651 is not None:
             self.sources["sl651"] = Sl651Listener(
-                settings.sl651, self.ingest, self.reject, timezone=stored.site.reservoir.timezone
+                settings.sl651, self.ingest, self.reject, timezone=stored.site.reservoir.timezone,
+                pictures=self.keep_picture,
             )
 
     def ingest(self, records: list[dict[str, Any]], source: str) -> IngestReport:
@@ -60,6 +67,12 @@ class Listeners:
         """Keep one rejected message (committed when this returns)."""
         with self._writer:
             self.store.write_rejections(self.stored.id, [rejection])
+
+    def keep_picture(self, data: bytes, source: str, taken_at: dt.datetime) -> None:
+        """Keep a station's picture (JPEG) as an image of the site (committed when this returns)."""
+        with self._writer:
+            self.media.put(data, site_id=self.stored.id, source=source, taken_at=taken_at,
+                           content_type="image/jpeg", retention="routine")
 
     def start(self) -> None:
         """Start every source in its own thread."""
