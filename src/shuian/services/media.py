@@ -265,19 +265,28 @@ class MediaLibrary:
         """The object ``media_id`` (:class:`NotFoundError` when there is none)."""
         return self.store.media_item(media_id)
 
+    def _missing(self, item: StoredMedia) -> NotFoundError:
+        return NotFoundError(
+            f"media {item.id}: its file {item.sha256} is missing from the media folder "
+            f"{self.files.root} (removed by hand, or another folder is configured)")
+
     def path(self, item: StoredMedia) -> Path:
         """The file of an object; :class:`NotFoundError` when it is missing from the folder."""
         path = self.files.path(item.sha256)
         if not path.is_file():
-            raise NotFoundError(
-                f"media {item.id}: its file {item.sha256} is missing from the media folder "
-                f"{self.files.root} (removed by hand, or another folder is configured)")
+            raise self._missing(item)
         return path
 
     def open(self, media_id: int) -> tuple[StoredMedia, BinaryIO]:
-        """The object ``media_id`` and its bytes, open for reading (the caller closes them)."""
+        """The object ``media_id`` and its bytes, open for reading (the caller closes them).
+
+        An open file stays readable even if retention removes it meanwhile.
+        """
         item = self.get(media_id)
-        return item, self.path(item).open("rb")
+        try:
+            return item, self.files.path(item.sha256).open("rb")
+        except FileNotFoundError as exc:
+            raise self._missing(item) from exc
 
     def read(self, media_id: int) -> tuple[StoredMedia, bytes]:
         """The object ``media_id`` and its bytes."""
