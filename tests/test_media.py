@@ -195,6 +195,14 @@ def test_the_same_object_put_twice_is_one_row_and_one_file(library: MediaLibrary
     assert library.store.media_usage()["routine"].count == 1
 
 
+def test_putting_an_object_again_restores_its_missing_file(library: MediaLibrary) -> None:
+    item = put(library)
+    library.files.path(item.sha256).unlink()
+    with pytest.raises(NotFoundError, match="is missing from the media folder"):
+        library.read(item.id)
+    assert put(library) == item and library.read(item.id)[1] == JPEG
+
+
 def test_the_same_bytes_from_another_source_are_another_row_naming_the_same_file(
     library: MediaLibrary,
 ) -> None:

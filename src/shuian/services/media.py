@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from shuian.errors import InvalidRequestError, NotFoundError
 from shuian.faults import printable
-from shuian.media import MAX_OBJECT_BYTES, ContentFiles, check_size, digest_of
+from shuian.media import MAX_OBJECT_BYTES, ContentFiles, check_size
 from shuian.media import types as media_types
 from shuian.store import Store
 from shuian.store.media import MAX_MEDIA_IDS, MediaUsage, StoredMedia
@@ -248,9 +248,12 @@ class MediaLibrary:
                                  or any(c in name for c in "/\\")):
             raise InvalidRequestError(f"the name {printable(name)[:80]!r} must be a file's "
                                       "name, without folders")
-        digest = digest_of(data)
+        taken_us = _us(taken_at)
+        # The bytes are written first, outside the row's transaction (which holds the database's
+        # write lock on SQLite); inside it, keep_file only makes sure the file is still there.
+        digest = self.files.put(data)
         item, _ = self.store.add_media(
-            site_id=site_id, source=source, taken_us=_us(taken_at),
+            site_id=site_id, source=source, taken_us=taken_us,
             stored_us=time.time_ns() // 1000 if now_us is None else now_us, sha256=digest,
             size=len(data), content_type=kind, retention=retention, name=name,
             keep_file=lambda: self._keep(digest, data),
@@ -258,8 +261,8 @@ class MediaLibrary:
         return item
 
     def _keep(self, digest: str, data: bytes) -> None:
-        written = self.files.put(data)
-        assert written == digest
+        if not self.files.exists(digest):  # a retention pass removed it since it was written
+            self.files.put(data)
 
     def get(self, media_id: int) -> StoredMedia:
         """The object ``media_id`` (:class:`NotFoundError` when there is none)."""
@@ -325,7 +328,7 @@ class MediaLibrary:
                                  total - cap)
                 report.evicted += self._delete(chosen, report)
                 budget -= len(chosen)
-                after = (rows[-1].stored_us, rows[-1].id)
+                after = (chosen[-1].stored_us, chosen[-1].id)
                 total = self.store.media_file_bytes()
         return budget
 
@@ -363,8 +366,7 @@ class MediaLibrary:
         cap = self.policy.max_total_bytes
         if cap is not None:
             budget = self._evict(cap, budget, report)
-        report.temporary_removed = self.files.remove_incoming(
-            older_than_s=STALE_INCOMING_S, now_s=now_us / 1e6)
+        report.temporary_removed = self.files.remove_incoming(older_than_s=STALE_INCOMING_S)
         return report
 
 
