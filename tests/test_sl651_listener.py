@@ -549,8 +549,9 @@ def test_a_picture_the_media_store_refuses_is_kept_as_a_rejection(centre: Centre
         assert answer(conn).packets == (3, 3)
     assert centre.images() == []
     [kept] = centre.rejections()
-    assert kept.reason.startswith(f"picture (function 36H) of {len(JPEG)} bytes not kept: the "
-                                  f"object has {len(JPEG)} bytes, more than the 100 bytes")
+    assert kept.reason.startswith(f"station crest gauge: picture (function 36H) of {len(JPEG)} "
+                                  f"bytes not kept: the object has {len(JPEG)} bytes, more "
+                                  "than the 100 bytes")
     assert kept.raw == JPEG.hex().upper()
     status = listener.status()
     assert (status["pictures"], status["rejected"]) == (0, 1)

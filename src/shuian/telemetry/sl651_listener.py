@@ -447,12 +447,21 @@ class _Address:
                 "not_kept_bytes": self.not_kept_bytes}
 
 
+class _Picture(NamedTuple):
+    """A report's picture to keep: its bytes, when taken, its serial, and what it is."""
+
+    data: bytes
+    taken: dt.datetime
+    serial: int | None
+    what: str
+
+
 @dataclass(eq=False)
 class _Job:
     """Readings and rejections of one frame (or message), committed before it is answered.
 
     ``raw`` is what to keep if the job's own data are refused (the frame in hex); ``picture``
-    is a picture to keep (its bytes, when taken, the serial), and ``refused`` why it was not.
+    is a picture to keep, and ``refused`` why it was not.
     """
 
     records: list[dict[str, Any]]
@@ -460,7 +469,7 @@ class _Job:
     source: str
     raw: str
     done: asyncio.Future[None]
-    picture: tuple[bytes, dt.datetime, int | None] | None = None
+    picture: _Picture | None = None
     refused: str | None = None
 
 
@@ -923,7 +932,7 @@ class Sl651Listener:
 
     def _picture(
         self, frame: Sl651Frame, station: Sl651Station, rejections: list[Rejection]
-    ) -> tuple[bytes, dt.datetime, int | None] | None:
+    ) -> _Picture | None:
         """A report's picture to keep: its bytes and when it was taken (the observation time).
 
         A picture that is not a JPEG image, or when the listener keeps no pictures, becomes a
@@ -947,7 +956,7 @@ class Sl651Listener:
         if taken.tzinfo is None:
             zone = zoneinfo.ZoneInfo(station.timezone) if station.timezone else self._zone
             taken = taken.replace(tzinfo=zone)
-        return picture, taken, frame.serial
+        return _Picture(picture, taken, frame.serial, what)
 
     async def _packet(self, frame: Sl651Frame, data: bytes, conn: _Connection) -> bytes | None:
         """Keep a packet of a multi-packet message; store the message once it is whole.
@@ -1290,7 +1299,7 @@ class Sl651Listener:
         station: str | None,
         notes: list[Rejection] | None = None,
         raw: str = "",
-        picture: tuple[bytes, dt.datetime, int | None] | None = None,
+        picture: _Picture | None = None,
     ) -> _Job:
         """Hand work to the writer and wait until it is committed; raises :class:`_NotStored`.
 
@@ -1403,14 +1412,13 @@ class Sl651Listener:
             for rejection in job.rejections:
                 self._reject(rejection)
             if job.picture is not None and self._keep_picture is not None:
-                data, taken, serial = job.picture
+                data, taken, serial, what = job.picture
                 try:
                     self._keep_picture(data, job.source, taken)
                 except Exception as exc:  # noqa: BLE001 - whose fault it is decides
                     if _system(exc):
                         raise
-                    job.refused = (f"picture (function 36H) of {len(data)} bytes not kept: "
-                                   f"{reason_of(exc)}")
+                    job.refused = f"{what} not kept: {reason_of(exc)}"
                     self._reject(Rejection(job.source, serial, data.hex().upper(), job.refused))
                     counts[2] += 1
         records = [record for job in jobs for record in job.records]
