@@ -48,11 +48,13 @@ from shuian.protocols.sl651 import (
 )
 from shuian.readings import Rejection
 from shuian.services.ingest import Ingestor, IngestReport
+from shuian.services.media import MediaLibrary
 from shuian.services.telemetry import Listeners
 from shuian.site import parse_site
 from shuian.site.telemetry import Sl651Settings, Sl651Station
 from shuian.sources.sl651 import Sl651Listener
 from shuian.store import Store, StoredSite
+from shuian.store.base import MAX_RAW_TEXT
 from test_sl651 import FUJIAN_UNIFORM, published
 
 SHUIAN = Path(sys.executable).parent / "shuian"
@@ -82,10 +84,11 @@ def report(
 class Centre:
     """A running listener for one test, with the store behind it."""
 
-    def __init__(self, store: Store, stored_site: StoredSite) -> None:
+    def __init__(self, store: Store, stored_site: StoredSite, media_dir: Path) -> None:
         self.store = store
         self.stored_site = stored_site
         self.ingestor = Ingestor(store, stored_site)
+        self.media = MediaLibrary(store, media_dir)
         self.fail_next = 0
         self.listeners: list[Sl651Listener] = []
 
@@ -98,7 +101,11 @@ class Centre:
     def reject(self, rejection: Rejection) -> None:
         self.store.write_rejections(self.stored_site.id, [rejection])
 
-    def start(self, **settings: Any) -> Sl651Listener:
+    def keep_picture(self, data: bytes, source: str, taken_at: dt.datetime) -> None:
+        self.media.put(data, site_id=self.stored_site.id, source=source, taken_at=taken_at,
+                       content_type="image/jpeg")
+
+    def start(self, *, pictures: bool = True, **settings: Any) -> Sl651Listener:
         stations = settings.pop("stations", [
             {"address": GAUGE, "name": "crest gauge",
              "elements": {"39": "WL.level", "38": "LOG.batt"}},
@@ -106,6 +113,7 @@ class Centre:
         listener = Sl651Listener(
             Sl651Settings(host="127.0.0.1", port=0, stations=stations, **settings),
             self.ingest, self.reject, timezone="Asia/Shanghai", clock=lambda: NOW,
+            pictures=self.keep_picture if pictures else None,
         )
         listener.start()
         assert listener.wait_listening(10)
@@ -128,10 +136,13 @@ class Centre:
     def rejections(self) -> list[Any]:
         return self.store.rejections(self.stored_site.id, limit=1000)
 
+    def images(self) -> list[Any]:
+        return self.store.media_items(self.stored_site.id, limit=1000)
+
 
 @pytest.fixture
-def centre(store: Store, stored_site: StoredSite) -> Iterator[Centre]:
-    setup = Centre(store, stored_site)
+def centre(store: Store, stored_site: StoredSite, tmp_path: Path) -> Iterator[Centre]:
+    setup = Centre(store, stored_site, tmp_path / "media")
     yield setup
     for listener in setup.listeners:
         listener.stop()
@@ -477,45 +488,96 @@ def test_a_packet_with_a_crc_mismatch_is_asked_for_again_by_its_number(centre: C
     assert rejection.reason.startswith("CRC mismatch") and rejection.raw == bad.hex().upper()
 
 
-def test_a_picture_is_counted_and_kept_with_its_bytes_not_as_a_reading(centre: Centre) -> None:
+#: A small JPEG image: start of image, an APP0 marker, bytes, end of image.
+JPEG = bytes.fromhex("FFD8FFE0") + bytes(range(256)) * 3 + bytes.fromhex("FFD9")
+#: The observation time of picture_body (08:00 at the station, Asia/Shanghai), in µs UTC.
+PICTURE_TAKEN_US = int(dt.datetime(2024, 3, 1, 0, 0, tzinfo=dt.UTC).timestamp()) * 1_000_000
+
+
+def test_a_picture_becomes_an_image_of_the_station_taken_at_its_observation_time(
+    centre: Centre,
+) -> None:
     listener = centre.start()
-    # Small enough for the store, which keeps 2000 characters of a rejection's raw text.
-    picture = bytes.fromhex("FFD8FFE0") + bytes(range(256)) * 3 + bytes.fromhex("FFD9")
     with connect(listener) as conn:
-        conn.sendall(b"".join(packets_of(picture_body(picture), 3, function=0x36)))
+        conn.sendall(b"".join(packets_of(picture_body(JPEG), 3, function=0x36)))
         ack = answer(conn)
     assert (ack.function_code, ack.packets, ack.end) == (0x36, (3, 3), EOT)
-    assert centre.count() == 0
-    [kept] = centre.rejections()
-    assert kept.reason == (f"station crest gauge: picture (function 36) received, "
-                           f"{len(picture)} bytes: pictures are not stored as readings")
-    assert kept.raw == picture.hex().upper() and kept.source == f"sl651:{GAUGE}"
+    assert centre.count() == 0 and centre.rejections() == []
+    [image] = centre.images()
+    assert (image.source, image.content_type, image.retention, image.size) == (
+        f"sl651:{GAUGE}", "image/jpeg", "routine", len(JPEG))
+    assert image.taken_us == PICTURE_TAKEN_US
+    assert centre.media.read(image.id) == (image, JPEG)
     status = listener.status()
     assert (status["pictures"], status["rejected"]) == (1, 0)
     assert status["peers"][0]["pictures"] == 1 and status["peers"][0]["last_error"] is None
 
 
-def test_a_picture_of_128_kib_or_more_keeps_only_its_size(centre: Centre) -> None:
+def test_a_picture_of_many_packets_is_kept_whole(centre: Centre) -> None:
+    listener = centre.start()
+    picture = JPEG[:4] + bytes(range(256)) * 400  # 100 kB in 26 packets
+    with connect(listener) as conn:
+        conn.sendall(b"".join(packets_of(picture_body(picture), 26, function=0x36)))
+        assert answer(conn).packets == (26, 26)
+    [image] = centre.images()
+    assert centre.media.read(image.id)[1] == picture
+
+
+def test_a_picture_sent_again_is_one_image(centre: Centre) -> None:
+    listener = centre.start()
+    with connect(listener) as conn:
+        for _ in range(2):  # the station did not see the first answer
+            conn.sendall(b"".join(packets_of(picture_body(JPEG), 3, function=0x36)))
+            assert answer(conn).packets == (3, 3)
+    assert len(centre.images()) == 1 and listener.status()["pictures"] == 2
+
+
+def test_a_picture_that_is_not_a_jpeg_is_kept_as_a_rejection_with_its_reason(
+    centre: Centre,
+) -> None:
     listener = centre.start()
     picture = bytes(140_000)
     packets = packets_of(picture_body(picture), 36, function=0x36)  # 3.9 kB a packet
     with connect(listener) as conn:
         conn.sendall(b"".join(packets))
-        assert answer(conn).packets == (36, 36)
+        assert answer(conn).packets == (36, 36)  # acknowledged: sending it again cannot help
+    assert centre.images() == []
     [kept] = centre.rejections()
-    assert kept.raw == ""
-    assert kept.reason.startswith("station crest gauge: picture (function 36) received, 140000 "
-                                  "bytes: pictures are not stored as readings; only its size")
+    assert kept.reason == ("station crest gauge: picture (function 36H) of 140000 bytes not "
+                           "kept: it is not a JPEG image (SL 651 pictures are JPEG, beginning "
+                           "FF D8 FF; this one begins 00 00 00 00)")
+    assert kept.raw == picture.hex().upper()[:MAX_RAW_TEXT] and kept.source == f"sl651:{GAUGE}"
+    status = listener.status()
+    assert (status["pictures"], status["rejected"]) == (0, 1)
+    assert status["peers"][0]["last_error"] == kept.reason
 
 
-def test_a_picture_under_128_kib_is_kept_whole(centre: Centre) -> None:
+def test_a_picture_the_media_store_refuses_is_kept_as_a_rejection(centre: Centre) -> None:
+    centre.media.max_object_bytes = 100
     listener = centre.start()
-    picture = bytes(range(256)) * 400  # 100 kB
     with connect(listener) as conn:
-        conn.sendall(b"".join(packets_of(picture_body(picture), 26, function=0x36)))
-        assert answer(conn).packets == (26, 26)
+        conn.sendall(b"".join(packets_of(picture_body(JPEG), 3, function=0x36)))
+        assert answer(conn).packets == (3, 3)
+    assert centre.images() == []
     [kept] = centre.rejections()
-    assert kept.raw == picture.hex().upper()
+    assert kept.reason.startswith(f"station crest gauge: picture (function 36H) of {len(JPEG)} "
+                                  f"bytes not kept: the object has {len(JPEG)} bytes, more "
+                                  "than the 100 bytes")
+    assert kept.raw == JPEG.hex().upper()
+    status = listener.status()
+    assert (status["pictures"], status["rejected"]) == (0, 1)
+    assert status["peers"][0]["last_error"] == kept.reason
+
+
+def test_a_centre_without_a_media_store_keeps_a_pictures_size(centre: Centre) -> None:
+    listener = centre.start(pictures=False)
+    with connect(listener) as conn:
+        conn.sendall(b"".join(packets_of(picture_body(JPEG), 3, function=0x36)))
+        assert answer(conn).packets == (3, 3)
+    [kept] = centre.rejections()
+    assert (kept.raw, kept.reason) == ("", f"station crest gauge: picture (function 36H) of "
+                                           f"{len(JPEG)} bytes not kept: this centre has no "
+                                           "media store (only its size is kept)")
 
 
 def test_an_incomplete_message_is_kept_with_its_packets_when_the_connection_closes(

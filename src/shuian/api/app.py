@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -34,6 +35,7 @@ from shuian.errors import ShuianError
 from shuian.services.accounts import AuthSettings
 from shuian.services.analysis import Analyzer
 from shuian.services.events import EventHub, pause, watch
+from shuian.services.media import MediaLibrary, default_media_dir
 from shuian.services.outbox import OutboxRunner
 from shuian.services.telemetry import Listeners
 from shuian.settings import settings
@@ -82,6 +84,7 @@ def create_app(
     listeners: Sequence[Listeners] = (),
     limits: ServerLimits | None = None,
     allowed_origins: Sequence[str] | None = None,
+    media_dir: Path | None = None,
 ) -> FastAPI:
     """Build the application for the store at ``url``.
 
@@ -113,6 +116,9 @@ def create_app(
     allowed_origins : sequence of str, optional
         Origins besides the server's own whose pages may change data
         (``https://dam.example.org``); default ``$SHUIAN_ALLOWED_ORIGINS``.
+    media_dir : Path, optional
+        The media folder (images, pictures, reports; ``GET /api/media``); default
+        ``$SHUIAN_MEDIA_DIR``, else ``media`` beside an SQLite file, else ``./media``.
 
     Returns
     -------
@@ -125,6 +131,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(url)
         app.state.store = store
+        app.state.media = MediaLibrary(store, media_dir or default_media_dir(url))
         app.state.ingestors = {}  # by site id
         app.state.analyzers = {}
         app.state.events = EventHub()

@@ -643,3 +643,25 @@ class TelemetryPublic(RootModel[dict[str, SourceStatusPublic]]):
 
     Names are ``mqtt``, ``sl651`` and ``modbus:<logger>``.
     """
+
+
+class MediaPublic(BaseModel):
+    """A binary object's metadata (an image, a picture, a report); its bytes are at ``url``."""
+
+    id: int
+    source: str = Field(description="where it came from, e.g. sl651:0012345678")
+    taken_at: str = Field(description="when it was taken, ISO 8601 UTC")
+    stored_at: str = Field(description="when it was kept (its age counts from here), ISO 8601 UTC")
+    size: int = Field(description="bytes")
+    content_type: str = Field(description="read from the bytes, e.g. image/jpeg")
+    retention: str = Field(description="retention class: routine, event or report")
+    name: str | None = Field(description="a file name for downloads, or null")
+    sha256: str = Field(description="SHA-256 of the bytes, hex: the same bytes, the same hash")
+    url: str = Field(description="where to GET the bytes")
+
+
+class MediaListPublic(BaseModel):
+    """A page of a site's media, newest taken first, and how many there are in all."""
+
+    total: int = Field(description="objects in the range, on every page")
+    items: list[MediaPublic]

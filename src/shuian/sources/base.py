@@ -10,6 +10,7 @@ cannot be taken through a :data:`Reject`, and reports where it stands as JSON
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +55,11 @@ class IngestOutcome(Protocol):
 Ingest = Callable[[list[dict[str, Any]], str], IngestOutcome]
 #: Keeps one rejection (committing it); raises if it was not kept.
 Reject = Callable[[Rejection], None]
+#: Keeps one picture (committing it): its bytes, its source (``sl651:<station>``) and when it
+#: was taken (with its zone). Raises if it was not kept: an error :func:`shuian.faults.blame`
+#: calls the input's (the bytes are refused) becomes a rejection, any other leaves the message
+#: unacknowledged.
+KeepPicture = Callable[[bytes, str, dt.datetime], None]
 
 
 class Source(Protocol):
@@ -78,11 +84,14 @@ class SourceContext:
     ingest : validates, stores and judges records (committed when it returns)
     reject : keeps one rejected message (committed when it returns)
     timezone : the site's zone (IANA name), for stations whose clocks keep local time
+    keep_picture : keeps a picture in the site's media store (None: pictures are rejected,
+        their size kept)
     """
 
     ingest: Ingest
     reject: Reject
     timezone: str
+    keep_picture: KeepPicture | None = None
 
 
 def keep(reject: Reject, rejection: Rejection) -> None:

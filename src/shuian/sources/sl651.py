@@ -37,10 +37,14 @@ bridge/src/session.rs; yu-xiaoyao/sl651-2014-server's centre likewise answers no
 last packet and marks a missing one for NAK with its number; a station firmware in the public
 code index, camera.c, sends its packets back to back without waiting). A message still
 incomplete when its connection closes is kept as a rejection (every packet received, in hex, and
-which are missing). A picture (function 36) is not a reading: it is counted in the status
-(``pictures``) and kept as a rejection with its bytes in hex (only its size when it is
-:data:`MAX_PICTURE_HEX` bytes or more); the store keeps a rejection's raw text up to
-``shuian.store.base.MAX_RAW_TEXT`` characters (a 128 KiB message in hex).
+which are missing). A picture (function 36, JPEG bytes after ``F3 F3``, usually a multi-packet
+message) is not a reading: it is handed to ``pictures`` (the media store: an image of the
+station's source, taken at the frame's observation time) before the report is acknowledged,
+and counted in the status (``pictures``). A picture that is not a JPEG image, or that the media
+store refuses, is kept as a rejection with its bytes in hex and the reason (the store keeps a
+rejection's raw text up to ``shuian.store.base.MAX_RAW_TEXT`` characters); the report is
+acknowledged all the same. A listener given no ``pictures`` keeps each picture's size only, as
+a rejection.
 
 A frame that fails for its own sake (a time outside the supported range, a NUL, a fault of the
 code that only it reaches) is kept as a rejection and acknowledged; only a failure that
@@ -99,7 +103,7 @@ from shuian.protocols.sl651 import (
 )
 from shuian.readings import Rejection
 from shuian.site.telemetry import Sl651Settings, Sl651Station
-from shuian.sources.base import Ingest, Reject, Source, SourceContext
+from shuian.sources.base import Ingest, KeepPicture, Reject, Source, SourceContext
 from shuian.sources.status import SourceStatus
 
 __all__ = ["Sl651Listener", "frame_records", "open_sources"]
@@ -124,9 +128,8 @@ MAX_UNKNOWN_PEERS = 64
 MAX_ADDRESSES = 4096
 #: Addresses named in the status and in a window's summary rejection (those that lost most).
 SHOWN_ADDRESSES = 20
-#: Pictures of this many bytes or more keep only their size in their rejection (128 KiB: the
-#: hex of a smaller one fits the store's raw text, ``shuian.store.base.MAX_RAW_TEXT``).
-MAX_PICTURE_HEX = 128 * 1024
+#: The first bytes of a JPEG image (SOI, then a marker's FF; ITU-T T.81, Table B.1).
+JPEG_START = b"\xff\xd8\xff"
 #: Seconds the listener waits, when it stops, for connections to keep what they still hold.
 STOP_GRACE = 5.0
 
@@ -304,11 +307,21 @@ class _Address:
                 "not_kept_bytes": self.not_kept_bytes}
 
 
+class _Picture(NamedTuple):
+    """A report's picture to keep: its bytes, when taken, its serial, and what it is."""
+
+    data: bytes
+    taken: dt.datetime
+    serial: int | None
+    what: str
+
+
 @dataclass(eq=False)
 class _Job:
     """Readings and rejections of one frame (or message), committed before it is answered.
 
-    ``raw`` is what to keep if the job's own data are refused (the frame in hex).
+    ``raw`` is what to keep if the job's own data are refused (the frame in hex); ``picture``
+    is a picture to keep, and ``refused`` why it was not.
     """
 
     records: list[dict[str, Any]]
@@ -316,6 +329,8 @@ class _Job:
     source: str
     raw: str
     done: asyncio.Future[None]
+    picture: _Picture | None = None
+    refused: str | None = None
 
 
 class _Rejected(Exception):
@@ -352,8 +367,9 @@ class _Keep(NamedTuple):
 class Sl651Listener:
     """The centre's TCP listener; runs its own event loop in a background thread.
 
-    ``ingest(records, source)`` and ``reject(rejection)`` are called in one writer thread; both
-    must commit before they return and raise if they could not.
+    ``ingest(records, source)``, ``reject(rejection)`` and ``pictures(data, source, taken)``
+    are called in one writer thread; each must commit before it returns and raise if it could
+    not.
     """
 
     def __init__(
@@ -364,10 +380,12 @@ class Sl651Listener:
         *,
         timezone: str = "UTC",
         clock: Callable[[], dt.datetime] | None = None,
+        pictures: KeepPicture | None = None,
     ) -> None:
         self.settings = settings
         self._ingest = ingest
         self._reject = reject
+        self._keep_picture = pictures
         self._zone = zoneinfo.ZoneInfo(timezone)
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._stations = {s.address: s for s in settings.stations}
@@ -469,7 +487,7 @@ class Sl651Listener:
         ``kind`` (``sl651``), ``endpoint``, ``connected`` (listening), ``connections`` open,
         ``messages`` (frames, each packet of a multi-packet message one) received, readings
         ``accepted`` and ``duplicates``, ``rejected`` (frames, messages and elements kept as
-        rejections), ``pictures`` received (kept as rejections, not counted in ``rejected``),
+        rejections), ``pictures`` kept in the media store (a picture refused is ``rejected``),
         ``failures`` (commits that failed, the frames left unacknowledged), ``refused``
         (connections over ``max_connections``), ``refused_by_address`` (over
         ``max_connections_per_address``), ``timed_out`` (connections closed for sending no
@@ -734,17 +752,21 @@ class Sl651Listener:
             )
             for block in frame.unparsed
         ]
-        notes = [] if frame.picture is None else [self._picture(frame, station)]
+        picture = None if frame.picture is None else self._picture(frame, station, rejections)
+        notes = []
         if frame.manual_entry is not None:
             notes.append(Rejection(
                 f"sl651:{frame.station}", frame.serial, frame.manual_entry,
                 f"station {station.label}: manual entry (人工置数, function "
                 f"{frame.function_code:02X}H): its text is kept as sent, not read as readings"))
-        await self._commit(records, rejections, station=frame.station, notes=notes, raw=raw)
-        if frame.picture is not None:
+        job = await self._commit(records, rejections, station=frame.station, notes=notes,
+                                 raw=raw, picture=picture)
+        if job.picture is not None and job.refused is None:
             self._state.count(pictures=1)
             with self._lock:
                 self._peer(frame.station).pictures += 1
+        elif job.refused is not None:
+            self._note_rejected(frame.station, [job.refused])
         if self.settings.acknowledge and frame.function_code in ACKNOWLEDGED_FUNCTIONS:
             return self._answer(frame, packets=packets)
         return None
@@ -768,17 +790,33 @@ class Sl651Listener:
             f"{frame.function_name}): not readings; kept with its parameters, not answered (a "
             "reply to the centre's query or command needs no acknowledgement)")
 
-    def _picture(self, frame: Sl651Frame, station: Sl651Station) -> Rejection:
-        """A picture, kept as a rejection: its bytes in hex, or its size alone when large."""
+    def _picture(
+        self, frame: Sl651Frame, station: Sl651Station, rejections: list[Rejection]
+    ) -> _Picture | None:
+        """A report's picture to keep: its bytes and when it was taken (the observation time).
+
+        A picture that is not a JPEG image, or when the listener keeps no pictures, becomes a
+        rejection (added to ``rejections``) instead; None then.
+        """
         picture = frame.picture or b""
-        reason = (f"picture (function {frame.function_code:02X}) received, {len(picture)} bytes: "
-                  "pictures are not stored as readings")
-        if len(picture) < MAX_PICTURE_HEX:
-            return Rejection(f"sl651:{frame.station}", frame.serial, picture.hex().upper(),
-                             f"station {station.label}: {reason}")
-        return Rejection(f"sl651:{frame.station}", frame.serial, "",
-                         f"station {station.label}: {reason}; only its size is kept (a picture "
-                         f"of {MAX_PICTURE_HEX // 1024} KiB or more is not kept in hex)")
+        source = f"sl651:{frame.station}"
+        what = (f"station {station.label}: picture (function {frame.function_code:02X}H) of "
+                f"{len(picture)} bytes")
+        if self._keep_picture is None:
+            rejections.append(Rejection(source, frame.serial, "", f"{what} not kept: this "
+                                        "centre has no media store (only its size is kept)"))
+            return None
+        if not picture.startswith(JPEG_START):
+            rejections.append(Rejection(
+                source, frame.serial, picture.hex().upper(),
+                f"{what} not kept: it is not a JPEG image (SL 651 pictures are JPEG, beginning "
+                f"FF D8 FF; this one begins {picture[:4].hex(' ').upper() or 'empty'})"))
+            return None
+        taken = frame.observed_time or frame.send_time or self._clock()
+        if taken.tzinfo is None:
+            zone = zoneinfo.ZoneInfo(station.timezone) if station.timezone else self._zone
+            taken = taken.replace(tzinfo=zone)
+        return _Picture(picture, taken, frame.serial, what)
 
     async def _packet(self, frame: Sl651Frame, data: bytes, conn: _Connection) -> bytes | None:
         """Keep a packet of a multi-packet message; store the message once it is whole.
@@ -1121,29 +1159,38 @@ class Sl651Listener:
         station: str | None,
         notes: list[Rejection] | None = None,
         raw: str = "",
-    ) -> None:
+        picture: _Picture | None = None,
+    ) -> _Job:
         """Hand work to the writer and wait until it is committed; raises :class:`_NotStored`.
 
-        ``notes`` are kept like rejections but are not errors (pictures): they are not counted
-        as rejected and do not become the station's last error. ``raw`` is what is kept, as a
-        rejection, if the store refuses the work itself (see :meth:`_write`).
+        ``notes`` are kept like rejections but are not errors (configuration replies): they
+        are not counted as rejected and do not become the station's last error. ``raw`` is
+        what is kept, as a rejection, if the store refuses the work itself (see
+        :meth:`_write`). ``picture`` is kept by ``pictures``; the job says if it was refused.
         """
         assert self._wake is not None
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         source = f"sl651:{station}" if station is not None else "sl651"
-        self._pending.append(_Job(records, [*rejections, *(notes or [])], source, raw, done))
+        job = _Job(records, [*rejections, *(notes or [])], source, raw, done, picture)
+        self._pending.append(job)
         self._wake.set()
         await done
         if rejections:
             self._state.count(rejected=len(rejections))
-            if station is not None:
-                with self._lock:
-                    if station in self._peers or (
-                            len(self._peers) < len(self._stations) + MAX_UNKNOWN_PEERS):
-                        peer = self._peer(station)
-                        peer.rejected += len(rejections)
-                        peer.last_error = rejections[-1].reason
-                        peer.last_error_at = self._clock()
+            self._note_rejected(station, [r.reason for r in rejections])
+        return job
+
+    def _note_rejected(self, station: str | None, reasons: list[str]) -> None:
+        """Count a station's rejections in its status; the last is its last error."""
+        if station is None:
+            return
+        with self._lock:
+            if station in self._peers or (
+                    len(self._peers) < len(self._stations) + MAX_UNKNOWN_PEERS):
+                peer = self._peer(station)
+                peer.rejected += len(reasons)
+                peer.last_error = reasons[-1]
+                peer.last_error_at = self._clock()
 
     async def _batcher(self) -> None:
         """Commit what the connections have gathered, one ingest at a time."""
@@ -1216,10 +1263,24 @@ class Sl651Listener:
         return (counts[0], counts[1], counts[2]), failures
 
     def _store(self, jobs: list[_Job], counts: list[int]) -> None:
-        """Keep the jobs' rejections, then ingest their readings in one call; add the counts."""
+        """Keep the jobs' rejections and pictures, then ingest their readings in one call.
+
+        A picture the media store refuses (the input's fault) is kept as a rejection instead,
+        and its job says why (``refused``). The counts are added to ``counts``.
+        """
         for job in jobs:
             for rejection in job.rejections:
                 self._reject(rejection)
+            if job.picture is not None and self._keep_picture is not None:
+                data, taken, serial, what = job.picture
+                try:
+                    self._keep_picture(data, job.source, taken)
+                except Exception as exc:  # noqa: BLE001 - whose fault it is decides
+                    if _system(exc):
+                        raise
+                    job.refused = f"{what} not kept: {reason_of(exc)}"
+                    self._reject(Rejection(job.source, serial, data.hex().upper(), job.refused))
+                    counts[2] += 1
         records = [record for job in jobs for record in job.records]
         if records:
             outcome = self._ingest(records, "sl651")
@@ -1276,4 +1337,4 @@ def _iso(moment: dt.datetime | None) -> str | None:
 def open_sources(settings: Sl651Settings, context: SourceContext) -> dict[str, Source]:
     """The SL 651 centre of a site (``telemetry: {sl651: ...}``), by name: ``sl651``."""
     return {"sl651": Sl651Listener(settings, context.ingest, context.reject,
-                                   timezone=context.timezone)}
+                                   timezone=context.timezone, pictures=context.keep_picture)}

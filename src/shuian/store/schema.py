@@ -242,3 +242,26 @@ outbox = sa.Table(
     sa.Column("done_us", sa.BigInteger),  # when it was sent or given up
     sa.UniqueConstraint("key", "notifier"),
 )
+
+# -- media: the metadata of binary objects kept as files (migration 0008) ---------------------
+
+#: One object put by a source: which file (``sha256``, under the media folder), of which site,
+#: from where, when, and how long it is kept. The same bytes put again by the same source for
+#: the same time are one row; put by another source or for another time, another row naming
+#: the same file. Indexes media_listed (site_id, taken_us), media_file (sha256) and
+#: media_aging (retention, stored_us): see migration 0008.
+media = sa.Table(
+    "media",
+    metadata,
+    sa.Column("id", WIDE_ID, primary_key=True, autoincrement=True),
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id"), nullable=False),
+    sa.Column("source", sa.String(128), nullable=False),  # e.g. sl651:0012345678
+    sa.Column("taken_us", sa.BigInteger, nullable=False),  # when it was taken (µs, UTC)
+    sa.Column("stored_us", sa.BigInteger, nullable=False),  # when it was kept: its age
+    sa.Column("sha256", sa.String(64), nullable=False),  # the file's name
+    sa.Column("size", sa.BigInteger, nullable=False),  # bytes
+    sa.Column("content_type", sa.String(80), nullable=False),  # from the bytes' signature
+    sa.Column("retention", sa.String(32), nullable=False),  # routine | event | report ...
+    sa.Column("name", sa.String(255)),  # a file name for downloads, or NULL
+    sa.UniqueConstraint("site_id", "source", "sha256", "taken_us", name="media_once"),
+)
