@@ -141,7 +141,7 @@ class TooManyAttemptsError(AuthenticationError):
 
     status = 429
 
-    def __init__(self, message: str, *, retry_after_s: int) -> None:
+    def __init__(self, message: str | Sentence, *, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
 
