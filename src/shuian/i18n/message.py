@@ -47,7 +47,7 @@ _MAX_HEADER = 512
 _MAX_RANGES = 32
 _SEPARATOR = {"en": ", ", "zh": "，"}
 _RANGE = re.compile(
-    r"^\s*([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*)\s*(?:;\s*q\s*=\s*([0-9.]{1,6}))?"
+    r"^\s*([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*)\s*(?:;\s*q\s*=\s*([0-9.]{1,6}))?\s*$"
 )
 
 class CatalogueError(LookupError):
