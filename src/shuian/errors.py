@@ -26,19 +26,48 @@ psycopg, SQLAlchemy) are translated at the store boundary into :class:`StoreErro
 
 The HTTP status of each class is on the class (``status``); the API turns every ``ShuianError``
 into one JSON shape ``{"error": {"type", "message", "status"}}``.
+
+An error whose message is one of the catalogue's sentences is raised with a
+:class:`shuian.i18n.Message` (``NotFoundError(Message.of("error.no_alarm", id=7))``): its
+``message`` is the English text, its ``sentence`` renders it in the reader's language.
 """
 
 from __future__ import annotations
 
+from typing import Literal, Protocol
+
+
+class Sentence(Protocol):
+    """A sentence of the catalogue (:class:`shuian.i18n.Message`): English by ``str()``."""
+
+    @property
+    def key(self) -> str:
+        """The catalogue key."""
+        ...
+
+    def render(self, lang: Literal["en", "zh"]) -> str:  # pragma: no cover - a protocol
+        """The sentence in a language of the catalogue (``"en"``, ``"zh"``)."""
+        ...
+
 
 class ShuianError(Exception):
-    """Base of every error Shuian raises on purpose; the message is meant for the user."""
+    """Base of every error Shuian raises on purpose; the message is meant for the user.
+
+    ``message`` is a plain string, or a :class:`Sentence` of the catalogue, kept as
+    ``sentence`` (None for a plain string) so that the API answers in the reader's language.
+    """
 
     status: int = 500
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str | Sentence) -> None:
+        self.sentence: Sentence | None = None if isinstance(message, str) else message
+        text = str(message)
+        super().__init__(text)
+        self.message = text
+
+    def text(self, lang: Literal["en", "zh"]) -> str:
+        """The message in ``lang`` (``"en"``, ``"zh"``); a plain string stays as it is."""
+        return self.message if self.sentence is None else self.sentence.render(lang)
 
     def __str__(self) -> str:
         return self.message
@@ -112,7 +141,7 @@ class TooManyAttemptsError(AuthenticationError):
 
     status = 429
 
-    def __init__(self, message: str, *, retry_after_s: int) -> None:
+    def __init__(self, message: str | Sentence, *, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,3 +49,7 @@ class Rejection:
     raw: str
     reason: str
     channel: str | None = None
+    #: The reason's catalogue key and JSON parameters (``shuian.i18n``), when it has one:
+    #: the API shows the reason in the reader's language from them.
+    reason_key: str | None = None
+    reason_params: dict[str, Any] | None = None

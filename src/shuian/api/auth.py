@@ -31,6 +31,7 @@ from fastapi import Depends, Request
 
 from shuian.api.deps import StoreDep
 from shuian.errors import AuthenticationError
+from shuian.i18n import Message
 from shuian.services.accounts import (
     Accounts,
     AuthSettings,
@@ -201,16 +202,14 @@ def get_principal(request: Request, accounts: AccountsDep) -> Principal | None:
     if key is not None:
         principal = accounts.api_key(key.strip())
         if principal is None:
-            raise AuthenticationError("the API key is unknown or revoked: ask an admin for one")
+            raise AuthenticationError(Message.of("error.api_key_unknown"))
         return principal
     token = session_token(request)
     if token is None:
         return None
     found = accounts.session(token)
     if found is None:
-        raise AuthenticationError(
-            "the session has expired or ended: log in again (POST /api/auth/login)"
-        )
+        raise AuthenticationError(Message.of("error.session_expired"))
     return found[0]
 
 

@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
+from shuian.api.lang import LangDep as LangDep
 from shuian.api.schemas import CONTROL
 from shuian.errors import InvalidRequestError, NotFoundError
 from shuian.faults import printable

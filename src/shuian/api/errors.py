@@ -7,6 +7,8 @@
 ``type`` is the class name of the error (a :class:`~shuian.errors.ShuianError` subclass,
 ``RequestValidationError`` for a request FastAPI could not parse, ``HTTPException`` for an
 unknown path or method, ``InternalError`` for a bug), ``status`` repeats the HTTP status.
+``message`` is in the request's language (:func:`shuian.api.lang.request_lang`) when the
+error carries a sentence of the catalogue, else as it was raised.
 
 A 401 (:class:`~shuian.errors.AuthenticationError`) also sends ``WWW-Authenticate``; a 429
 (:class:`~shuian.errors.TooManyAttemptsError`) sends ``Retry-After`` in seconds. A
@@ -27,7 +29,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from shuian.api.lang import request_lang
 from shuian.errors import AuthenticationError, ShuianError, TooManyAttemptsError
+from shuian.i18n import DEFAULT_LANG, Lang, render
 
 __all__ = ["MAX_PROBLEMS", "error_response", "install_error_handlers", "shuian_error_response"]
 
@@ -62,13 +66,15 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def shuian_error_response(exc: ShuianError) -> JSONResponse:
+def shuian_error_response(exc: ShuianError, lang: Lang = DEFAULT_LANG) -> JSONResponse:
     """The one error response for one of Shuian's errors (its class, message and status).
 
     Parameters
     ----------
     exc : ShuianError
         The error; a 401 adds ``WWW-Authenticate``, a 429 ``Retry-After``.
+    lang : {"en", "zh"}, optional
+        The reader's language, for an error that carries a sentence of the catalogue.
 
     Returns
     -------
@@ -81,13 +87,14 @@ def shuian_error_response(exc: ShuianError) -> JSONResponse:
     elif isinstance(exc, AuthenticationError):
         headers["WWW-Authenticate"] = 'Bearer realm="shuian"'
     return error_response(
-        error_type=type(exc).__name__, message=exc.message, status=exc.status, headers=headers
+        error_type=type(exc).__name__, message=exc.text(lang), status=exc.status,
+        headers=headers,
     )
 
 
-async def _shuian_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _shuian_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ShuianError)
-    return shuian_error_response(exc)
+    return shuian_error_response(exc, request_lang(request))
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -130,7 +137,7 @@ def install_error_handlers(app: FastAPI, *, headers: Mapping[str, str] | None = 
         logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_response(
             error_type="InternalError",
-            message="internal error; the server log has the details",
+            message=render("error.internal", request_lang(request)),
             status=500,
             headers=headers,
         )

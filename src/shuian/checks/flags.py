@@ -45,7 +45,7 @@ MAD`` on a moving window).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
@@ -54,6 +54,7 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
+from shuian.i18n import Message
 from shuian.times import iso_utc
 
 FloatArray = NDArray[np.float64]
@@ -147,7 +148,9 @@ class Flag:
         reading before the change (``rate``), the first reading of the run (``stuck``); the
         reading's own time otherwise.
     detail : str
-        Why, in words, with the numbers and the rule.
+        Why, in words, with the numbers and the rule (English).
+    message : Message or None
+        The same sentence as a catalogue message, to show in the reader's language.
     """
 
     index: int
@@ -155,6 +158,7 @@ class Flag:
     kind: FlagKind
     start_us: int
     detail: str
+    message: Message | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -175,7 +179,9 @@ class Flags:
     start_us : NDArray[np.int64]
         Start of what is wrong, µs since 1970 UTC (see :class:`Flag`).
     detail : NDArray[np.str_]
-        Why, in words.
+        Why, in words (English).
+    message : NDArray[np.object_]
+        The same sentences as catalogue :class:`~shuian.i18n.Message` objects.
     """
 
     index: IntArray
@@ -183,6 +189,7 @@ class Flags:
     kind: StrArray
     start_us: IntArray
     detail: StrArray
+    message: NDArray[np.object_] = field(default_factory=lambda: np.zeros(0, dtype=object))
 
     @classmethod
     def empty(cls) -> Flags:
@@ -201,6 +208,7 @@ class Flags:
                 kind=FlagKind(str(self.kind[i])),
                 start_us=int(self.start_us[i]),
                 detail=str(self.detail[i]),
+                message=self.message[i] if i < self.message.size else None,
             )
 
     def select(self, mask: BoolArray) -> Flags:
@@ -211,6 +219,7 @@ class Flags:
             self.kind[mask],
             self.start_us[mask],
             self.detail[mask],
+            self.message[mask] if self.message.size == mask.size else self.message,
         )
 
     def of_kind(self, kind: FlagKind | str) -> Flags:
@@ -420,7 +429,7 @@ def exclusion_mask(
 
 # --- the checks: each returns (kind, index, start_us, detail) for readings >= start ---------
 
-_Part = tuple[FlagKind, IntArray, IntArray, list[str]]
+_Part = tuple[FlagKind, IntArray, IntArray, list[Message]]
 
 
 def _limits(
@@ -437,9 +446,9 @@ def _limits(
     above = np.zeros(tail.size, dtype=np.bool_) if high is None else tail > high
     index = np.flatnonzero(below | above).astype(np.int64) + start
     details = [
-        f"value {_q(x[i], unit)} is below the physical minimum {_q(low, unit)}"
+        Message.of("flag.limits.below", value=_q(x[i], unit), limit=_q(low, unit))
         if below[i - start]
-        else f"value {_q(x[i], unit)} is above the physical maximum {_q(high, unit)}"
+        else Message.of("flag.limits.above", value=_q(x[i], unit), limit=_q(high, unit))
         for i in index
     ]
     return FlagKind.LIMITS, index, times[index], details
@@ -477,13 +486,14 @@ def _spike(
     settled = n - (w - 1 - half) if n >= window else 0
     details = []
     for i, m, s, d in zip(index, med[hit], sigma[hit], deviation[hit], strict=True):
-        how_far = f"{d / s:.3g} robust sigmas (σ = {_q(s, unit)})" if s > 0 else "off (σ = 0)"
-        text = (
-            f"value {_q(x[i], unit)} is {how_far} from the moving median {_q(m, unit)} "
-            f"(Hampel, {w} readings, limit {sigmas:g} σ)"
+        how_far = (
+            Message.of("flag.spike.sigmas", ratio=float(d / s), sigma=_q(s, unit))
+            if s > 0 else Message.of("flag.spike.off")
         )
+        text = Message.of("flag.spike", value=_q(x[i], unit), how_far=how_far,
+                          median=_q(m, unit), window=w, sigmas=sigmas)
         if i >= settled:
-            text += "; provisional: judged on the latest readings until its window is centred"
+            text = Message.of("flag.provisional", detail=text)
         details.append(text)
     return FlagKind.SPIKE, index, times[index], details
 
@@ -513,8 +523,8 @@ def _rate(times: IntArray, x: FloatArray, start: int, limit: float | None, unit:
     hit = rate > limit
     index = i[hit]
     details = [
-        f"changed {_q(c, unit, sign=True)} in {_duration(h * 3600.0)} "
-        f"({_q(r, unit)}/h), limit {_q(limit, unit)}/h"
+        Message.of("flag.rate", change=_q(c, unit, sign=True), duration=_duration(h * 3600.0),
+                   rate=_q(r, unit), limit=_q(limit, unit))
         for c, h, r in zip(change[hit], hours[hit], rate[hit], strict=True)
     ]
     return FlagKind.RATE, index, times[index - 1], details
@@ -537,7 +547,7 @@ def _jump(
     candidates = np.flatnonzero(np.abs(np.diff(x)) > limit * hours) + 1
     hampel = {int(i) for kind, index, _, _ in parts if kind is FlagKind.SPIKE for i in index}
     spikes: set[int] = set()
-    details: list[str] = []
+    details: list[Message] = []
     for i in candidates.tolist():
         good = i - 1
         while good > 0 and good in spikes:  # only as far back as a run of spikes goes
@@ -547,11 +557,10 @@ def _jump(
         if abs(change) > limit * gap:
             spikes.add(i)
             if i >= start and i not in hampel:
-                details.append(
-                    f"jumped {_q(change, unit, sign=True)} from {_q(x[good], unit)} in "
-                    f"{_duration(gap * 3600.0)}: more than the {_q(limit, unit)}/h it can "
-                    "physically change"
-                )
+                details.append(Message.of(
+                    "flag.jump", change=_q(change, unit, sign=True), value=_q(x[good], unit),
+                    duration=_duration(gap * 3600.0), limit=_q(limit, unit),
+                ))
     index = np.array(sorted(i for i in spikes if i >= start and i not in hampel), dtype=np.int64)
     return FlagKind.SPIKE, index, times[index], details
 
@@ -582,23 +591,20 @@ def _stuck(
     index = ends[keep]
     run = run[keep]
     used = np.unique(run)
-    texts: dict[int, str] = {}
+    texts: dict[int, Message] = {}
     stamps = iso_utc(times_us=np.concatenate([times[first[used]], times[last[used]]]))
     for k, r in enumerate(used):
         a, b = int(first[r]), int(last[r])
         lo, hi = float(np.min(x[a : b + 1])), float(np.max(x[a : b + 1]))
         count = b - a + 1
         if lo == hi:
-            what = f"{count} identical readings {_q(lo, unit)}"
+            what = Message.of("flag.stuck.same", count=count, value=_q(lo, unit))
         else:
-            what = (
-                f"{count} readings from {_q(lo, unit)} to {_q(hi, unit)} (every {length} in a "
-                f"row within {_q(tolerance, unit)})"
-            )
-        latest = " (the latest reading)" if b == n - 1 else ""
-        texts[int(r)] = (
-            f"{what} from {stamps[k]} to {stamps[k + used.size]}{latest}; "
-            f"flagged from the {_ordinal(length)} on"
+            what = Message.of("flag.stuck.range", count=count, low=_q(lo, unit),
+                              high=_q(hi, unit), length=length, tolerance=_q(tolerance, unit))
+        texts[int(r)] = Message.of(
+            "flag.stuck.latest" if b == n - 1 else "flag.stuck", what=what,
+            start=str(stamps[k]), end=str(stamps[k + used.size]), ordinal=_ordinal(length),
         )
     details = [texts[int(r)] for r in run]
     return FlagKind.STUCK, index, times[first[run]], details
@@ -615,8 +621,8 @@ def _gap(times: IntArray, start: int, interval_s: float | None, factor: float) -
     stamps = iso_utc(times_us=np.concatenate([times[index - 1], times[index]]))
     m = index.size
     details = [
-        f"no reading for {_duration(float(s) / 1e6)} (expected every {_duration(interval_s)}, "
-        f"gap above {factor:g}×) from {stamps[k]} to {stamps[m + k]}"
+        Message.of("flag.gap", duration=_duration(float(s) / 1e6), interval=_duration(interval_s),
+                   factor=factor, start=str(stamps[k]), end=str(stamps[m + k]))
         for k, s in enumerate(step_us[hit])
     ]
     return FlagKind.GAP, index, times[index - 1], details
@@ -653,7 +659,7 @@ def _default_floor(x: FloatArray) -> float:
     return MAD_FLOOR_FRACTION * float(np.median(np.abs(x - np.median(x))))
 
 
-def _no_flags() -> tuple[IntArray, IntArray, list[str]]:
+def _no_flags() -> tuple[IntArray, IntArray, list[Message]]:
     none = np.zeros(0, dtype=np.int64)
     return none, none.copy(), []
 
@@ -665,9 +671,12 @@ def _assemble(times: IntArray, parts: list[_Part]) -> Flags:
     kinds = np.concatenate([np.full(p[1].size, p[0].value, dtype="<U7") for p in parts])
     rank = np.concatenate([np.full(p[1].size, _ORDER[p[0].value]) for p in parts])
     start_us = np.concatenate([p[2] for p in parts]).astype(np.int64)
-    detail = np.array([d for p in parts for d in p[3]], dtype=np.str_)
+    message = np.empty(index.size, dtype=object)
+    message[:] = [d for p in parts for d in p[3]]
+    detail = np.array([str(d) for d in message], dtype=np.str_)
     order = np.lexsort((rank, index))
-    return Flags(index[order], times[index[order]], kinds[order], start_us[order], detail[order])
+    return Flags(index[order], times[index[order]], kinds[order], start_us[order], detail[order],
+                 message[order])
 
 
 def _q(value: float | np.floating | None, unit: str, *, sign: bool = False) -> str:
@@ -676,14 +685,14 @@ def _q(value: float | np.floating | None, unit: str, *, sign: bool = False) -> s
     return f"{text} {unit}" if unit else text
 
 
-def _duration(seconds: float) -> str:
+def _duration(seconds: float) -> Message:
     """A duration in the unit that reads best: ``5.04 days``, ``3 h``, ``10 min``, ``30 s``."""
     for size, name in ((86400.0, "days"), (3600.0, "h"), (60.0, "min")):
         if seconds >= 2 * size or (name == "h" and seconds >= size):
-            return f"{seconds / size:.3g} {name}"
-    return f"{seconds:.3g} s"
+            return Message.of(f"duration.{name}", n=seconds / size)
+    return Message.of("duration.s", n=seconds)
 
 
-def _ordinal(k: int) -> str:
+def _ordinal(k: int) -> Message:
     suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
-    return f"{k}{suffix} reading"
+    return Message.of(f"ordinal.{suffix}", k=k)

@@ -11,7 +11,7 @@ Everything else becomes a :class:`~shuian.readings.Rejection` with the reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from shuian.i18n import CATALOGUE, Message
 from shuian.ingest.rows import RawRows
 from shuian.readings import US_PER_S, ReadingBatch, Rejection
 from shuian.site import Site
@@ -70,7 +71,9 @@ def validate(
     reasons = np.full(n, None, dtype=object) if rows.reasons is None else rows.reasons.copy()
     refused = ~pd.isna(reasons)
 
-    def refuse(mask: NDArray[np.bool_], reason: str | NDArray[np.object_] | _Quote) -> None:
+    def refuse(
+        mask: NDArray[np.bool_], reason: str | Message | NDArray[np.object_] | _Quote
+    ) -> None:
         """Give rows in ``mask`` that have no reason yet this one (the first reason wins).
 
         A :class:`_Quote` is written out for those rows only (most blocks refuse none).
@@ -81,34 +84,35 @@ def validate(
         if isinstance(reason, _Quote):
             reasons[fresh] = _quoted(reason.prefix, reason.column[fresh])
         else:
-            reasons[fresh] = reason if isinstance(reason, str) else reason[fresh]
+            reasons[fresh] = reason if isinstance(reason, str | Message) else reason[fresh]
         refused[fresh] = True
 
     position = table.codes.get_indexer(pd.Index(rows.channel.fillna("")))
-    refuse(rows.channel.isna().to_numpy(), "channel is empty")
-    refuse(position < 0, _Quote("unknown channel", rows.channel))
+    refuse(rows.channel.isna().to_numpy(), Message.of("reject.channel_empty"))
+    refuse(position < 0, _Quote(Message.of("reject.unknown_channel"), rows.channel))
 
     time_us, time_reason = parse_times(rows.time, rows.timezone or table.timezone)
     refuse(~pd.isna(time_reason), time_reason)
     refuse(time_us < table.earliest_us, _Quote(
-        f"time is before the site's earliest date {table.earliest} (ingest.earliest in the "
-        "site file; a logger clock never set?)", rows.time))
+        Message.of("reject.too_early", earliest=table.earliest), rows.time))
     ahead = table.future_allowance_s
     refuse(time_us > now_us + int(ahead * US_PER_S), _Quote(
-        f"time is more than {_duration(ahead)} in the future (check the logger clock and time "
-        "zone; ingest.future_allowance_s in the site file)", rows.time))
+        Message.of("reject.future", ahead=_duration(ahead)), rows.time))
 
     number = to_numbers(rows.value)
     missing = rows.value.isna().to_numpy()
-    refuse(missing, f"{rows.kind} is empty")
-    refuse(~missing & np.isnan(number), _Quote(f"{rows.kind} is not a number", rows.value))
-    refuse(np.isinf(number), f"{rows.kind} is infinite")
+    kind = _column(rows.kind)
+    refuse(missing, Message.of("reject.empty", kind=kind))
+    refuse(~missing & np.isnan(number), _Quote(Message.of("reject.not_number", kind=kind),
+                                               rows.value))
+    refuse(np.isinf(number), Message.of("reject.infinite", kind=kind))
 
     temperature: NDArray[np.float64] | None = None
     if rows.temperature is not None:
         temperature = to_numbers(rows.temperature)
         bad_temperature = rows.temperature.notna().to_numpy() & np.isnan(temperature)
-        refuse(bad_temperature, _Quote("temperature is not a number", rows.temperature))
+        refuse(bad_temperature, _Quote(Message.of("reject.temperature_not_number"),
+                                       rows.temperature))
 
     ok = ~refused
     value = number.copy()
@@ -120,8 +124,8 @@ def validate(
 
     safe = np.where(position >= 0, position, 0)
     low, high = table.minimum[safe], table.maximum[safe]
-    refuse(ok & (value < low), _limit_reason("below the minimum", value, low, table, safe))
-    refuse(ok & (value > high), _limit_reason("above the maximum", value, high, table, safe))
+    refuse(ok & (value < low), _limit_reason("reject.below_minimum", value, low, table, safe))
+    refuse(ok & (value > high), _limit_reason("reject.above_maximum", value, high, table, safe))
 
     ok = ~refused
     batch = ReadingBatch(
@@ -139,6 +143,7 @@ def validate(
             raw=rows.text(int(i)),
             reason=str(reasons[i]),
             channel=channel_text[k],
+            **_reason_key(reasons[i]),
         )
         for k, i in enumerate(rejected)
     ]
@@ -205,7 +210,7 @@ def parse_times(times: pd.Series, timezone: str) -> tuple[NDArray[np.int64], NDA
     result = np.zeros(n, dtype=np.int64)
     parsed_ok = np.zeros(n, dtype=bool)
     present = times.notna().to_numpy()
-    reasons[~present] = "time is empty"
+    reasons[~present] = Message.of("reject.time_empty")
     try:
         parsed = pd.to_datetime(times, format="ISO8601", errors="coerce")
         groups = [(np.ones(n, dtype=bool), parsed)]
@@ -224,7 +229,7 @@ def parse_times(times: pd.Series, timezone: str) -> tuple[NDArray[np.int64], NDA
             local = series.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
             unplaceable = series.notna().to_numpy() & local.isna().to_numpy()
             where = np.flatnonzero(mask)[unplaceable]
-            reasons[where] = f"local time does not exist or is ambiguous in {timezone}"
+            reasons[where] = Message.of("reject.time_ambiguous", timezone=timezone)
             series = local
         utc = series.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
         values = utc.to_numpy()
@@ -239,12 +244,10 @@ def parse_times(times: pd.Series, timezone: str) -> tuple[NDArray[np.int64], NDA
                              errors="coerce")
         unheld = (year < 1678) | (year > 2261)
         where = np.flatnonzero(bad)[unheld.to_numpy()]
-        reasons[where] = _quoted("time is outside the supported range", times.iloc[where])
+        reasons[where] = _quoted(Message.of("reject.time_range"), times.iloc[where])
         bad[where] = False
     if bad.any():
-        reasons[bad] = _quoted(
-            "time is not ISO 8601 (YYYY-MM-DDTHH:MM[:SS][±HH:MM])", times[bad]
-        )
+        reasons[bad] = _quoted(Message.of("reject.time_format"), times[bad])
     return result, reasons
 
 
@@ -256,20 +259,35 @@ def _duration(seconds: float) -> str:
 
 
 class _Quote(NamedTuple):
-    """A reason ``prefix: 'text'`` with each row's text of ``column``, made when needed."""
+    """A reason quoting each row's text of ``column`` (its ``{text}``), made when needed."""
 
-    prefix: str
+    prefix: Message
     column: pd.Series
 
 
-def _quoted(prefix: str, column: pd.Series) -> NDArray[np.object_]:
-    """``prefix: 'text'`` for every row (vectorised string building)."""
+def _quoted(prefix: Message, column: pd.Series) -> NDArray[np.object_]:
+    """``prefix`` with ``text`` the row's own text (cut to 60 characters), for every row."""
     text = column.fillna("").astype(str).str.slice(0, 60)
-    return (prefix + ": '" + text + "'").to_numpy(dtype=object)
+    quoted = np.empty(len(text), dtype=object)
+    quoted[:] = [Message(prefix.key, {**prefix.params, "text": t}) for t in text]
+    return quoted
+
+
+def _column(kind: str) -> Message | str:
+    """The name of the value column (value, raw) as a word of the catalogue."""
+    return Message.of(f"column.{kind}") if f"column.{kind}" in CATALOGUE else kind
+
+
+def _reason_key(reason: object) -> dict[str, Any]:
+    """The :class:`~shuian.readings.Rejection` fields of a reason with a catalogue key."""
+    if isinstance(reason, Message):
+        data = reason.to_json()
+        return {"reason_key": data["key"], "reason_params": data["params"]}
+    return {}
 
 
 def _limit_reason(
-    words: str,
+    key: str,
     value: NDArray[np.float64],
     limit: NDArray[np.float64],
     table: ChannelTable,
@@ -277,9 +295,8 @@ def _limit_reason(
 ) -> NDArray[np.object_]:
     """Reasons for values outside physical limits (built only for the rows that need one)."""
     reasons = np.full(len(value), None, dtype=object)
-    outside = (value < limit) if "below" in words else (value > limit)
+    outside = (value < limit) if "below" in key else (value > limit)
     for i in np.flatnonzero(outside):
-        reasons[i] = (
-            f"value {value[i]:g} is {words} {limit[i]:g} of channel {table.codes[position[i]]}"
-        )
+        reasons[i] = Message.of(key, value=float(value[i]), limit=float(limit[i]),
+                                channel=str(table.codes[position[i]]))
     return reasons

@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from shuian.i18n import DEFAULT_LANG as _DEFAULT_LANG
+from shuian.i18n import Lang, render, render_stored
 from shuian.site.notifications import Level
 from shuian.times import iso_utc
 
@@ -74,6 +76,13 @@ class AlarmEvent:
         prediction 19.1 mm"``.
     synthetic : bool
         The site's data are synthetic (the demo); every message says so.
+    message_key : str or None
+        The catalogue key of ``message`` (:mod:`shuian.i18n`); None: ``message`` is shown as
+        it is.
+    message_params : dict or None
+        The parameters of ``message_key`` (JSON).
+    language : {"en", "zh"}
+        The site's language (``language`` in the site file): the reason is sent in it.
     """
 
     alarm_id: int
@@ -89,6 +98,13 @@ class AlarmEvent:
     unit: str
     message: str
     synthetic: bool
+    message_key: str | None = None
+    message_params: dict[str, Any] | None = None
+    language: Lang = _DEFAULT_LANG
+
+    def reason(self) -> str:
+        """The reason in the event's language (its English text when it has no key)."""
+        return render_stored(self.message, self.message_key, self.message_params, self.language)
 
 
 def dedupe_key(event: AlarmEvent) -> str:
@@ -120,9 +136,11 @@ def webhook_body(event: AlarmEvent) -> dict[str, Any]:
         JSON-able: ``{"type": "shuian.alarm", "key", "alarm_id", "site", "site_name",
         "channel", "instrument", "rule", "level", "state", "time" (ISO 8601 UTC, ``Z``),
         "time_us", "value", "unit", "message", "synthetic"}``. ``key`` is :func:`dedupe_key`:
-        a receiver may use it to drop a message it has already seen.
+        a receiver may use it to drop a message it has already seen. ``message`` is in the
+        site's ``language``; a message of the catalogue adds ``message_key``,
+        ``message_params`` and ``language``, for a receiver that shows it in another language.
     """
-    return {
+    body = {
         "type": "shuian.alarm",
         "key": dedupe_key(event),
         "alarm_id": event.alarm_id,
@@ -137,9 +155,13 @@ def webhook_body(event: AlarmEvent) -> dict[str, Any]:
         "time_us": event.time_us,
         "value": event.value,
         "unit": event.unit,
-        "message": event.message,
+        "message": event.reason(),
         "synthetic": event.synthetic,
     }
+    if event.message_key is not None:
+        body |= {"message_key": event.message_key, "message_params": event.message_params,
+                 "language": event.language}
+    return body
 
 
 def email_subject(event: AlarmEvent) -> str:
@@ -147,17 +169,21 @@ def email_subject(event: AlarmEvent) -> str:
 
     The level is in capitals; an escalation says so; synthetic data say ``[SYNTHETIC DATA]``.
     The reason is the event's message without a leading channel code (the subject names it
-    already), cut to 90 characters.
+    already), cut to 90 characters. In the site's language: a Chinese site's subject reads
+    ``[水安 报警] 石门子水库 PL1.R 已升级: ...``.
     """
-    tag = f"[Shuian {event.level.upper()}]"
+    lang = event.language
+    level = event.level.upper() if lang == "en" else render(f"state.{event.level}", lang)
+    tag = render("notify.subject", lang, level=level)
     if event.synthetic:
-        tag += " [SYNTHETIC DATA]"
-    reason = event.message.strip()
+        tag += " " + render("notify.synthetic_tag", lang)
+    reason = event.reason().strip()
     if reason.startswith(event.channel + " "):
         reason = reason[len(event.channel) + 1 :].lstrip()
     if len(reason) > _SUBJECT_REASON_MAX:
         reason = reason[: _SUBJECT_REASON_MAX - 1].rstrip() + "…"
-    state = "" if event.state == "raised" else f" {event.state}"
+    words = event.state if lang == "en" else render(f"alarm_state.{event.state}", lang)
+    state = "" if event.state == "raised" else f" {words}"
     return f"{tag} {event.site_name} {event.channel}{state}: {reason}"
 
 
@@ -199,7 +225,7 @@ def email_message(
         f"{event.site_name} 测点 {event.channel} {_HEADLINE_ZH[event.state]}，"
         f"级别：{_LEVEL_ZH[event.level]}。",
         "",
-        f"Reason / 原因: {event.message}",
+        f"Reason / 原因: {event.reason()}",
         f"Value / 测值: {value}",
         f"Since / 开始时间: {local} ({timezone}); {_iso_utc(event.time_us)}",
         f"Level / 级别: {event.level} / {_LEVEL_ZH[event.level]}",

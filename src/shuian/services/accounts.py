@@ -47,6 +47,7 @@ from shuian.errors import (
     PermissionDeniedError,
     TooManyAttemptsError,
 )
+from shuian.i18n import Message
 from shuian.services.roles import ROLES, SCOPES, Role, Scope
 from shuian.settings import IPNetwork, Settings, networks
 from shuian.settings import settings as process_settings
@@ -279,7 +280,7 @@ class Accounts:
             free_at = earlier[len(earlier) - s.max_failures] + s.failure_window
             wait = max(1, math.ceil((free_at - now).total_seconds()))
             raise TooManyAttemptsError(
-                f"too many failed logins for {username!r}: try again in {wait} s",
+                Message.of("error.too_many_logins", username=username, wait=wait),
                 retry_after_s=wait,
             )
         user = self.store.user(username)
@@ -289,7 +290,7 @@ class Accounts:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             ok = False
         if not ok or user is None:  # the attempt stays kept: it is a failure
-            raise AuthenticationError("wrong user name or password, or the user is disabled")
+            raise AuthenticationError(Message.of("error.bad_login"))
         self.store.forget_login_failures(username=username, client=client, through=attempt)
         if _hasher.check_needs_rehash(user.password_hash):
             self.store.update_user(username, password_hash=_hasher.hash(password))
@@ -370,7 +371,7 @@ def require(principal: Principal | None, role: Role, scope: Scope | None = None)
                 f"API key {principal.name!r} (scopes {sorted(principal.scopes)}) may not do this:"
                 f" it needs " + (f"scope {scope}" if scope else f"a user with the {role} role")
             )
-        raise PermissionDeniedError(
-            f"user {principal.name!r} is {principal.role}: this needs the {role} role or above"
-        )
+        raise PermissionDeniedError(Message.of(
+            "error.role_needed", name=principal.name, role=principal.role, needed=role
+        ))
     return principal

@@ -35,6 +35,7 @@ from shuian.alarms.levels import (
 )
 from shuian.checks import check_tail, exclusion_mask
 from shuian.errors import InvalidRequestError, NotFoundError
+from shuian.i18n import CATALOGUE, Message, key_of_text
 from shuian.models import hst
 from shuian.notify import AlarmEvent, Notifier, build_notifiers
 from shuian.readings import US_PER_S
@@ -47,7 +48,7 @@ from shuian.store.analysis import FlagRow, OutboxMessage, StoredAlarm, StoredMod
 from shuian.store.base import EARLIEST_US
 
 #: Describes the reading at a position of the new readings, for an alarm's message.
-Describe = Callable[[int], str]
+Describe = Callable[[int], Message]
 
 #: Shortest span of readings (days) over which yearly harmonics can be fitted.
 MIN_SEASONAL_SPAN_DAYS = 330
@@ -117,13 +118,14 @@ class Explanation:
     change: float
     effects: dict[str, float]
 
-    def sentence(self) -> str:
-        """The change in words, e.g. "PL1.R moved +2.1 mm: +1.8 from the water level, ..."."""
-        words = {"hydrostatic": "from the water level", "seasonal": "seasonal",
-                 "thermal": "from temperature", "rain": "from rain", "time": "with time (ageing)",
-                 "other": "other"}
-        parts = ", ".join(f"{v:+.3g} {words.get(k, k)}" for k, v in self.effects.items())
-        return f"{self.channel} changed {self.change:+.3g} {self.unit}: {parts}"
+    def sentence(self) -> Message:
+        """The change in words, e.g. "PL1.R changed +2.1 mm: +1.8 from the water level, ..."."""
+        parts = [
+            Message.of("explain.effect", value=v, effect=_term("effect", k))
+            for k, v in self.effects.items()
+        ]
+        return Message.of("explain.sentence", channel=self.channel, change=self.change,
+                          unit=self.unit, effects=parts)
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,16 @@ class AlarmStep:
     level: str
     time_us: int
     value: float | None
+    #: The reason, in English.
     message: str
+    #: The same reason as a catalogue message, rendered in the reader's language where shown.
+    sentence: Message | None = None
+
+    @classmethod
+    def of(cls, channel: str, rule: str, kind: str, level: str, time_us: int,
+           value: float | None, message: Message) -> AlarmStep:
+        """A step whose reason is a catalogue message (kept as English text and as itself)."""
+        return cls(channel, rule, kind, level, time_us, value, str(message), message)
 
 
 @dataclass
@@ -162,7 +173,7 @@ class EvaluationReport:
             "readings": self.readings,
             "flags": dict(self.flags),
             "alarm_steps": dict(Counter(s.kind for s in self.steps)),
-            "steps": [vars(s) for s in self.steps],
+            "steps": [{k: v for k, v in vars(s).items() if k != "sentence"} for s in self.steps],
             "notifications": self.notifications,
         }
 
@@ -324,7 +335,8 @@ class Analyzer:
                 interval_s=plan.interval_s, limit_min=plan.info.limit_min,
                 limit_max=plan.info.limit_max, unit=plan.info.unit,
             )
-            flag_rows += [FlagRow(cid, int(f.time_us), str(f.kind), str(f.detail)) for f in flags]
+            flag_rows += [FlagRow(cid, int(f.time_us), str(f.kind), f.message or str(f.detail))
+                          for f in flags]
             report.flags.update(str(k) for k in flags.kind)
             # Thresholds see every reading but those an engineer marked suspect: a sudden real
             # jump must not hide as a "spike". Rate and envelope leave data-check flags out.
@@ -346,7 +358,7 @@ class Analyzer:
             sends = notify and self.notifiers and step.kind in ("raised", "escalated")
             self.store.record_alarm_step(
                 channel_id=plan.info.id, rule=step.rule, kind=step.kind, level=step.level,
-                time_us=step.time_us, value=step.value, message=step.message,
+                time_us=step.time_us, value=step.value, message=step.sentence or step.message,
                 outbox=self._messages(plan, step, report) if sends else None,
             )
             report.steps.append(step)
@@ -380,12 +392,12 @@ class Analyzer:
             levels = threshold_levels(new_plain, thresholds, initial_level=initial,
                                       month_day=days)
 
-            def describe_threshold(i: int) -> str:
+            def describe_threshold(i: int) -> Message:
                 band = band_at(thresholds, int(levels[i]), None if days is None else int(days[i]))
                 message = _threshold_message(code, unit, float(new_plain[i]), band,
                                              int(levels[i]))
                 if np.isfinite(new_plain[i]) and not np.isfinite(new_v[i]):
-                    message += " (the data checks flag this reading: check the sensor)"
+                    message = Message.of("alarm.flagged", message=message)
                 return message
 
             out.append(("threshold", levels, describe_threshold))
@@ -395,9 +407,11 @@ class Analyzer:
                 rates = rate_levels(new_t, new_v, thresholds.rate, previous=previous)
                 limits = thresholds.rate
 
-                def describe_rate(i: int) -> str:
-                    return (f"{code} changes faster than its {level_name(int(rates[i]))} rate "
-                            f"limit ({_rate_limit(limits, int(rates[i]))} {unit}/day)")
+                def describe_rate(i: int) -> Message:
+                    return Message.of(
+                        "alarm.rate", channel=code, level=_level(int(rates[i])), unit=unit,
+                        limit=_rate_limit(limits, int(rates[i])),
+                    )
 
                 out.append(("rate", rates, describe_rate))
         if model is not None and plan.model is not None:
@@ -440,7 +454,7 @@ class Analyzer:
         new_parts = {k: v[new_from - context:] for k, v in parts.items()}
         new_res = residuals[new_from - context:]
 
-        def describe(i: int) -> str:
+        def describe(i: int) -> Message:
             return _envelope_message(plan, model, float(judged[new_from + i]), float(new_res[i]),
                                      {k: float(v[i]) for k, v in new_parts.items()})
 
@@ -460,10 +474,11 @@ class Analyzer:
         for change in transitions(levels, open_level=_open_level(open_alarm)):
             value = float(values[change.index])
             message = describe(change.index)
-            steps.append((plan, AlarmStep(
+            steps.append((plan, AlarmStep.of(
                 plan.info.code, rule, change.kind, level_name(change.level),
                 int(times[change.index]), value if math.isfinite(value) else None,
-                message if change.kind != "cleared" else f"{plan.info.code} back to normal",
+                message if change.kind != "cleared"
+                else Message.of("alarm.cleared", channel=plan.info.code),
             )))
         return steps
 
@@ -522,12 +537,13 @@ class Analyzer:
     ) -> tuple[ChannelPlan, AlarmStep]:
         interval_h = (plan.interval_s or 0) / 3600
         message = (
-            f"no reading from {plan.info.code} since {_local(last_us, self.timezone)} "
-            f"(expected every {interval_h:g} h)"
+            Message.of("alarm.no_data", channel=plan.info.code, interval_h=interval_h,
+                       since=_local(last_us, self.timezone))
             if last_us is not None
-            else f"{plan.info.code} reports again"
+            else Message.of("alarm.no_data.back", channel=plan.info.code)
         )
-        return plan, AlarmStep(plan.info.code, "no_data", kind, "warning", time_us, None, message)
+        return plan, AlarmStep.of(plan.info.code, "no_data", kind, "warning", time_us, None,
+                                  message)
 
     def _messages(
         self, plan: ChannelPlan, step: AlarmStep, report: EvaluationReport
@@ -542,15 +558,19 @@ class Analyzer:
         return messages
 
     def _event(self, alarm_id: int, plan: ChannelPlan, step: AlarmStep) -> AlarmEvent:
-        reservoir = self.stored.site.reservoir
+        site = self.stored.site
+        reservoir = site.reservoir
+        text = {"key": None, "params": None} if step.sentence is None else step.sentence.to_json()
         return AlarmEvent(
-            alarm_id=alarm_id, site=reservoir.code, site_name=reservoir.name,
+            alarm_id=alarm_id, site=reservoir.code,
+            site_name=reservoir.name_zh if site.language == "zh" else reservoir.name,
             channel=plan.info.code, instrument=plan.info.instrument,
             rule=step.rule,  # type: ignore[arg-type]
             level=step.level,  # type: ignore[arg-type]
             state=step.kind,  # type: ignore[arg-type]
             time_us=step.time_us, value=step.value, unit=plan.info.unit,
             message=step.message, synthetic=reservoir.synthetic,
+            message_key=text["key"], message_params=text["params"], language=site.language,
         )
 
     # -- components ---------------------------------------------------------------------------
@@ -565,10 +585,10 @@ class Analyzer:
         """
         plan = self.by_code.get(code)
         if plan is None:
-            raise NotFoundError(f"no channel {code!r}; 'shuian channels' lists the channels")
+            raise NotFoundError(Message.of("error.no_channel", code=code))
         stored_model = self.store.current_models([plan.info.id]).get(plan.info.id)
         if stored_model is None or plan.model is None:
-            raise NotFoundError(f"channel {code} has no fitted model: run 'shuian fit' first")
+            raise NotFoundError(Message.of("error.no_model", code=code))
         model = hst.FittedModel.from_json(stored_model.fit, ModelSpec.model_validate)
         start = EARLIEST_US if start_us is None else start_us
         series = self._read([plan], start, end_us, level_days=_level_days([plan]))
@@ -595,7 +615,7 @@ class Analyzer:
                                 end_us=max(from_us, to_us) + 7 * US_PER_DAY)
         usable = np.flatnonzero(np.isfinite(found.residual))
         if len(usable) == 0:
-            raise InvalidRequestError(f"{code} has no modelled readings near those times")
+            raise InvalidRequestError(Message.of("error.no_modelled_readings", code=code))
         ends = []
         for target in (from_us, to_us):
             ends.append(int(usable[np.argmin(np.abs(found.times_us[usable] - target))]))
@@ -714,19 +734,34 @@ def _open_level(alarm: StoredAlarm | None) -> int:
 
 def _threshold_message(
     code: str, unit: str, value: float, band: Band | None, level: int
-) -> str:
+) -> Message:
     if level == 0:
-        return f"{code} back within its thresholds"
-    name = level_name(level)
-    reading = f"{code} {value:.6g} {unit}"
-    if band is None:
-        return f"{reading} is at the {name} level"
-    limit = f"{name} limit {{:g}}" if band.label is None else f"{band.label} {{:g}} {unit} ({name})"
-    if band.max is not None and value > band.max:
-        return f"{reading} is above the {limit.format(band.max)}"
-    if band.min is not None and value < band.min:
-        return f"{reading} is below the {limit.format(band.min)}"
-    return f"{reading} is at the {name} level"
+        return Message.of("alarm.threshold.back", channel=code)
+    reading = {"channel": code, "value": value, "unit": unit, "level": _level(level)}
+    if band is not None:
+        labelled = {} if band.label is None else {"label": _term("band", band.label)}
+        suffix = "" if band.label is None else "_band"
+        if band.max is not None and value > band.max:
+            return Message("alarm.threshold.above" + suffix,
+                           reading | labelled | {"limit": band.max})
+        if band.min is not None and value < band.min:
+            return Message("alarm.threshold.below" + suffix,
+                           reading | labelled | {"limit": band.min})
+    return Message("alarm.threshold.at", reading)
+
+
+def _level(level: int) -> Message:
+    """A level's name (attention, warning, alarm) as a word of the catalogue."""
+    return Message.of(f"state.{level_name(level)}")
+
+
+def _term(family: str, word: str) -> Message | str:
+    """A word of the catalogue (``effect.time``, the band labelled "flood-limit level") or itself.
+
+    Labels are matched by their English text (a site file's own label stays as written).
+    """
+    key = f"{family}.{word}" if family != "band" else key_of_text("band.", word)
+    return Message.of(key) if key is not None and key in _CATALOGUE_KEYS else word
 
 
 def _spec_json(spec: ModelSpec) -> dict[str, Any]:
@@ -744,19 +779,22 @@ def _envelope_message(
     value: float,
     residual: float,
     parts: dict[str, float],
-) -> str:
+) -> Message:
     code, unit = plan.info.code, plan.info.unit
     if not math.isfinite(residual):
-        return f"{code} back inside its model envelope"
-    effects = ", ".join(
-        f"{name} {part:+.3g}" for name, part in parts.items() if name not in ("predicted",
-                                                                              "constant")
+        return Message.of("alarm.envelope.back", channel=code)
+    effects = [
+        Message.of("alarm.envelope.effect", name=_term("component", name), part=part)
+        for name, part in parts.items() if name not in ("predicted", "constant")
+    ]
+    return Message.of(
+        "alarm.envelope", channel=code, value=value, unit=unit,
+        sigmas=residual / model.sigma, kind=model.spec.kind.upper(),
+        predicted=parts["predicted"], sigma=model.sigma, effects=effects,
     )
-    return (
-        f"{code} {value:.6g} {unit} is {residual / model.sigma:+.1f}σ from the "
-        f"{model.spec.kind.upper()} prediction {parts['predicted']:.6g} {unit} "
-        f"(σ {model.sigma:.3g}; {effects})"
-    )
+
+
+_CATALOGUE_KEYS = frozenset(CATALOGUE)
 
 
 def _finite(value: float) -> float:

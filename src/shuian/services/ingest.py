@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 
 from shuian.errors import NoSiteError, StoreError
 from shuian.faults import reason_of
+from shuian.i18n import DEFAULT_LANG, Lang, render_stored
 from shuian.ingest.files import Progress, read_file
 from shuian.ingest.rows import RawRows
 from shuian.ingest.validate import ChannelTable, validate
@@ -59,15 +60,15 @@ class IngestReport:
         room = len(rejections) if self.limit is None else self.limit - len(self.rejections)
         self.rejections.extend(rejections[: max(room, 0)])
 
-    def as_json(self) -> dict[str, Any]:
-        """The report as the JSON object the CLI and API print."""
+    def as_json(self, lang: Lang = DEFAULT_LANG) -> dict[str, Any]:
+        """The report as the JSON object the CLI and API print (reasons in ``lang``)."""
         return {
             "accepted": self.accepted,
             "duplicates": self.duplicates,
             "rejected": self.rejected,
             "rejections": [
-                {"source": r.source, "line": r.line, "channel": r.channel, "reason": r.reason,
-                 "raw": r.raw}
+                {"source": r.source, "line": r.line, "channel": r.channel, "raw": r.raw,
+                 "reason": render_stored(r.reason, r.reason_key, r.reason_params, lang)}
                 for r in self.rejections
             ],
         }

@@ -212,6 +212,7 @@ class Instrument(_Strict):
     code: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", max_length=64)
     type: InstrumentType
     name: str | None = None
+    name_zh: str | None = Field(default=None, description="the name in Chinese, for the page")
     section: str | None = None
     elevation: float | None = Field(default=None, description="m")
     chainage: float | None = Field(default=None, description="m along the dam axis")
@@ -267,6 +268,9 @@ class Site(_Strict):
     hydrology: HydrologySettings = HydrologySettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     ingest: IngestSettings = IngestSettings()
+    #: The site's language: notifications are sent in it (the page and the API follow the
+    #: reader's). English by default, as site files written before it read.
+    language: Literal["en", "zh"] = "en"
 
     @model_validator(mode="after")
     def _references(self) -> Self:

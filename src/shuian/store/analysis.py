@@ -19,6 +19,7 @@ import sqlalchemy.dialects.postgresql
 import sqlalchemy.dialects.sqlite
 
 from shuian.errors import InvalidRequestError, NotFoundError
+from shuian.i18n import Message
 from shuian.store import schema
 
 SYSTEM_ACTOR = "shuian"
@@ -28,12 +29,12 @@ _OUTBOX_ROWS_PER_STATEMENT = 500
 
 @dataclass(frozen=True)
 class FlagRow:
-    """A flag on one reading."""
+    """A flag on one reading; a :class:`~shuian.i18n.Message` detail keeps its key too."""
 
     channel_id: int
     time_us: int
     kind: str
-    detail: str
+    detail: str | Message
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class StoredFlag:
     active: bool
     set_by: str
     set_at: dt.datetime
+    #: The detail's catalogue key and parameters (None: a manual comment, or an older row).
+    detail_key: str | None = None
+    detail_params: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,9 @@ class StoredAlarm:
     acknowledged_by: str | None
     acknowledged_at: dt.datetime | None
     acknowledge_comment: str | None
+    #: The message's catalogue key and parameters (None: an alarm kept before the catalogue).
+    message_key: str | None = None
+    message_params: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,9 @@ class AlarmEventRow:
     message: str
     actor: str | None
     at: dt.datetime
+    #: The message's catalogue key and parameters (None: a comment, or an older row).
+    message_key: str | None = None
+    message_params: dict[str, Any] | None = None
 
 
 class AnalysisTables:
@@ -159,8 +169,8 @@ class AnalysisTables:
         now = dt.datetime.now(dt.UTC)
         values = [
             {"channel_id": r.channel_id, "time_us": r.time_us, "kind": r.kind,
-             "detail": r.detail, "source": "check", "active": True, "set_by": actor,
-             "set_at": now}
+             "source": "check", "active": True, "set_by": actor, "set_at": now,
+             **message_columns("detail", r.detail)}
             for r in rows
         ]
         statement = self._insert(schema.flags).on_conflict_do_nothing()
@@ -198,7 +208,7 @@ class AnalysisTables:
         with self._translate(), self.engine.begin() as conn:
             updated = conn.execute(f.update().where(f.c.id == flag_id).values(active=False))
             if not updated.rowcount:
-                raise NotFoundError(f"no flag {flag_id}")
+                raise NotFoundError(Message.of("error.no_flag", id=flag_id))
             conn.execute(schema.flag_events.insert().values(
                 flag_id=flag_id, action="cleared", actor=actor, comment=comment,
                 at=dt.datetime.now(dt.UTC)))
@@ -215,7 +225,7 @@ class AnalysisTables:
         f = schema.flags
         query = sa.select(
             f.c.id, f.c.channel_id, f.c.time_us, f.c.kind, f.c.detail, f.c.source, f.c.active,
-            f.c.set_by, f.c.set_at,
+            f.c.set_by, f.c.set_at, f.c.detail_key, f.c.detail_params,
         ).where(f.c.channel_id.in_(list(channel_ids)))
         if start_us is not None:
             query = query.where(f.c.time_us >= start_us)
@@ -352,7 +362,7 @@ class AnalysisTables:
         with self._translate(), self.engine.connect() as conn:
             row = conn.execute(sa.select(*a.c).where(a.c.id == alarm_id)).first()
         if row is None:
-            raise NotFoundError(f"no alarm {alarm_id}; 'shuian alarms' lists the alarms")
+            raise NotFoundError(Message.of("error.no_alarm", id=alarm_id))
         return StoredAlarm(*row)
 
     def alarm_history(self, alarm_id: int) -> list[AlarmEventRow]:
@@ -371,7 +381,7 @@ class AnalysisTables:
         level: str,
         time_us: int,
         value: float | None,
-        message: str,
+        message: str | Message,
         actor: str = SYSTEM_ACTOR,
         outbox: Callable[[int], Sequence[OutboxMessage]] | None = None,
     ) -> int:
@@ -380,9 +390,11 @@ class AnalysisTables:
         ``raised`` opens a new alarm (one open alarm per channel and rule); the other steps
         change the open one. An escalation asks for a new acknowledgement. ``outbox(alarm_id)``
         gives the messages the step sends, kept in the outbox in the same transaction as the
-        step (so a step is never kept without its messages). Returns the alarm id.
+        step (so a step is never kept without its messages). A :class:`~shuian.i18n.Message`
+        is kept as its English text and its key and parameters. Returns the alarm id.
         """
         a, e = schema.alarms, schema.alarm_events
+        text = message_columns("message", message)
         now = dt.datetime.now(dt.UTC)
         with self._translate(), self.engine.begin() as conn:
             open_id = conn.scalar(
@@ -394,8 +406,7 @@ class AnalysisTables:
                 alarm_id = conn.execute(
                     a.insert().values(
                         channel_id=channel_id, rule=rule, level=level, peak_level=level,
-                        state="raised", raised_us=time_us, last_us=time_us, value=value,
-                        message=message,
+                        state="raised", raised_us=time_us, last_us=time_us, value=value, **text,
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]
             elif open_id is None:
@@ -409,14 +420,14 @@ class AnalysisTables:
                 else:
                     changes["level"] = level
                 if kind == "escalated":  # worse again: a new reason, and a new acknowledgement
-                    changes |= {"value": value, "message": message, "state": "raised"}
+                    changes |= {"value": value, "state": "raised", **text}
                     peak = conn.scalar(sa.select(a.c.peak_level).where(a.c.id == alarm_id))
                     if _rank(level) > _rank(str(peak)):
                         changes["peak_level"] = level
                 conn.execute(a.update().where(a.c.id == alarm_id).values(changes))
             conn.execute(e.insert().values(alarm_id=alarm_id, kind=kind, level=level,
-                                           time_us=time_us, value=value, message=message,
-                                           actor=actor, at=now))
+                                           time_us=time_us, value=value, actor=actor, at=now,
+                                           **text))
             if outbox is not None:
                 now_us = int(now.timestamp() * 1_000_000)
                 self._enqueue_outbox(conn, outbox(int(alarm_id)), now_us=now_us)
@@ -426,7 +437,7 @@ class AnalysisTables:
         """Acknowledge an open alarm: who, when and a comment are kept."""
         alarm = self.alarm(alarm_id)
         if alarm.state == "cleared":
-            raise InvalidRequestError(f"alarm {alarm_id} is already cleared")
+            raise InvalidRequestError(Message.of("error.alarm_cleared", id=alarm_id))
         a, e = schema.alarms, schema.alarm_events
         now = dt.datetime.now(dt.UTC)
         with self._translate(), self.engine.begin() as conn:
@@ -449,7 +460,8 @@ class AnalysisTables:
             sa.select(
                 e.c.id.label("step_id"), e.c.kind, e.c.level.label("step_level"), e.c.time_us,
                 e.c.actor, a.c.id.label("alarm_id"), a.c.rule, a.c.level, a.c.peak_level,
-                a.c.state, a.c.value, a.c.message, c.c.code.label("channel"),
+                a.c.state, a.c.value, a.c.message, a.c.message_key, a.c.message_params,
+                c.c.code.label("channel"),
                 s.c.code.label("site"),
             )
             .join(a, a.c.id == e.c.alarm_id)
@@ -628,6 +640,18 @@ class AnalysisTables:
         with self._translate(), self.engine.connect() as conn:
             rows = conn.execute(sa.select(*d.c).order_by(d.c.id.desc()).limit(limit)).mappings()
             return [dict(row) for row in rows]
+
+
+def message_columns(column: str, message: str | Message) -> dict[str, Any]:
+    """The values of a text column and its ``_key`` and ``_params`` columns for a sentence.
+
+    A plain string (a comment a person wrote, a reason with no key yet) keeps no key.
+    """
+    if isinstance(message, Message):
+        data = message.to_json()
+        return {column: str(message), f"{column}_key": data["key"],
+                f"{column}_params": data["params"]}
+    return {column: message, f"{column}_key": None, f"{column}_params": None}
 
 
 def _rank(level: str) -> int:

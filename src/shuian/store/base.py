@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+import math
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -88,6 +89,9 @@ class StoredRejection:
     channel: str | None
     raw: str
     reason: str
+    #: The reason's catalogue key and parameters (None: a reason without a key yet).
+    reason_key: str | None = None
+    reason_params: dict[str, Any] | None = None
 
 
 class Store(AnalysisTables, AuthTables, MediaTables, abc.ABC):
@@ -378,6 +382,8 @@ class Store(AnalysisTables, AuthTables, MediaTables, abc.ABC):
                 "channel": None if r.channel is None else storable_text(r.channel, MAX_CODE),
                 "raw": storable_text(r.raw, MAX_RAW_TEXT),
                 "reason": storable_text(r.reason, MAX_REASON_TEXT),
+                "reason_key": r.reason_key,
+                "reason_params": None if r.reason_params is None else _storable(r.reason_params),
             }
             for r in rejections
         ]
@@ -397,7 +403,7 @@ class Store(AnalysisTables, AuthTables, MediaTables, abc.ABC):
         t = schema.rejected
         query = (
             sa.select(t.c.id, t.c.received_at, t.c.source, t.c.line, t.c.channel, t.c.raw,
-                      t.c.reason)
+                      t.c.reason, t.c.reason_key, t.c.reason_params)
             .where(t.c.site_id == site_id)
             .order_by(t.c.id.desc())
             .limit(limit)
@@ -431,6 +437,19 @@ def storable_text(text: str, limit: int) -> str:
     except UnicodeEncodeError:
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")[:limit]
     return text
+
+
+def _storable(value: Any) -> Any:
+    """A message's JSON parameters with every text made storable (:func:`storable_text`)."""
+    if isinstance(value, str):
+        return storable_text(value, MAX_REASON_TEXT)
+    if isinstance(value, dict):
+        return {str(k)[:64]: _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # not JSON; the reason then shows its stored text
+    return value
 
 
 def summarise_counts(rows: Sequence[Any]) -> dict[str, Any]:

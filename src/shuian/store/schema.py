@@ -68,6 +68,9 @@ rejected = sa.Table(
     sa.Column("channel", sa.String(64)),
     sa.Column("raw", sa.Text, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
+    # The reason's catalogue key and parameters, to show it in the reader's language (0009).
+    sa.Column("reason_key", sa.String(64)),
+    sa.Column("reason_params", sa.JSON),
     # Unique index rejected_once (site_id, source, line, channel, raw): see migration 0005.
 )
 
@@ -83,6 +86,8 @@ flags = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("set_by", sa.String(64), nullable=False),
     sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("detail_key", sa.String(64)),  # the detail's catalogue key (0009)
+    sa.Column("detail_params", sa.JSON),
     sa.UniqueConstraint("channel_id", "time_us", "kind"),
 )
 
@@ -131,6 +136,8 @@ alarms = sa.Table(
     sa.Column("acknowledged_by", sa.String(64)),
     sa.Column("acknowledged_at", sa.DateTime(timezone=True)),
     sa.Column("acknowledge_comment", sa.Text),
+    sa.Column("message_key", sa.String(64)),  # the message's catalogue key (0009)
+    sa.Column("message_params", sa.JSON),
 )
 
 alarm_events = sa.Table(
@@ -145,6 +152,8 @@ alarm_events = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("actor", sa.String(64)),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("message_key", sa.String(64)),  # the message's catalogue key (0009)
+    sa.Column("message_params", sa.JSON),
 )
 
 deliveries = sa.Table(

@@ -24,7 +24,7 @@ import numpy as np
 from fastapi import APIRouter, Query
 
 from shuian.api.auth import EngineerDep
-from shuian.api.deps import AnalyzerDep, SiteDep, StoreDep
+from shuian.api.deps import AnalyzerDep, LangDep, SiteDep, StoreDep
 from shuian.api.routes.readings import DEFAULT_POINTS, MAX_POINTS
 from shuian.api.schemas import (
     AnalysisPublic,
@@ -40,6 +40,7 @@ from shuian.api.schemas import (
     RowId,
 )
 from shuian.errors import InvalidRequestError
+from shuian.i18n import Message, render_stored
 from shuian.series.downsample import MIN_POINTS, downsample
 from shuian.times import iso_utc, parse_time
 
@@ -119,6 +120,7 @@ def explain_change(
     stored: SiteDep,
     start: Annotated[str, Query(alias="from", description="first time, ISO 8601")],
     end: Annotated[str, Query(alias="to", description="second time, ISO 8601")],
+    lang: LangDep,
 ) -> ExplanationPublic:
     """Answer why a channel changed between two times, split into the model's effects.
 
@@ -129,11 +131,11 @@ def explain_change(
     from_us = parse_time(name="from", text=start, timezone=tz)
     to_us = parse_time(name="to", text=end, timezone=tz)
     if from_us is None or to_us is None:
-        raise InvalidRequestError("from and to are required (ISO 8601 times)")
+        raise InvalidRequestError(Message.of("error.explain_times"))
     found = analyzer.explain(code, from_us=from_us, to_us=to_us)
     times = iso_utc(times_us=np.array([found.from_us, found.to_us], dtype=np.int64))
     return ExplanationPublic.model_validate(
-        vars(found) | {"from": times[0], "to": times[1], "sentence": found.sentence()}
+        vars(found) | {"from": times[0], "to": times[1], "sentence": found.sentence().render(lang)}
     )
 
 
@@ -142,6 +144,7 @@ def read_flags(
     code: str,
     store: StoreDep,
     stored: SiteDep,
+    lang: LangDep,
     start: Annotated[str | None, Query(description="ISO 8601, included")] = None,
     end: Annotated[str | None, Query(description="ISO 8601, excluded")] = None,
     cleared: Annotated[bool, Query(description="include cleared flags")] = False,
@@ -157,8 +160,9 @@ def read_flags(
     )
     times = iso_utc(times_us=np.array([f.time_us for f in flags], dtype=np.int64))
     return [
-        FlagPublic(id=f.id, time=t, kind=f.kind, detail=f.detail, source=f.source,
-                   active=f.active, set_by=f.set_by)
+        FlagPublic(id=f.id, time=t, kind=f.kind, source=f.source, active=f.active,
+                   set_by=f.set_by,
+                   detail=render_stored(f.detail, f.detail_key, f.detail_params, lang))
         for f, t in zip(flags, times, strict=True)
     ]
 
@@ -174,7 +178,7 @@ def create_flag(
     channel = store.channel(stored.id, code)
     time_us = parse_time(name="time", text=body.time, timezone=stored.site.reservoir.timezone)
     if time_us is None:
-        raise InvalidRequestError("time is required: the reading's time, ISO 8601")
+        raise InvalidRequestError(Message.of("error.flag_time"))
     flag_id = store.set_flag(channel_id=channel.id, time_us=time_us, kind="suspect",
                              actor=engineer.actor, comment=body.comment)
     store.audit(actor=engineer.actor, action="flag.set", target=f"flag {flag_id}",

@@ -22,6 +22,7 @@ from shuian.api.auth import (
 )
 from shuian.api.schemas import LoginIn, MePublic, SessionPublic
 from shuian.errors import AuthenticationError
+from shuian.i18n import Message
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -59,7 +60,7 @@ def logout(request: Request, response: Response, accounts: AccountsDep) -> None:
     """
     token = session_token(request)
     if token is None:
-        raise AuthenticationError("no session to end: log in first (POST /api/auth/login)")
+        raise AuthenticationError(Message.of("error.no_session"))
     accounts.logout(token)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict",
                            secure=is_https(request))
@@ -69,6 +70,6 @@ def logout(request: Request, response: Response, accounts: AccountsDep) -> None:
 def me(principal: PrincipalDep) -> MePublic:
     """Answer who the request's credentials are (401 without any)."""
     if principal is None:
-        raise AuthenticationError("no credentials: log in first (POST /api/auth/login)")
+        raise AuthenticationError(Message.of("error.no_credentials"))
     return MePublic(name=principal.name, kind=principal.kind, role=principal.role,
                     scopes=sorted(principal.scopes))

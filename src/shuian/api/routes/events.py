@@ -15,6 +15,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from sse_starlette import EventSourceResponse
 
+from shuian.api.deps import LangDep
+from shuian.i18n import render_stored
+
 router = APIRouter(tags=["events"])
 
 
@@ -26,6 +29,7 @@ router = APIRouter(tags=["events"])
 )
 async def stream_events(
     request: Request,
+    lang: LangDep,
     site: Annotated[str | None, Query(description="only this reservoir's events")] = None,
 ) -> EventSourceResponse:
     """Stream the site's (or every site's) new readings and alarm steps as they happen."""
@@ -37,7 +41,12 @@ async def stream_events(
             yield {"event": "hello", "data": json.dumps({"site": site})}
             while True:
                 event = await subscription.queue.get()
-                yield {"event": event.kind, "data": json.dumps(event.data, default=str)}
+                data = event.data
+                if event.kind == "alarm":  # its message in the reader's language
+                    data = data | {"message": render_stored(
+                        data["message"], data.get("message_key"), data.get("message_params"),
+                        lang)}
+                yield {"event": event.kind, "data": json.dumps(data, default=str)}
         finally:
             hub.unsubscribe(subscription)
 

@@ -18,7 +18,7 @@ import numpy as np
 from fastapi import APIRouter, Query
 
 from shuian.api.auth import IngestDep
-from shuian.api.deps import IngestorDep, SiteDep, StoreDep
+from shuian.api.deps import IngestorDep, LangDep, SiteDep, StoreDep
 from shuian.api.limits import json_body, json_body_openapi
 from shuian.api.schemas import (
     IngestReportPublic,
@@ -27,6 +27,7 @@ from shuian.api.schemas import (
     ReadingsPublic,
 )
 from shuian.errors import InvalidRequestError, NotFoundError
+from shuian.i18n import Message
 from shuian.series.downsample import MIN_POINTS, downsample
 from shuian.times import iso_utc, parse_time
 
@@ -66,14 +67,12 @@ def read_readings(
     start_us = parse_time(name="start", text=start, timezone=timezone)
     end_us = parse_time(name="end", text=end, timezone=timezone)
     if start_us is not None and end_us is not None and end_us <= start_us:
-        raise InvalidRequestError(f"end ({end}) must be after start ({start})")
+        raise InvalidRequestError(Message.of("error.end_before_start", end=end, start=start))
     try:
         channel = store.channel(stored.id, code)
     except NotFoundError as exc:
-        raise NotFoundError(
-            f"no channel {code!r} in site {stored.site.reservoir.code}; "
-            "GET /api/channels lists the channels"
-        ) from exc
+        raise NotFoundError(Message.of("error.no_channel_in_site", code=code,
+                                       site=stored.site.reservoir.code)) from exc
     times, values = store.readings(channel.id, start_us, end_us)
     count = len(times)
     if count > max_points:
@@ -114,7 +113,7 @@ ReadingsBody = Annotated[ReadingsIn, json_body(ReadingsIn, max_items="max_record
 
 @router.post("/readings", openapi_extra=json_body_openapi(ReadingsIn))
 def create_readings(
-    principal: IngestDep, body: ReadingsBody, ingestor: IngestorDep
+    principal: IngestDep, body: ReadingsBody, ingestor: IngestorDep, lang: LangDep
 ) -> IngestReportPublic:
     """Validate and store a batch of readings (at most 100,000: ``SHUIAN_MAX_RECORDS``).
 
@@ -137,4 +136,4 @@ def create_readings(
         detail={"accepted": report.accepted, "duplicates": report.duplicates,
                 "rejected": report.rejected},
     )
-    return IngestReportPublic.model_validate(report.as_json())
+    return IngestReportPublic.model_validate(report.as_json(lang))

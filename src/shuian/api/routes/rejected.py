@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from shuian.api.deps import SiteDep, StoreDep
+from shuian.api.deps import LangDep, SiteDep, StoreDep
 from shuian.api.schemas import RejectedPublic, RejectedRowPublic
+from shuian.i18n import render_stored
 
 router = APIRouter(tags=["rejected"])
 
@@ -20,6 +21,7 @@ MAX_PAGE = 1000
 def read_rejected(
     store: StoreDep,
     stored: SiteDep,
+    lang: LangDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="rows per page")] = 100,
     offset: Annotated[int, Query(ge=0, le=2**62, description="rows to skip")] = 0,
 ) -> RejectedPublic:
@@ -35,7 +37,7 @@ def read_rejected(
                 line=r.line,
                 channel=r.channel,
                 raw=r.raw,
-                reason=r.reason,
+                reason=render_stored(r.reason, r.reason_key, r.reason_params, lang),
             )
             for r in rows
         ],

@@ -8,15 +8,16 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from shuian.alarms.levels import level_number
-from shuian.api.deps import StoreDep
+from shuian.api.deps import LangDep, StoreDep
 from shuian.api.schemas import SiteSummaryPublic
+from shuian.i18n import render_stored
 from shuian.services.hydrology import Hydrology
 
 router = APIRouter(tags=["sites"])
 
 
 @router.get("/sites")
-def read_sites(store: StoreDep) -> list[SiteSummaryPublic]:
+def read_sites(store: StoreDep, lang: LangDep) -> list[SiteSummaryPublic]:
     """Answer each reservoir: names, synthetic or not, level and storage now, open alarms."""
     out = []
     for code in store.sites():
@@ -38,7 +39,8 @@ def read_sites(store: StoreDep) -> list[SiteSummaryPublic]:
             "open_alarms": len(open_alarms),
             "worst_alarm": None if worst is None else {
                 "id": worst.id, "level": worst.level, "rule": worst.rule,
-                "message": worst.message,
+                "message": render_stored(worst.message, worst.message_key,
+                                         worst.message_params, lang),
             },
         }))
     return out

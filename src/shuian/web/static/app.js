@@ -285,8 +285,10 @@ window.addEventListener("hashchange", route);
 function wireHeader() {
   const button = document.getElementById("lang");
   button.addEventListener("click", () => setLang(lang() === "zh" ? "en" : "zh"));
-  onLangChange(() => {
-    // dynamic text is built with t(): draw the views again in the new language
+  onLangChange(async () => {
+    // dynamic text is built with t(), and the server's sentences come in the page's language:
+    // fetch the open alarms again, then draw the views again in the new language
+    await refresh().catch(() => {});
     page.drawn.clear();
     route();
   });

@@ -1,5 +1,11 @@
 // Chinese and English: one dictionary, a `t()` to look words up, and the chosen language kept
 // in localStorage. Static labels carry data-i18n="key" (text) or data-i18n-attr="attr:key".
+//
+// These are the page's own words. The sentences the server makes (alarm messages, flags,
+// explanations, rejections, errors) come from its catalogue (src/shuian/i18n/catalogue.py) in
+// the language the page chose: it is kept in the `shuian_lang` cookie, which the API reads.
+// Keys found in both (state.*, rule.*, alarm_state.*) must read the same: tests/test_i18n.py
+// checks that, and that en and zh here have the same keys and placeholders.
 
 const STORAGE_KEY = "shuian.lang";
 
@@ -512,6 +518,12 @@ const DICTIONARY = {
 
 let current = localStorage.getItem(STORAGE_KEY) === "zh" ? "zh" : "en";
 const listeners = new Set();
+tellServer(current);
+
+/** Let the API answer in the page's language (the cookie goes with every request). */
+function tellServer(language) {
+  document.cookie = `shuian_lang=${language}; path=/; max-age=31536000; SameSite=Strict`;
+}
 
 export function lang() {
   return current;
@@ -530,6 +542,11 @@ export function term(family, code) {
   return String(code ?? "").replaceAll("_", " ");
 }
 
+/** The name of a thing (an instrument) in the current language: `name_zh` in Chinese. */
+export function localName(thing) {
+  return (current === "zh" && thing.name_zh) || thing.name || "";
+}
+
 /** Translate every labelled element under `root`. */
 export function translate(root = document) {
   for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
@@ -545,6 +562,7 @@ export function translate(root = document) {
 export function setLang(next) {
   current = next === "zh" ? "zh" : "en";
   localStorage.setItem(STORAGE_KEY, current);
+  tellServer(current);
   translate();
   for (const listener of listeners) listener(current);
 }

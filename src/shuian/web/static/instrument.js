@@ -3,7 +3,7 @@
 
 import { getJSON } from "./api.js";
 import { drawChart } from "./chart.js";
-import { t, term } from "./i18n.js";
+import { localName, t, term } from "./i18n.js";
 import { channelState, data } from "./state.js";
 import { el, fill, fmt, interpolate, localTime, ms } from "./util.js";
 
@@ -135,7 +135,7 @@ function renderFrame(root) {
   fill(root,
     el("p", {}, el("a", { text: t("instrument.back"), attrs: { href: "#/overview" } })),
     el("h2", {}, `${view.code} `,
-      el("span", { cls: "muted", text: `${term("type", instrument.type)}${instrument.name ? ` — ${instrument.name}` : ""}` }),
+      el("span", { cls: "muted", text: `${term("type", instrument.type)}${localName(instrument) ? ` — ${localName(instrument)}` : ""}` }),
       " ", el("span", { cls: `badge state-${state}`, text: t(`state.${state}`) }),
       " ", el("span", { cls: "badge plain",
         text: t(instrument.manual ? "instrument.manual" : "instrument.automatic") })),

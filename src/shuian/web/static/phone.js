@@ -88,7 +88,7 @@ function renderResults(list) {
     return;
   }
   const found = data.site.instruments.filter((i) => [i.code, i.type, term("type", i.type),
-    i.name || "", ...i.channels.map((c) => c.code)].some((s) => s.toLowerCase().includes(query)));
+    i.name || "", i.name_zh || "", ...i.channels.map((c) => c.code)].some((s) => s.toLowerCase().includes(query)));
   list.replaceChildren(...found.slice(0, 20).map((instrument) => {
     const state = instrumentState(instrument);
     const values = instrument.channels.map((c) => {

@@ -2,7 +2,7 @@
 // by chainage, the foundation gallery, the reservoir level, and one marker per instrument placed
 // by chainage (or its block) and elevation, coloured by state.
 
-import { t, term } from "./i18n.js";
+import { localName, t, term } from "./i18n.js";
 import { fmt, svg } from "./util.js";
 
 const VIEW = { width: 900, height: 420, left: 70, right: 40, top: 46, bottom: 28 };
@@ -192,7 +192,7 @@ export function drawSchematic(container, site, { onSelect, level } = {}) {
 export function setMarkerState(marker, instrument, state, detail = "") {
   marker.setAttribute("class", `marker state-${state}`);
   const text = `${instrument.code} — ${term("type", instrument.type)}`
-    + `${instrument.name ? ` (${instrument.name})` : ""}: ${t(`state.${state}`)}${detail}`;
+    + `${localName(instrument) ? ` (${localName(instrument)})` : ""}: ${t(`state.${state}`)}${detail}`;
   marker.setAttribute("aria-label", text);
   marker.querySelector("title").textContent = text;
 }
