@@ -4,8 +4,10 @@ The analysis never sends: in the transaction that stores an alarm step it keeps 
 event and notifier in the outbox (:func:`outbox_messages`; :func:`queue_notifications` keeps
 messages of events already stored), so a webhook that does not answer cannot
 hold an ingest, its commit or the acknowledgements behind it. :func:`deliver_due` makes one
-pass over the messages that are due; :class:`OutboxRunner` makes passes in a thread while a
-server runs (``shuian serve``).
+pass over the messages that are due; the worker's ``deliver_notifications`` job makes passes
+(:func:`deliver_pending`) while a server or a worker runs (``shuian serve``, ``shuian worker``,
+``shuian listen``), one worker at a time; :class:`OutboxRunner` is a delivery loop of its own,
+in a thread, for a program that delivers beside its other work without a worker.
 
 A pass claims a batch of due messages with a lease (until now + ``lease_s``), in one atomic
 statement, so two runners (threads, processes, machines) never claim the same message. Before
@@ -201,29 +203,32 @@ def _deliver(
 def deliver_pending(
     store: Store,
     *,
+    runner: str | None = None,
     policy: RetryPolicy | None = None,
     batch: int = 20,
     lease_s: float = 120.0,
     notifiers: NotifierSource | None = None,
     clock: Callable[[], int] = _now_us,
     max_passes: int = 50,
+    stop: threading.Event | None = None,
 ) -> list[Delivery]:
-    """Passes of :func:`deliver_due` until none is left due: what a command does at its end.
+    """Passes of :func:`deliver_due` until none is left due: a command's end, the worker's job.
 
-    A notifier that fails is not tried again by the later passes (its messages wait for its
-    back-off), so a dead one costs one timeout. ``max_passes`` bounds the passes; the other
-    parameters are :func:`deliver_due`'s.
+    The worker's ``deliver_notifications`` job (:mod:`shuian.services.worker`) runs it. A
+    notifier that fails is not tried again by the later passes (its messages wait for its
+    back-off), so a dead one costs one timeout. ``max_passes`` bounds the passes; ``stop``, when
+    set, ends them before the next send; the other parameters are :func:`deliver_due`'s.
     """
-    runner = runner_name()
+    runner = runner or runner_name()
     policy = policy or RetryPolicy()
     resolve = notifiers or site_notifiers(store)
     down: dict[tuple[str, str], int] = {}
     done: list[Delivery] = []
     for _ in range(max_passes):
         found = _deliver(store, runner=runner, policy=policy, batch=batch, lease_s=lease_s,
-                         resolve=resolve, clock=clock, stop=None, down=down)
+                         resolve=resolve, clock=clock, stop=stop, down=down)
         done += found
-        if len(found) < batch:
+        if len(found) < batch or (stop is not None and stop.is_set()):
             break
     return done
 

@@ -37,6 +37,7 @@ from shuian.site import Site, parse_site
 from shuian.store import schema
 from shuian.store.analysis import AnalysisTables
 from shuian.store.auth import AuthTables
+from shuian.store.jobs import JobTables
 
 #: Open ends of a time range (µs since 1970): years 68 and 9892, inside both backends' ranges.
 EARLIEST_US = -60_000_000_000_000_000
@@ -89,8 +90,8 @@ class StoredRejection:
     reason: str
 
 
-class Store(AnalysisTables, AuthTables, abc.ABC):
-    """Storage of sites, channels, readings and rejected rows; analysis results and accounts.
+class Store(AnalysisTables, AuthTables, JobTables, abc.ABC):
+    """Storage of sites, channels, readings and rejected rows; analysis results, accounts, jobs.
 
     Open one with :func:`shuian.store.open_store`; it migrates the schema to the current
     version on open.
