@@ -382,10 +382,14 @@ def default_kinds(
     scan_every_s: float = SCAN_EVERY_S,
     refit_every_s: float = REFIT_EVERY_S,
 ) -> dict[str, JobKind]:
-    """The kinds of job ``shuian serve`` and ``shuian worker`` run, with their periods (s)."""
+    """The kinds of job ``shuian serve`` and ``shuian worker`` run, with their periods (s).
+
+    Notifications and the no-data scan first run when their job is created (a worker's first
+    start on a store), the refit one period later.
+    """
     return {
-        DELIVER_NOTIFICATIONS: JobKind(deliver_notifications, deliver_every_s),
-        SCAN_NO_DATA: JobKind(scan_no_data, scan_every_s),
+        DELIVER_NOTIFICATIONS: JobKind(deliver_notifications, deliver_every_s, first_after_s=0),
+        SCAN_NO_DATA: JobKind(scan_no_data, scan_every_s, first_after_s=0),
         REFIT_MODELS: JobKind(refit_models, refit_every_s),
         # The next kinds, one line each, their handlers beside their own code:
         # APPLY_RETENTION: JobKind(apply_media_retention, 3_600.0),  # shuian.media's retention
