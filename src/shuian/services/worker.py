@@ -336,13 +336,14 @@ def scan_no_data(context: JobContext) -> dict[str, dict[str, Any]]:
 def refit_models(context: JobContext) -> dict[str, dict[str, int]]:
     """Fit a new model version of every modelled channel of every site.
 
-    Payload (a one-off job): ``site``, one site's code; ``channels``, some channels' codes.
-    Returns per site how many models were fitted and how many could not be.
+    Payload (a one-off job): ``site``, one site's code; ``channels``, some channels' codes;
+    ``end_us``, the end of the fit windows (µs since 1970 UTC; default now). Returns per site
+    how many models were fitted and how many could not be.
     """
-    channels = context.payload.get("channels")
+    channels, end_us = context.payload.get("channels"), context.payload.get("end_us")
 
     def fit(analyzer: Analyzer) -> dict[str, int]:
-        outcomes = analyzer.fit(codes=channels)
+        outcomes = analyzer.fit(codes=channels, end_us=end_us)
         fitted = sum(o.ok for o in outcomes)
         return {"fitted": fitted, "not_fitted": len(outcomes) - fitted}
 
