@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from conftest import eventually
+from conftest import Api, eventually
 from shuian.cli import app
 from shuian.errors import InvalidRequestError, StoreUnavailableError, TooLargeError
 from shuian.faults import Fault
@@ -447,6 +447,30 @@ def test_refit_models_fits_a_new_version_of_each_model(history: Scene) -> None:
     assert ran.ok and ran.result == {"anares": {"fitted": 1, "not_fitted": 0}}
     (model,) = store.model_versions(history.ids["PL1.radial"])
     assert model.window_end_us == END
+
+
+# --- the API and the commands ---
+
+
+def test_the_api_lists_the_jobs_to_engineers(engineer: Api, viewer: Api, store_url: str) -> None:
+    store = open_store(store_url)
+    try:
+        Worker(store, default_kinds()).ensure_jobs()
+        store.enqueue_job("echo", payload={"x": 1}, now_us=1_721_865_600_000_000, name="echo-1")
+    finally:
+        store.close()
+    jobs = engineer.get("/api/jobs").json()
+    assert [j["name"] for j in jobs] == [DELIVER_NOTIFICATIONS, REFIT_MODELS, SCAN_NO_DATA,
+                                         "echo-1"]
+    echo = jobs[-1]
+    assert echo["next_run"].startswith("2024-07-25T00:00:00") and echo["next_run"][-1] == "Z"
+    assert {k: v for k, v in echo.items() if k != "next_run"} == {
+        "name": "echo-1", "kind": "echo", "state": "scheduled", "period_s": None,
+        "payload": {"x": 1}, "lease_owner": None, "lease_until": None, "runs": 0,
+        "attempts": 0, "last_start": None, "last_end": None, "last_error": None,
+    }
+    assert jobs[0]["period_s"] == 5.0
+    assert viewer.get("/api/jobs").status_code == 403
 
 
 # --- the commands ------------------------------------------------------------------------------

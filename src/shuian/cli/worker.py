@@ -6,7 +6,6 @@ Only typer and rich are imported here; the services are imported inside the comm
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -118,27 +117,28 @@ def jobs(
         row = _job_json(j)
         table.add_row(
             j.name, j.state, "once" if j.period_s is None else f"{j.period_s:g} s",
-            row["next_run"] or "", row["lease_owner"] or "", str(j.attempts),
+            row["next_run"] or "", (j.lease_owner or "") if j.lease_until_us else "",
+            str(j.attempts),
             row["last_end"] or "", (j.last_error or "")[:120],
         )
     out.print(table)
 
 
 def _job_json(job: StoredJob) -> dict[str, Any]:
-    """A job as JSON: times ISO 8601 UTC; the lease's owner only while the lease holds."""
+    """A job as JSON, its times ISO 8601 UTC (as ``GET /api/jobs`` answers them)."""
     return {
         "name": job.name, "kind": job.kind, "state": job.state, "period_s": job.period_s,
         "payload": job.payload, "next_run": _iso(job.next_run_us),
-        "lease_owner": job.lease_owner if job.lease_until_us is not None else None,
-        "lease_until": _iso(job.lease_until_us), "runs": job.runs, "attempts": job.attempts,
-        "last_start": _iso(job.last_start_us), "last_end": _iso(job.last_end_us),
-        "last_error": job.last_error,
+        "lease_owner": job.lease_owner, "lease_until": _iso(job.lease_until_us),
+        "runs": job.runs, "attempts": job.attempts, "last_start": _iso(job.last_start_us),
+        "last_end": _iso(job.last_end_us), "last_error": job.last_error,
     }
 
 
 def _iso(time_us: int | None) -> str | None:
-    """µs since 1970 UTC as ISO 8601 ending in Z (to the second)."""
-    if time_us is None:
-        return None
-    stamp = dt.datetime.fromtimestamp(time_us // 1_000_000, dt.UTC)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """µs since 1970 UTC as ISO 8601 ending in Z."""
+    import numpy as np
+
+    from shuian.times import iso_utc
+
+    return None if time_us is None else iso_utc(times_us=np.array([time_us]))[0]
