@@ -36,6 +36,7 @@ attempt; every claim counts, so a job that kills its worker is not tried for eve
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -148,7 +149,7 @@ class JobRun:
         return self.error is None
 
 
-@dataclass
+@dataclass(eq=False)
 class Worker:
     """Runs the due jobs of ``handlers``' kinds from the store (see the module docstring).
 
@@ -234,7 +235,9 @@ class Worker:
         if not kept:
             logger.warning("job %s: the lease ran out while it ran; its result is not kept "
                            "(another worker may have run it again)", job.name)
-        return JobRun(job, ran.error, ran.fault, ran.result, ran.retry_at_us, kept)
+        elif ran.ok:
+            logger.debug("job %s done: %s", job.name, ran.result)
+        return dataclasses.replace(ran, kept=kept)
 
     def _failed(self, job: StoredJob, exc: Exception) -> JobRun:
         """The run of a job whose handler raised ``exc``, and when it is tried again."""
