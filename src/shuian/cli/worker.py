@@ -111,15 +111,15 @@ def jobs(
     if as_json:
         print_json({"jobs": [_job_json(j) for j in found]})
         return
-    table = Table("job", "state", "every", "next run (UTC)", "held by", "attempts",
-                  "last end (UTC)", "last error")
+    table = Table("job", "state", "every", "next run (UTC)", "held by", "tries", "last error")
+    table.columns[0].no_wrap = True
     for j in found:
         row = _job_json(j)
         table.add_row(
             j.name, j.state, "once" if j.period_s is None else f"{j.period_s:g} s",
-            row["next_run"] or "", (j.lease_owner or "") if j.lease_until_us else "",
-            str(j.attempts),
-            row["last_end"] or "", (j.last_error or "")[:120],
+            (row["next_run"] or "")[:19].replace("T", " "),
+            (j.lease_owner or "") if j.lease_until_us else "", str(j.attempts),
+            (j.last_error or "")[:120],
         )
     out.print(table)
 
