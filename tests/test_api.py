@@ -414,6 +414,7 @@ def test_every_endpoint_is_in_the_openapi_document(client: Api) -> None:
         "/api/api-keys",
         "/api/api-keys/{key_id}",
         "/api/audit",
+        "/api/jobs",
         "/api/media",
         "/api/media/{media_id}",
     }

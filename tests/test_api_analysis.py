@@ -14,6 +14,8 @@ import pytest
 
 from conftest import Api, login_as, serve
 from shuian.api import create_app
+from shuian.services.worker import Worker, default_kinds
+from shuian.store import Store
 from test_analysis import END, Scene, history, scene  # noqa: F401 - fixtures
 
 
@@ -126,7 +128,10 @@ def test_fit_and_analyze_on_demand(api: Api) -> None:
 def test_a_served_site_looks_for_silent_channels_by_itself(scene: Scene, store_url: str) -> None:
     """Without any new reading, the periodic analysis raises the no-data alarm of a channel
     that stopped reporting (the hourly logger's last reading is long past)."""
-    with serve(create_app(store_url, evaluate_every_s=0.05)) as client:
+    def worker(store: Store) -> Worker:
+        return Worker(store, default_kinds(scan_every_s=0.05), poll_s=0.02)
+
+    with serve(create_app(store_url, worker=worker)) as client:
         for _ in range(100):
             alarms = client.get("/api/alarms", params={"state": "open"}).json()
             if any(a["rule"] == "no_data" for a in alarms):

@@ -56,6 +56,7 @@ PROTECTED_READS: dict[str, str] = {
     "GET /api/users": "admin",
     "GET /api/api-keys": "admin",
     "GET /api/audit": "engineer",
+    "GET /api/jobs": "engineer",
 }
 
 

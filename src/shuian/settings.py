@@ -150,7 +150,7 @@ class Settings(BaseSettings):
         Seconds a worker holds a claimed job before another may take it over
         (``SHUIAN_WORKER_LEASE_S``, default 60).
     worker_poll_s : float
-        Seconds between a worker's looks for due jobs (``SHUIAN_WORKER_POLL_S``, default 5).
+        Seconds between a worker's looks for due jobs (``SHUIAN_WORKER_POLL_S``, default 1).
     """
 
     model_config = SettingsConfigDict(
@@ -177,7 +177,7 @@ class Settings(BaseSettings):
     media_dir: Path = Path("media")
     worker_enabled: bool = Field(default=True, validation_alias="SHUIAN_WORKER")
     worker_lease_s: float = Field(default=60.0, gt=0, le=7 * 24 * 3600)
-    worker_poll_s: float = Field(default=5.0, gt=0, le=3600)
+    worker_poll_s: float = Field(default=1.0, gt=0, le=3600)
 
     #: The secrets a site file may name by ``password_env``, by variable.
     SECRETS: ClassVar[Mapping[str, str]] = {

@@ -10,8 +10,8 @@ and whose write dependencies the credentials, before any bulk body is parsed.
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import AsyncIterator, Sequence
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -31,35 +31,16 @@ from shuian.api.security import (
     SecurityHeaders,
     docs_csp,
 )
-from shuian.errors import ShuianError
 from shuian.services.accounts import AuthSettings
-from shuian.services.analysis import Analyzer
-from shuian.services.events import EventHub, pause, watch
+from shuian.services.events import EventHub, watch
 from shuian.services.media import MediaLibrary, default_media_dir
-from shuian.services.outbox import OutboxRunner
 from shuian.services.telemetry import Listeners
+from shuian.services.worker import Worker
 from shuian.settings import settings
-from shuian.store import open_store
+from shuian.store import Store, open_store
 from shuian.web import INDEX_HTML, STATIC_DIR
 
 __all__ = ["create_app"]
-
-logger = logging.getLogger(__name__)
-
-
-async def _evaluate_periodically(app: FastAPI, every_s: float, stop: asyncio.Event) -> None:
-    """Run the analysis every ``every_s`` seconds, in a worker thread, until ``stop`` is set.
-
-    A channel that falls silent thus raises its no-data alarm even when nothing else arrives.
-    """
-    while not await pause(stop, every_s):
-        try:
-            store = app.state.store
-            stored = await asyncio.to_thread(store.site)
-            analyzer = Analyzer(store, stored)
-            await asyncio.to_thread(analyzer.evaluate)
-        except ShuianError as exc:  # no site yet, database away: try again next time
-            logger.warning("periodic analysis skipped: %s", exc.message)
 
 DESCRIPTION = """\
 Shuian (水安) monitors a reservoir and its dam: its site, channels and readings.
@@ -78,8 +59,7 @@ with a role high enough (viewer < operator < engineer < admin), or an API key
 def create_app(
     url: str | None = None,
     *,
-    evaluate_every_s: float | None = None,
-    deliver_every_s: float | None = None,
+    worker: Callable[[Store], Worker] | None = None,
     auth: AuthSettings | None = None,
     listeners: Sequence[Listeners] = (),
     limits: ServerLimits | None = None,
@@ -96,14 +76,11 @@ def create_app(
     url : str, optional
         Database URL (``sqlite:///PATH`` or ``postgresql://HOST/DB``); default ``$SHUIAN_DB``
         or ``sqlite:///shuian.db``.
-    evaluate_every_s : float, optional
-        Judge the readings not judged yet, and look for silent channels (no-data alarms),
-        every so many seconds while the application runs (``shuian serve`` sets it); None:
-        only when readings arrive.
-    deliver_every_s : float, optional
-        Deliver the alarms' notifications that are due from the outbox, a pass every so many
-        seconds, in a thread beside the app (``shuian serve`` sets it); None: the app sends
-        nothing (another process delivers, ``shuian listen`` or a command's end).
+    worker : callable, optional
+        Makes the background worker (:class:`~shuian.services.worker.Worker`) for the store
+        once it is open; the worker runs in a thread while the application runs: notification
+        delivery, no-data scans, model refits (``shuian serve`` passes one). None: the
+        application runs no background work (``shuian worker`` runs it in another process).
     auth : AuthSettings, optional
         Session lifetime, login rate limit, whether reads need a login; default from the
         environment (``SHUIAN_SESSION_HOURS``, ``SHUIAN_REQUIRE_LOGIN_FOR_READS``).
@@ -140,19 +117,22 @@ def create_app(
         # (a cancelled worker thread would go on holding a database connection).
         stop = asyncio.Event()
         tasks = [asyncio.create_task(watch(store, app.state.events, stop=stop))]
-        if evaluate_every_s is not None:
-            tasks.append(asyncio.create_task(_evaluate_periodically(app, evaluate_every_s, stop)))
-        outbox = None if deliver_every_s is None else OutboxRunner(store, every_s=deliver_every_s)
-        app.state.outbox = outbox
-        if outbox is not None:
-            outbox.start()
+        # The worker finishes the job it runs (a handler is told to stop soon) and returns.
+        worker_stop = threading.Event()
+        app.state.worker = None if worker is None else worker(store)
+        thread = None
+        if app.state.worker is not None:
+            thread = threading.Thread(target=app.state.worker.run, args=(worker_stop,),
+                                      name="shuian-worker", daemon=True)
+            thread.start()
         try:
             yield
         finally:
             stop.set()
+            worker_stop.set()
             await asyncio.gather(*tasks)
-            if outbox is not None:
-                await asyncio.to_thread(outbox.stop)
+            if thread is not None:
+                await asyncio.to_thread(thread.join)
             store.close()
 
     app = FastAPI(

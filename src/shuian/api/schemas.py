@@ -665,3 +665,21 @@ class MediaListPublic(BaseModel):
 
     total: int = Field(description="objects in the range, on every page")
     items: list[MediaPublic]
+
+
+class JobPublic(BaseModel):
+    """A job of the background worker: when it runs next, who holds it, how it last ended."""
+
+    name: str
+    kind: str = Field(description="the handler that runs it, e.g. scan_no_data")
+    state: str = Field(description="scheduled, running, done or failed (one-off jobs)")
+    period_s: float | None = Field(description="seconds between runs; null: a one-off job")
+    payload: dict[str, Any] | None = Field(description="a one-off job's parameters")
+    next_run: str = Field(description="ISO 8601 UTC time ending in Z")
+    lease_owner: str | None = Field(description="the worker holding it (or that last held it)")
+    lease_until: str | None = Field(description="held until then; null: not held")
+    runs: int = Field(description="times claimed by a worker")
+    attempts: int = Field(description="claims since it last succeeded")
+    last_start: str | None
+    last_end: str | None
+    last_error: str | None

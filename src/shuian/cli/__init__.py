@@ -5,7 +5,14 @@ Every command takes ``--db URL`` (or the environment variable ``SHUIAN_DB``; def
 error naming what was wrong, and exit status 1; never a stack trace.
 """
 
-from shuian.cli import analysis, data, hydrology, telemetry, users  # noqa: F401 - registers the commands
+from shuian.cli import (  # noqa: F401 - registers the commands
+    analysis,
+    data,
+    hydrology,
+    telemetry,
+    users,
+    worker,
+)
 from shuian.cli.common import app
 
 __all__ = ["app"]

@@ -39,12 +39,6 @@ if TYPE_CHECKING:
     from shuian.services.telemetry import Listeners
     from shuian.store import Store
 
-#: How often a served site looks for silent channels and unjudged readings (s).
-EVALUATE_EVERY_S = 300.0
-#: How often `shuian serve` and `shuian listen` deliver the notifications that are due (s).
-DELIVER_EVERY_S = 5.0
-
-
 @app.command()
 def init(
     site: Annotated[Path, typer.Option("--site", help="The site file (YAML).")],
@@ -322,27 +316,40 @@ def demo(
 
 
 @app.command()
-def serve(port: PortOption = 8000, db: DbOption = DEFAULT_URL) -> None:
-    """Serve the HTTP API and the dashboard."""
+def serve(
+    port: PortOption = 8000,
+    db: DbOption = DEFAULT_URL,
+    worker: Annotated[bool, typer.Option(
+        "--worker/--no-worker",
+        help="Run the background jobs (notifications, no-data scans, model refits) in this "
+             "process; --no-worker when 'shuian worker' runs them.")] = True,
+) -> None:
+    """Serve the HTTP API and the dashboard (and the background jobs: 'shuian jobs')."""
     with store_for(db):
         pass  # fail early, with a clear message, when the database cannot be opened
-    _serve(db, port)
+    _serve(db, port, worker=worker)
 
 
-def _serve(db: str, port: int) -> None:
+def _serve(db: str, port: int, *, worker: bool = True) -> None:
     import uvicorn
 
     from shuian.api.app import create_app
+    from shuian.services.worker import Worker, default_kinds
     from shuian.settings import settings
 
     with user_errors():
-        settings()  # a wrong SHUIAN_ variable is one line, before anything starts
+        process = settings()  # a wrong SHUIAN_ variable is one line, before anything starts
+
+    def make_worker(store: Store) -> Worker:
+        return Worker(store, default_kinds(), threads=2, lease_s=process.worker_lease_s,
+                      poll_s=process.worker_poll_s)
+
+    worker = worker and process.worker_enabled
     with store_for(db) as store:
         listeners = _listeners(store)
         out.print(f"Shuian {__version__} serving http://127.0.0.1:{port} (API docs: /docs)")
         _start(listeners)
-        app = create_app(db, evaluate_every_s=EVALUATE_EVERY_S, deliver_every_s=DELIVER_EVERY_S,
-                         listeners=listeners)
+        app = create_app(db, worker=make_worker if worker else None, listeners=listeners)
         try:
             uvicorn.run(
                 app, host="127.0.0.1", port=port, log_level="warning",
@@ -391,33 +398,41 @@ def _start(listeners: list[Listeners], settle_s: float = 2.0) -> None:
 def listen(db: DbOption = DEFAULT_URL) -> None:
     """Run the sites' telemetry listeners (MQTT, SL 651, Modbus) alone, until Ctrl-C.
 
-    The alarms' notifications are delivered from the outbox meanwhile.
+    The alarms' notifications are delivered from the outbox meanwhile (the worker's
+    deliver_notifications job).
     """
-    import time
+    import threading
 
-    from shuian.services.outbox import OutboxRunner
+    from shuian.services.worker import DELIVER_NOTIFICATIONS, Worker, default_kinds
+    from shuian.settings import settings
     from shuian.sources.registry import SOURCES
 
     with store_for(db) as store:
         listeners = _listeners(store)
         if not listeners:
-            kinds = ", ".join(f"{kind}:" for kind in SOURCES)
+            sections = ", ".join(f"{kind}:" for kind in SOURCES)
             err.print(f"error: no site file configures telemetry (add a telemetry: section "
-                      f"with one of {kinds})")
+                      f"with one of {sections})")
             raise typer.Exit(1)
         _start(listeners)
-        outbox = OutboxRunner(store, every_s=DELIVER_EVERY_S)
-        outbox.start()
+        kinds = default_kinds()
+        process = settings()
+        worker = Worker(store, {DELIVER_NOTIFICATIONS: kinds[DELIVER_NOTIFICATIONS]},
+                        lease_s=process.worker_lease_s, poll_s=process.worker_poll_s)
+        stop = threading.Event()
+        thread = threading.Thread(target=worker.run, args=(stop,), name="shuian-worker",
+                                  daemon=True)
+        thread.start()
         out.print("Ctrl-C stops")
         try:
-            while True:
-                time.sleep(1.0)
+            stop.wait()
         except KeyboardInterrupt:
             pass
         finally:
             for site in listeners:
                 site.stop()
-            outbox.stop()
+            stop.set()
+            thread.join()
 
 
 def main() -> None:

@@ -20,7 +20,6 @@ greatest size, which removes the oldest objects of the classes named in ``evict_
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from shuian.errors import InvalidRequestError, NotFoundError
 from shuian.faults import printable
 from shuian.media import MAX_OBJECT_BYTES, ContentFiles, check_size
 from shuian.media import types as media_types
+from shuian.settings import settings
 from shuian.store import Store
 from shuian.store.media import MAX_MEDIA_IDS, MediaUsage, StoredMedia
 
@@ -76,9 +76,10 @@ def default_media_dir(url: str | None) -> Path:
         ``$SHUIAN_MEDIA_DIR`` when set; for ``sqlite:///DIR/x.db`` the folder ``DIR/media``
         (the data stay together); otherwise (PostgreSQL, an in-memory SQLite) ``./media``.
     """
-    if os.environ.get("SHUIAN_MEDIA_DIR"):
-        return Path(os.environ["SHUIAN_MEDIA_DIR"])
-    url = url or os.environ.get("SHUIAN_DB") or "sqlite:///shuian.db"
+    process = settings()
+    if "media_dir" in process.model_fields_set:
+        return process.media_dir
+    url = url or process.db.get_secret_value()
     if url.startswith("sqlite:"):
         database = sa.engine.make_url(url).database
         if database and database != ":memory:" and not database.startswith("file:"):

@@ -4,8 +4,9 @@ The analysis never sends: in the transaction that stores an alarm step it keeps 
 event and notifier in the outbox (:func:`outbox_messages`; :func:`queue_notifications` keeps
 messages of events already stored), so a webhook that does not answer cannot
 hold an ingest, its commit or the acknowledgements behind it. :func:`deliver_due` makes one
-pass over the messages that are due; :class:`OutboxRunner` makes passes in a thread while a
-server runs (``shuian serve``).
+pass over the messages that are due; the worker's ``deliver_notifications`` job makes passes
+(:func:`deliver_pending`) while a server or a worker runs (``shuian serve``, ``shuian worker``,
+``shuian listen``), one worker at a time.
 
 A pass claims a batch of due messages with a lease (until now + ``lease_s``), in one atomic
 statement, so two runners (threads, processes, machines) never claim the same message. Before
@@ -33,7 +34,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 from shuian.errors import ShuianError
 from shuian.faults import reason_of
@@ -201,29 +201,32 @@ def _deliver(
 def deliver_pending(
     store: Store,
     *,
+    runner: str | None = None,
     policy: RetryPolicy | None = None,
     batch: int = 20,
     lease_s: float = 120.0,
     notifiers: NotifierSource | None = None,
     clock: Callable[[], int] = _now_us,
     max_passes: int = 50,
+    stop: threading.Event | None = None,
 ) -> list[Delivery]:
-    """Passes of :func:`deliver_due` until none is left due: what a command does at its end.
+    """Passes of :func:`deliver_due` until none is left due: a command's end, the worker's job.
 
-    A notifier that fails is not tried again by the later passes (its messages wait for its
-    back-off), so a dead one costs one timeout. ``max_passes`` bounds the passes; the other
-    parameters are :func:`deliver_due`'s.
+    The worker's ``deliver_notifications`` job (:mod:`shuian.services.worker`) runs it. A
+    notifier that fails is not tried again by the later passes (its messages wait for its
+    back-off), so a dead one costs one timeout. ``max_passes`` bounds the passes; ``stop``, when
+    set, ends them before the next send; the other parameters are :func:`deliver_due`'s.
     """
-    runner = runner_name()
+    runner = runner or runner_name()
     policy = policy or RetryPolicy()
     resolve = notifiers or site_notifiers(store)
     down: dict[tuple[str, str], int] = {}
     done: list[Delivery] = []
     for _ in range(max_passes):
         found = _deliver(store, runner=runner, policy=policy, batch=batch, lease_s=lease_s,
-                         resolve=resolve, clock=clock, stop=None, down=down)
+                         resolve=resolve, clock=clock, stop=stop, down=down)
         done += found
-        if len(found) < batch:
+        if len(found) < batch or (stop is not None and stop.is_set()):
             break
     return done
 
@@ -278,94 +281,3 @@ def _attempt(
     logger.warning("notification %s by %s failed (attempt %d), tried again in %.0f s: %s",
                    entry.key, entry.notifier, attempt, (next_try - now) / _US_PER_S, error)
     return Delivery(entry.key, entry.notifier, "failed", attempt, error, next_try)
-
-
-class OutboxRunner:
-    """Deliver the outbox in a background thread: a pass every ``every_s`` seconds.
-
-    A pass that claimed a full batch is followed by another at once; :meth:`wake` starts one
-    now. A failing pass (the database away, a bug) is logged and the next one tries again.
-    The other parameters are :func:`deliver_due`'s.
-
-    Parameters
-    ----------
-    store : Store
-        Where the outbox is.
-    every_s : float
-        Seconds between passes.
-    """
-
-    def __init__(
-        self,
-        store: Store,
-        *,
-        every_s: float = 5.0,
-        runner: str | None = None,
-        policy: RetryPolicy | None = None,
-        batch: int = 20,
-        lease_s: float = 120.0,
-        notifiers: NotifierSource | None = None,
-        clock: Callable[[], int] = _now_us,
-    ) -> None:
-        if every_s <= 0:
-            raise ValueError(f"every_s must be > 0 s, not {every_s}")
-        self.store = store
-        self.every_s = every_s
-        self.name = runner or runner_name()
-        self._options: dict[str, Any] = {
-            "policy": policy, "batch": batch, "lease_s": lease_s, "notifiers": notifiers,
-            "clock": clock,
-        }
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._counts = {"passes": 0, "sent": 0, "failed": 0, "gave_up": 0}
-        self._last_error: str | None = None
-
-    def start(self) -> None:
-        """Start the thread (once)."""
-        if self._thread is not None:
-            raise RuntimeError(f"outbox runner {self.name} is started already")
-        self._thread = threading.Thread(target=self._run, name="shuian-outbox", daemon=True)
-        self._thread.start()
-
-    def wake(self) -> None:
-        """Make a pass now (new messages were kept, say) instead of at the next period."""
-        self._wake.set()
-
-    def stop(self, timeout_s: float | None = None) -> None:
-        """Stop after the send in progress (at most a notifier's timeout); wait for the thread."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-
-    def status(self) -> dict[str, Any]:
-        """Passes made, messages sent, failed and given up so far, and the last pass's error."""
-        with self._lock:
-            return {**self._counts, "last_error": self._last_error, "runner": self.name}
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            full = False
-            try:
-                done = deliver_due(self.store, runner=self.name, stop=self._stop,
-                                   **self._options)
-            except Exception as exc:  # noqa: BLE001 - the database away, a bug: next pass
-                logger.warning("outbox pass failed, the next one tries again: %s",
-                               reason_of(exc))
-                with self._lock:
-                    self._counts["passes"] += 1
-                    self._last_error = reason_of(exc)
-            else:
-                full = len(done) >= self._options["batch"]
-                with self._lock:
-                    self._counts["passes"] += 1
-                    self._last_error = None
-                    for delivery in done:
-                        if delivery.outcome in self._counts:
-                            self._counts[delivery.outcome] += 1
-            if not full:
-                self._wake.wait(self.every_s)
-                self._wake.clear()

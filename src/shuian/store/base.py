@@ -38,6 +38,7 @@ from shuian.site import Site, parse_site
 from shuian.store import schema
 from shuian.store.analysis import AnalysisTables
 from shuian.store.auth import AuthTables
+from shuian.store.jobs import JobTables
 from shuian.store.media import MediaTables
 
 #: Open ends of a time range (µs since 1970): years 68 and 9892, inside both backends' ranges.
@@ -94,8 +95,8 @@ class StoredRejection:
     reason_params: dict[str, Any] | None = None
 
 
-class Store(AnalysisTables, AuthTables, MediaTables, abc.ABC):
-    """Storage of sites, channels, readings and rejected rows; analysis results, accounts, media.
+class Store(AnalysisTables, AuthTables, JobTables, MediaTables, abc.ABC):
+    """Storage of sites, channels, readings, rejections, analysis results, accounts, jobs, media.
 
     Open one with :func:`shuian.store.open_store`; it migrates the schema to the current
     version on open.

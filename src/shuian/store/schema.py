@@ -252,6 +252,32 @@ outbox = sa.Table(
     sa.UniqueConstraint("key", "notifier"),
 )
 
+# -- the worker's jobs (migration 0007) -------------------------------------------------------
+
+#: One job of the background worker: periodic (``period_s``) or one-off (``payload``), and who
+#: holds it. ``state``: scheduled (due at ``next_run_us``) | running | done | failed (one-offs).
+#: ``runs`` counts the claims: a holder's renewals and result count only for its own claim.
+#: Index jobs_due (state, next_run_us): see migration 0007.
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", WIDE_ID, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(128), nullable=False, unique=True),
+    sa.Column("kind", sa.String(64), nullable=False),  # the handler that runs it
+    sa.Column("payload", sa.JSON),  # a one-off job's parameters (bounded); NULL: none
+    sa.Column("period_s", sa.Float),  # seconds between runs; NULL: a one-off job
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("next_run_us", sa.BigInteger, nullable=False),
+    sa.Column("lease_owner", sa.String(64)),  # the worker that holds it, or last held it
+    sa.Column("lease_until_us", sa.BigInteger),  # held until then; NULL: not held
+    sa.Column("runs", sa.Integer, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),  # claims since its last success
+    sa.Column("last_start_us", sa.BigInteger),
+    sa.Column("last_end_us", sa.BigInteger),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+)
+
 # -- media: the metadata of binary objects kept as files (migration 0008) ---------------------
 
 #: One object put by a source: which file (``sha256``, under the media folder), of which site,

@@ -20,6 +20,7 @@ from shuian.api.routes import (
     events,
     health,
     hydrology,
+    jobs,
     media,
     readings,
     rejected,
@@ -36,7 +37,7 @@ api_router = APIRouter(
 )
 ROUTERS = (
     health, site, sites, channels, readings, rejected, analysis, alarms, hydrology, events,
-    auth, users, api_keys, audit, telemetry, media,
+    auth, users, api_keys, audit, telemetry, jobs, media,
 )
 for module in ROUTERS:
     api_router.include_router(module.router)
