@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,fast]'
 	touch $(STAMP)
 
 demo: $(STAMP)  ## build the Shimenzi demo (synthetic data) in shuian.db and serve it
@@ -20,14 +20,16 @@ demo: $(STAMP)  ## build the Shimenzi demo (synthetic data) in shuian.db and ser
 
 test: $(STAMP) browser  ## lint, type-check and run the whole test suite
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 -q
 
 browser:  ## find the Chromium the page tests drive, or install Debian's (as root)
 	@.ci/ensure-chromium
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, and the import contract (.importlinter: imports point down the layers)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
