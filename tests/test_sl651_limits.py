@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,8 +60,8 @@ class PoisonedCentre(Centre):
 
 
 @pytest.fixture
-def centre(store: Store, stored_site: StoredSite) -> Iterator[PoisonedCentre]:
-    setup = PoisonedCentre(store, stored_site)
+def centre(store: Store, stored_site: StoredSite, tmp_path: Path) -> Iterator[PoisonedCentre]:
+    setup = PoisonedCentre(store, stored_site, tmp_path / "media")
     yield setup
     for listener in setup.listeners:
         listener.stop()
@@ -421,9 +422,9 @@ def test_a_frame_the_codec_once_failed_on_keeps_what_can_be_laid_out_and_is_ackn
 
 
 def test_no_mutated_frame_stops_the_centre(
-    store: Store, stored_site: StoredSite, caplog: pytest.LogCaptureFixture
+    store: Store, stored_site: StoredSite, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    centre = Centre(store, stored_site)
+    centre = Centre(store, stored_site, tmp_path / "media")
     listener = centre.start()
     rng = random.Random(11)
     seeds = [published(name) for name in sorted(FRAMES)] + [report()]

@@ -65,20 +65,24 @@ class MonthDays(Protocol):
         """Last day, ``MM-DD`` (before ``start``: the part wraps over the new year)."""
 
 
-class Season(MonthDays, Protocol):
-    """Bands that replace the channel's own within a part of every year."""
+class Bands(Protocol):
+    """A band at each of the three levels (None: no band at that level)."""
 
     @property
     def attention(self) -> Band | None:
-        """The attention band on these days."""
+        """The attention band."""
 
     @property
     def warning(self) -> Band | None:
-        """The warning band on these days."""
+        """The warning band."""
 
     @property
     def alarm(self) -> Band | None:
-        """The alarm band on these days."""
+        """The alarm band."""
+
+
+class Season(MonthDays, Bands, Protocol):
+    """Bands that replace the channel's own within a part of every year."""
 
 
 class RateLimits(Protocol):
@@ -97,20 +101,8 @@ class RateLimits(Protocol):
         """Alarm above this change per day."""
 
 
-class Thresholds(Protocol):
+class Thresholds(Bands, Protocol):
     """A channel's bands at three levels, its rate limits, hysteresis and seasons."""
-
-    @property
-    def attention(self) -> Band | None:
-        """The attention band."""
-
-    @property
-    def warning(self) -> Band | None:
-        """The warning band."""
-
-    @property
-    def alarm(self) -> Band | None:
-        """The alarm band."""
 
     @property
     def rate(self) -> RateLimits | None:
