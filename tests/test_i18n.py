@@ -30,12 +30,15 @@ from shuian.i18n import (
     render,
     render_stored,
 )
+from shuian.ingest.rows import MAX_CHANNEL_TEXT
 from shuian.notify import WebhookNotifier, email_subject, webhook_body
+from shuian.services.ingest import Ingestor
 from shuian.site.analysis import Checks
-from shuian.store import Store
+from shuian.store import Store, StoredSite
 from test_analysis import history, scene  # noqa: F401 - fixtures
 from test_api_analysis import anonymous, api  # noqa: F401 - fixtures
 from test_notify import RAISED, Outbox
+from test_toa5_ingest import HEADER as TOA5_HEADER
 
 I18N_JS = Path(__file__).parents[1] / "src" / "shuian" / "web" / "static" / "i18n.js"
 
@@ -43,7 +46,7 @@ I18N_JS = Path(__file__).parents[1] / "src" / "shuian" / "web" / "static" / "i18
 def sample(text: str) -> dict[str, Any]:
     """A parameter for every placeholder of ``text``: a number where its format wants one."""
     return {
-        name: 1.5 if spec and spec[-1] in "gfe%" else "x"
+        name: 1.5 if spec and spec[-1] in "gfe%," else "x"
         for _, name, spec, _ in string.Formatter().parse(text)
         if name
     }
@@ -226,6 +229,65 @@ def test_an_error_response_reads_in_chinese(anonymous: Any) -> None:
     unsigned = anonymous.post("/api/auth/logout", headers={"Accept-Language": "zh"})
     assert unsigned.status_code == 401
     assert unsigned.json()["error"]["message"].startswith("没有可结束的会话")
+
+
+# -- a file reader's refusals read in Chinese (ingest/rows.py, files.py, validate.py) ------------
+
+
+def zh_reasons(store: Store, stored: StoredSite, path: Path) -> dict[int | None, str]:
+    """Ingest ``path`` (UTF-8), then each stored rejection's reason in Chinese, by line."""
+    Ingestor(store, stored).ingest_file(path, encoding="utf-8")
+    return {r.line: render_stored(r.reason, r.reason_key, r.reason_params, "zh")
+            for r in store.rejections(stored.id, limit=100)}
+
+
+def test_a_line_the_reader_cannot_read_is_refused_in_chinese(
+    store: Store, stored_site: StoredSite, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"channel,time,value\n"
+                     b"WL.level,2024-06-01T00:00:00Z,\xb2\xe2\n"  # GBK, not UTF-8
+                     b"WL.level\x00,2024-06-01T01:00:00Z,5\n"
+                     b"WL.level,2024-06-01T02:00:00Z,5\rX\n"
+                     b'WL.level,"2024-06-01T03:00:00Z,5\n')
+    assert zh_reasons(store, stored_site, path) == {
+        2: "该行不是 UTF-8 文本：行内第 31 字节处为字节 B2 E2"
+           "（中文代码页的文件请用 --encoding gbk 读取）",
+        3: "该行含有 NUL 字节（二进制文件或文件已损坏？）",
+        4: "该行中间含有回车符（CR），而不是在行尾",
+        5: "该行不是 CSV：引号括起的字段没有闭合",
+    }
+
+
+def test_a_long_csv_line_the_header_does_not_fit_is_refused_in_chinese(
+    store: Store, stored_site: StoredSite, tmp_path: Path
+) -> None:
+    path = tmp_path / "long.csv"
+    path.write_text("channel,time,value\n"
+                    "WL.level,2024-06-01T00:00:00Z,120,9\n"
+                    f"{'W' * (MAX_CHANNEL_TEXT + 1)},2024-06-01T00:00:00Z,120\n", encoding="utf-8")
+    assert zh_reasons(store, stored_site, path) == {
+        2: "该行的字段多于表头的 3 列",
+        3: f"测点超过 {MAX_CHANNEL_TEXT} 个字符（没有这么长的测点编码）",
+    }
+
+
+def test_a_raw_reading_the_calibration_cannot_convert_is_refused_in_chinese(
+    store: Store, stored_site: StoredSite, tmp_path: Path
+) -> None:
+    path = tmp_path / "raw.csv"
+    path.write_text("channel,time,raw\nT1.temp,2024-01-01T01:00:00Z,-5\n", encoding="utf-8")
+    assert zh_reasons(store, stored_site, path) == {
+        2: "率定公式对此原始读数给不出测值（超出传感器量程？）"}
+
+
+def test_a_toa5_line_with_a_field_past_the_header_is_refused_in_chinese(
+    store: Store, stored_site: StoredSite, tmp_path: Path
+) -> None:
+    path = tmp_path / "logger.dat"
+    path.write_text(TOA5_HEADER + '"2021-06-18 21:00:00",0,13.23,26.29,49.31,7\n',
+                    encoding="utf-8")
+    assert zh_reasons(store, stored_site, path) == {5: "该行的字段多于表头的 5 列"}
 
 
 # -- notifications go out in the site's language --------------------------------------------------

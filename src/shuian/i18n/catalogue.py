@@ -216,6 +216,51 @@ _C: dict[str, dict[Lang, str]] = {
         "en": "value {value:g} is above the maximum {limit:g} of channel {channel}",
         "zh": "测值 {value:g} 高于测点 {channel} 的上限 {limit:g}",
     },
+    "reject.needs_temperature": {
+        "en": "channel {channel} needs a temperature for its thermal correction; add a "
+        "temperature column",
+        "zh": "测点 {channel} 的温度修正需要温度：请添加温度列",
+    },
+    "reject.calibration_no_value": {
+        "en": "the calibration gives no value for this raw reading (outside the sensor's range?)",
+        "zh": "率定公式对此原始读数给不出测值（超出传感器量程？）",
+    },
+    # -- lines a file reader refuses (ingest/rows.py, ingest/files.py) -------------------------
+    "reject.line_too_long": {
+        "en": "the line is {size:,} bytes long, longer than the {most:,} a line may have "
+        "(its first {kept:,} bytes are kept)",
+        "zh": "该行长 {size:,} 字节，超过一行允许的 {most:,} 字节（保留其前 {kept:,} 字节）",
+    },
+    "reject.nul_byte": {
+        "en": "the line holds a NUL byte (a binary or damaged file?)",
+        "zh": "该行含有 NUL 字节（二进制文件或文件已损坏？）",
+    },
+    "reject.bare_cr": {
+        "en": "the line holds a carriage return (CR) that does not end it",
+        "zh": "该行中间含有回车符（CR），而不是在行尾",
+    },
+    "reject.not_encoding": {
+        "en": "the line is not {encoding} text: byte(s) {shown} at byte {at} of the line",
+        "zh": "该行不是 {encoding} 文本：行内第 {at} 字节处为字节 {shown}",
+    },
+    "reject.not_utf8": {
+        "en": "the line is not {encoding} text: byte(s) {shown} at byte {at} of the line "
+        "(a file in a Chinese code page is read with --encoding gbk)",
+        "zh": "该行不是 {encoding} 文本：行内第 {at} 字节处为字节 {shown}"
+        "（中文代码页的文件请用 --encoding gbk 读取）",
+    },
+    "reject.quote_not_closed": {
+        "en": "the line is not CSV: a quoted field is not closed",
+        "zh": "该行不是 CSV：引号括起的字段没有闭合",
+    },
+    "reject.extra_fields": {
+        "en": "the line has more fields than the header's {columns} column(s)",
+        "zh": "该行的字段多于表头的 {columns} 列",
+    },
+    "reject.channel_too_long": {
+        "en": "channel is longer than {most} characters (no code is)",
+        "zh": "测点超过 {most} 个字符（没有这么长的测点编码）",
+    },
     # -- errors answered to a person (API, CLI) -------------------------------------------------
     "error.internal": {
         "en": "internal error; the server log has the details",

@@ -28,6 +28,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from shuian.errors import InputFileError, InvalidRequestError
+from shuian.i18n import Message
 from shuian.ingest import rows as _rows
 from shuian.ingest.rows import (
     MAX_CHANNEL_TEXT,
@@ -208,9 +209,9 @@ def _read_long_csv(
         frame, lines, reasons = parse_block(block, names)
         channel = frame["channel"].str.strip()
         _refuse(reasons, frame["_extra"].notna(),
-                f"the line has more fields than the header's {len(names)} column(s)")
+                Message.of("reject.extra_fields", columns=len(names)))
         _refuse(reasons, channel.str.len() > MAX_CHANNEL_TEXT,
-                f"channel is longer than {MAX_CHANNEL_TEXT} characters (no code is)")
+                Message.of("reject.channel_too_long", most=MAX_CHANNEL_TEXT))
         yield RawRows(
             source=source,
             kind=kind,
@@ -255,7 +256,7 @@ def _read_toa5(
     for block in iter_line_blocks(stream, first_line=5, encoding=codec, on_progress=on_progress):
         frame, row_lines, reasons = parse_block(block, names + unnamed)
         _refuse(reasons, _beyond_header(frame, unnamed).notna(),
-                f"the line has more fields than the header's {len(names)} column(s)")
+                Message.of("reject.extra_fields", columns=len(names)))
         # A reading per mapped column of each good line; a refused line is one row, no channel.
         bad = ~pd.isna(reasons)
         good = frame[~bad]
@@ -307,7 +308,7 @@ def _beyond_header(frame: pd.DataFrame, unnamed: list[str]) -> pd.Series:
     return text.where(beyond.notna().any(axis=1))
 
 
-def _refuse(reasons: NDArray[np.object_], mask: pd.Series, reason: str) -> None:
+def _refuse(reasons: NDArray[np.object_], mask: pd.Series, reason: Message) -> None:
     """Give the rows in ``mask`` that have no reason yet this one (the first reason wins)."""
     fresh = mask.fillna(False).to_numpy(dtype=bool) & pd.isna(reasons)
     reasons[fresh] = reason

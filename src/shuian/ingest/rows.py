@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from shuian.i18n import Message
+
 #: Bytes read per block; rows of a block are parsed and stored together.
 BLOCK_BYTES = 4 * 1024 * 1024
 #: Longest line read (bytes, its line end excluded); a longer line is refused.
@@ -85,7 +87,7 @@ class LineBlock:
     data: bytes
     first_line: int
     count: int
-    refused: Mapping[int, tuple[str, str]] = field(default_factory=dict)
+    refused: Mapping[int, tuple[Message, str]] = field(default_factory=dict)
 
     def texts(self) -> Callable[[int], str]:
         """A lookup of line texts (by 0-based index) that splits the block once, on first use."""
@@ -149,9 +151,9 @@ def iter_line_blocks(
         yield _block(carry, line, encoding)
 
 
-def _long_reason(size: int) -> str:
-    return (f"the line is {size:,} bytes long, longer than the {MAX_LINE_BYTES:,} a line may "
-            f"have (its first {KEPT_BYTES:,} bytes are kept)")
+def _long_reason(size: int) -> Message:
+    """The reason a line of ``size`` bytes is refused."""
+    return Message.of("reject.line_too_long", size=size, most=MAX_LINE_BYTES, kept=KEPT_BYTES)
 
 
 def _long_line(head: bytes, size: int, line: int, encoding: str) -> LineBlock:
@@ -176,16 +178,16 @@ def _block(data: bytes, first_line: int, encoding: str) -> LineBlock:
         bare_cr = cr[(cr + 1 < len(data)) & (after != ord("\n"))]
     if not long and not nul and not len(bare_cr) and _decodes(data, encoding):
         return LineBlock(data if encoding == "utf-8" else _utf8(data, encoding), first_line, count)
-    reasons: dict[int, str] = {}
+    reasons: dict[int, Message] = {}
     for i in np.flatnonzero(stops - starts > MAX_LINE_BYTES):
         reasons[int(i)] = _long_reason(int(stops[i] - starts[i]))
     if nul:
         for i in np.unique(np.searchsorted(ends, np.flatnonzero(bytes_ == 0))):
-            reasons.setdefault(int(i), "the line holds a NUL byte (a binary or damaged file?)")
+            reasons.setdefault(int(i), Message.of("reject.nul_byte"))
     for i in np.unique(np.searchsorted(ends, bare_cr)):
-        reasons.setdefault(int(i), "the line holds a carriage return (CR) that does not end it")
+        reasons.setdefault(int(i), Message.of("reject.bare_cr"))
     _refuse_undecodable(data, ends, starts, encoding, reasons)
-    refused: dict[int, tuple[str, str]] = {}
+    refused: dict[int, tuple[Message, str]] = {}
     parts: list[bytes] = []
     at = 0
     for line in sorted(reasons):
@@ -221,7 +223,7 @@ def _refuse_undecodable(
     ends: NDArray[np.intp],
     starts: NDArray[np.intp],
     encoding: str,
-    reasons: dict[int, str],
+    reasons: dict[int, Message],
 ) -> None:
     """Give every line of ``data`` that is not text in ``encoding`` a reason (one per line).
 
@@ -234,17 +236,15 @@ def _refuse_undecodable(
     if len(lines) != len(starts):  # a bad byte swallowed a line end: count no lines wrong
         lines = [data[a:b].decode(encoding, errors="surrogateescape")
                  for a, b in zip(starts, np.append(ends, len(data)), strict=True)]
-    hint = " (a file in a Chinese code page is read with --encoding gbk)" * (encoding == "utf-8")
+    key = "reject.not_utf8" if encoding == "utf-8" else "reject.not_encoding"
     for i, line in enumerate(lines):
         found = _ESCAPED.search(line)
         if found is None:
             continue
         offset = len(line[: found.start()].encode(encoding, errors="surrogateescape"))
         shown = found.group().encode(encoding, errors="surrogateescape").hex(" ").upper()
-        reasons.setdefault(
-            i, f"the line is not {_NAMES.get(encoding, encoding)} text: byte(s) {shown} at "
-               f"byte {offset + 1} of the line{hint}",
-        )
+        reasons.setdefault(i, Message.of(
+            key, encoding=_NAMES.get(encoding, encoding), shown=shown, at=offset + 1))
 
 
 #: Bytes that did not decode, as the ``surrogateescape`` handler keeps them.
@@ -306,7 +306,7 @@ def _parse_block_slowly(
         line = text.removesuffix("\r")
         fields: list[str | None] = list(next(csv.reader([line]), []))  # as pandas reads it
         if '"' in line and _not_closed(line):
-            reasons[i] = "the line is not CSV: a quoted field is not closed"
+            reasons[i] = Message.of("reject.quote_not_closed")
             fields = []
         extra = ",".join(str(f) for f in fields[len(names) :]) if len(fields) > len(names) else None
         fields = [f if f != "" else None for f in fields[: len(names)]]

@@ -168,8 +168,8 @@ def _convert(
             lacking = rows if temps is None else rows[np.isnan(temps)]
             mask = np.zeros(len(raw), dtype=bool)
             mask[lacking] = True
-            refuse(mask, f"channel {table.codes[p]} needs a temperature for its "  # type: ignore[operator]
-                   "thermal correction; add a temperature column")
+            refuse(mask, Message.of(  # type: ignore[operator]
+                "reject.needs_temperature", channel=str(table.codes[p])))
             rows = np.setdiff1d(rows, lacking)
             temps = temperature[rows] if temperature is not None else None
         if isinstance(conversion, Identity):
@@ -178,8 +178,7 @@ def _convert(
             with np.errstate(all="ignore"):
                 value[rows] = conversion.convert(raw[rows], temps)
     failed = ok & np.isnan(value)
-    refuse(failed, "the calibration gives no value for this raw reading "  # type: ignore[operator]
-           "(outside the sensor's range?)")
+    refuse(failed, Message.of("reject.calibration_no_value"))  # type: ignore[operator]
     return value
 
 
