@@ -52,10 +52,9 @@ def first_load(base: str, runs: int) -> dict[str, float]:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             started = time.perf_counter()
             page.goto(base + "/")
-            page.wait_for_function(  # the page marks itself ready once everything is drawn
-                "document.body.dataset.ready === 'true' &&"
-                " document.querySelectorAll('#schematic svg .marker').length > 0",
-                timeout=30_000,
+            page.wait_for_selector(  # the page marks itself ready once everything is drawn
+                "body[data-ready='true'] #schematic svg .marker", state="attached",
+                timeout=30_000,  # a selector, not a script: the page's CSP forbids eval
             )
             times.append(time.perf_counter() - started)
             page.close()
