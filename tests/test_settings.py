@@ -52,7 +52,7 @@ def test_without_variables_the_defaults_hold() -> None:
     assert defaults.db.get_secret_value() == "sqlite:///shuian.db"
     assert (defaults.session_hours, defaults.require_login_for_reads) == (12, False)
     assert (defaults.trusted_proxies, defaults.allowed_origins) == ((), ())
-    assert defaults.media_dir == Path("media")
+    assert defaults.media_dir is None  # the store's: beside its SQLite file, or ./media
     assert defaults.worker_enabled
     assert defaults.smtp_password is None and defaults.mqtt_password is None
 

@@ -142,7 +142,8 @@ class Settings(BaseSettings):
         names (``SHUIAN_MQTT_PASSWORD``).
     media_dir : Path
         Folder of the media store's files: images, pictures, photos, reports
-        (``SHUIAN_MEDIA_DIR``, default ``media`` in the current folder).
+        (``SHUIAN_MEDIA_DIR``; None: a ``media`` folder beside the SQLite file, else ``./media``,
+        see :func:`shuian.services.media.default_media_dir`).
     worker_enabled : bool
         Whether ``shuian serve`` runs a worker for background jobs beside the API
         (``SHUIAN_WORKER``, default yes; ``0`` when ``shuian worker`` runs on its own).
@@ -174,7 +175,7 @@ class Settings(BaseSettings):
     max_records: int = Field(default=100_000, ge=1, le=2**62)
     smtp_password: SecretStr | None = None
     mqtt_password: SecretStr | None = None
-    media_dir: Path = Path("media")
+    media_dir: Path | None = None
     worker_enabled: bool = Field(default=True, validation_alias="SHUIAN_WORKER")
     worker_lease_s: float = Field(default=60.0, gt=0, le=7 * 24 * 3600)
     worker_poll_s: float = Field(default=1.0, gt=0, le=3600)

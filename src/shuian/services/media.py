@@ -77,7 +77,7 @@ def default_media_dir(url: str | None) -> Path:
         (the data stay together); otherwise (PostgreSQL, an in-memory SQLite) ``./media``.
     """
     process = settings()
-    if "media_dir" in process.model_fields_set:
+    if process.media_dir is not None:
         return process.media_dir
     url = url or process.db.get_secret_value()
     if url.startswith("sqlite:"):
