@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test,fast]'
+	$(BIN)/pip install --quiet -e '.[test,fast,video]'
 	touch $(STAMP)
 
 demo: $(STAMP)  ## build the Shimenzi demo (synthetic data) in shuian.db and serve it

@@ -23,6 +23,7 @@ from shuian.site.analysis import (
     Thresholds,
     default_model,
 )
+from shuian.site.cameras import Camera, camera_instrument
 from shuian.site.conversions import Conversion, Identity
 from shuian.site.hydrology import HydrologySettings
 from shuian.site.notifications import NotificationSettings
@@ -40,6 +41,7 @@ InstrumentType = Literal[
     "rainfall",
     "air_temperature",
     "discharge",
+    "camera",
 ]
 INSTRUMENT_TYPES: tuple[str, ...] = InstrumentType.__args__  # type: ignore[attr-defined]
 
@@ -262,6 +264,8 @@ class Site(_Strict):
     reservoir: Reservoir
     dam: Dam
     instruments: tuple[Instrument, ...] = Field(min_length=1)
+    #: Cameras; each is also an instrument of type ``camera`` (:mod:`shuian.site.cameras`).
+    cameras: tuple[Camera, ...] = Field(default=(), max_length=256)
     loggers: tuple[Logger, ...] = ()
     analysis: SiteAnalysis = SiteAnalysis()
     notifications: NotificationSettings | None = None
@@ -271,6 +275,19 @@ class Site(_Strict):
     #: The site's language: notifications are sent in it (the page and the API follow the
     #: reader's). English by default, as site files written before it read.
     language: Literal["en", "zh"] = "en"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _camera_instruments(cls, data: Any) -> Any:
+        """Add each camera's instrument (its channels) to the instruments, once."""
+        if not isinstance(data, dict) or not _list(data.get("cameras")):
+            return data
+        instruments = list(_list(data.get("instruments")))
+        have = {i.get("code") for i in instruments if isinstance(i, dict)}
+        for camera in _list(data["cameras"]):
+            if isinstance(camera, dict) and camera.get("code") not in have:
+                instruments.append(camera_instrument(camera))
+        return {**data, "instruments": instruments}
 
     @model_validator(mode="after")
     def _references(self) -> Self:
@@ -282,6 +299,13 @@ class Site(_Strict):
     def channels(self) -> list[Channel]:
         """Every channel of every instrument, in file order."""
         return [c for i in self.instruments for c in i.channels]
+
+    def camera(self, code: str) -> Camera:
+        """The camera ``code`` (KeyError when there is none)."""
+        for camera in self.cameras:
+            if camera.code == code:
+                return camera
+        raise KeyError(code)
 
     def level_channel(self) -> str | None:
         """The reservoir level channel: ``analysis.level_channel``, else the first water level."""
@@ -443,6 +467,21 @@ def cross_reference_problems(data: Any) -> list[tuple[tuple[str | int, ...], str
             if code not in codes:
                 problems.append((("telemetry", "sl651", "stations", n, "elements", ident),
                                  f"element {ident} maps to unknown channel {code!r}"))
+    for n, camera in enumerate(_list(data.get("cameras"))):
+        camera = camera if isinstance(camera, dict) else {}
+        if camera.get("code") in {i.get("code") for i in instruments
+                                  if isinstance(i, dict) and i.get("type") != "camera"}:
+            problems.append((("cameras", n, "code"), f"camera {camera.get('code')!r} has the "
+                             "code of an instrument; a camera is an instrument of its own"))
+        section = camera.get("section")
+        if section is not None and section not in sections:
+            problems.append((("cameras", n, "section"),
+                             f"section {section!r} is not among the dam's sections"))
+        gauge = camera.get("gauge") if isinstance(camera.get("gauge"), dict) else {}
+        code = gauge.get("sensor_channel")
+        if code is not None and code not in codes:
+            problems.append((("cameras", n, "gauge", "sensor_channel"),
+                             f"unknown channel {code!r}"))
     return problems
 
 
