@@ -683,3 +683,106 @@ class JobPublic(BaseModel):
     last_start: str | None
     last_end: str | None
     last_error: str | None
+
+
+# -- cameras (api/routes/cameras.py) ------------------------------------------------------------
+
+
+class CameraStatusPublic(BaseModel):
+    """Where a camera's feed stands, as the worker watching it last wrote it."""
+
+    watched: bool = Field(description="a worker wrote this status within the last minute")
+    connected: bool = False
+    fps: float = Field(default=0.0, description="frames taken per second, over the last minute")
+    frames: int = Field(default=0, description="frames taken since the watch began")
+    dropped: int = Field(default=0, description="frames dropped because analysis fell behind")
+    reconnects: int = 0
+    analysed: int = Field(default=0, description="frames analysed since the watch began")
+    analysis_ms: float | None = Field(default=None, description="mean analysis time per frame")
+    interval_s: float | None = Field(default=None, description="the sampling interval now")
+    last_frame_at: str | None = None
+    last_error: str | None = None
+    last_error_at: str | None = None
+    updated_at: str | None = Field(default=None, description="when it was written, ISO UTC")
+
+
+class FramePublic(BaseModel):
+    """One frame of a camera kept in the media store; its bytes are at ``url``."""
+
+    media_id: int
+    url: str
+    taken_at: str = Field(description="ISO 8601 UTC")
+    age_s: float | None = Field(default=None, description="seconds before the time asked")
+    stale: bool | None = Field(default=None,
+                               description="older than three sampling intervals before then")
+
+
+class CameraAlarmPublic(BaseModel):
+    """An open alarm of a camera."""
+
+    id: int
+    rule: str
+    level: str
+    state: str
+    message: str
+
+
+class CameraPublic(BaseModel):
+    """A camera of the site, its newest frame, its feed's status and its open alarms."""
+
+    code: str
+    name: str
+    name_zh: str | None
+    looks_at: str
+    section: str | None
+    chainage: float | None
+    elevation: float | None
+    interval_s: float
+    source: str = Field(description="the kind of source: stream, snapshot, folder, sl651 ...")
+    channels: dict[str, str | None] = Field(description="video, level and confidence channels")
+    status: CameraStatusPublic
+    latest: FramePublic | None
+    alarms: list[CameraAlarmPublic]
+
+
+class CamerasPublic(BaseModel):
+    """The cameras of a site."""
+
+    cameras: list[CameraPublic]
+
+
+class ReadingAtPublic(BaseModel):
+    """A channel's newest reading at or before a time."""
+
+    channel: str
+    value: float
+    unit: str
+    time: str = Field(description="ISO 8601 UTC")
+
+
+class CameraFramePublic(BaseModel):
+    """A camera's frame at a time, and the readings of that minute."""
+
+    camera: str
+    at: str = Field(description="the time asked, ISO 8601 UTC")
+    frame: FramePublic | None
+    readings: dict[str, ReadingAtPublic | None] = Field(
+        description="level, inflow, outflow, rain and the camera's own level at that time")
+
+
+class FramesPublic(BaseModel):
+    """A camera's frames taken in a span, oldest first."""
+
+    frames: list[FramePublic]
+
+
+class AlarmMediaPublic(FramePublic):
+    """A frame kept with an alarm, with its role."""
+
+    role: str = Field(description="annotated (the zone drawn), before, at or after")
+
+
+class AlarmMediaListPublic(BaseModel):
+    """The frames kept with an alarm."""
+
+    media: list[AlarmMediaPublic]

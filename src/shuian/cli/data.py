@@ -341,7 +341,7 @@ def _serve(db: str, port: int, *, worker: bool = True) -> None:
         process = settings()  # a wrong SHUIAN_ variable is one line, before anything starts
 
     def make_worker(store: Store) -> Worker:
-        return Worker(store, default_kinds(), threads=2, lease_s=process.worker_lease_s,
+        return Worker(store, default_kinds(), threads=3, lease_s=process.worker_lease_s,
                       poll_s=process.worker_poll_s)
 
     worker = worker and process.worker_enabled

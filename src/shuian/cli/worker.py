@@ -36,7 +36,8 @@ def worker(
         help="Seconds between two looks for due jobs [default: $SHUIAN_WORKER_POLL_S or 1].",
     )] = None,
     threads: Annotated[int, typer.Option(
-        "--threads", min=1, max=16, help="Jobs run at once.")] = 2,
+        "--threads", min=1, max=16,
+        help="Jobs run at once (the cameras' watch holds one).")] = 3,
     as_json: JsonOption = False,
 ) -> None:
     """Run the background jobs (notifications, no-data scans, model refits) until stopped.

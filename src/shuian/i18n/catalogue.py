@@ -335,6 +335,20 @@ _C: dict[str, dict[Lang, str]] = {
     # -- notifications (notify/message.py) -------------------------------------------------------
     "notify.subject": {"en": "[Shuian {level}]", "zh": "[水安 {level}]"},
     "notify.synthetic_tag": {"en": "[SYNTHETIC DATA]", "zh": "[合成数据]"},
+    # -- camera alarms (services/cameras.py) ------------------------------------------------
+    "camera.event": {"en": "{reason}", "zh": "{reason}"},
+    "camera.event_over": {"en": "camera {camera}: the event is over", "zh": "摄像机 {camera}：事件已结束"},
+    "camera.disagree": {
+        "en": "camera and sensor disagree: the staff gauge on camera {camera} reads {level} m, "
+              "{sensor} {sensor_level} m ({difference:+} m, tolerance {tolerance} m): one of "
+              "them is wrong",
+        "zh": "摄像机与水位计不一致：摄像机 {camera} 的水尺读数为 {level} m，{sensor} 为 "
+              "{sensor_level} m（相差 {difference:+} m，允许 {tolerance} m）：其中之一有误",
+    },
+    "camera.agree_again": {
+        "en": "camera {camera} and {sensor} agree again",
+        "zh": "摄像机 {camera} 与 {sensor} 已恢复一致",
+    },
 }
 
 #: Key -> {"en": text, "zh": text}.

@@ -25,7 +25,8 @@ from shuian.i18n import Lang, render, render_stored
 from shuian.site.notifications import Level
 from shuian.times import iso_utc
 
-Rule = Literal["threshold", "rate", "envelope", "no_data"]
+Rule = Literal["threshold", "rate", "envelope", "no_data", "camera.intrusion", "camera.debris",
+               "camera.spillway_flow", "camera.no_video", "camera.disagree"]
 State = Literal["raised", "escalated", "acknowledged", "cleared"]
 
 NOTIFIED_STATES: frozenset[State] = frozenset({"raised", "escalated"})
@@ -39,7 +40,9 @@ _HEADLINE_ZH = {
     "acknowledged": "报警已确认",
     "cleared": "报警已解除",
 }
-_RULE_ZH = {"threshold": "阈值", "rate": "变化速率", "envelope": "模型包络", "no_data": "无数据"}
+_RULE_ZH = {"threshold": "阈值", "rate": "变化速率", "envelope": "模型包络", "no_data": "无数据",
+            "camera.intrusion": "区域入侵", "camera.debris": "漂浮物", "camera.spillway_flow": "溢洪道过流",
+            "camera.no_video": "视频异常", "camera.disagree": "水尺与水位计不一致"}
 _SUBJECT_REASON_MAX = 90
 
 
@@ -59,7 +62,7 @@ class AlarmEvent:
         The channel's code (``PL1.R``).
     instrument : str
         The instrument's code (``PL1``).
-    rule : {"threshold", "rate", "envelope", "no_data"}
+    rule : {"threshold", "rate", "envelope", "no_data", "camera.intrusion", ...}
         The check that raised the alarm.
     level : {"attention", "warning", "alarm"}
         The alarm's level in this state.

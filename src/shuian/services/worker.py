@@ -20,10 +20,14 @@ kind                      what it does                                          
                           (:meth:`Analyzer.evaluate <shuian.services.analysis.Analyzer.evaluate>`)
 ``refit_models``          fit a new version of every modelled channel's model,   1 day
                           every site (:meth:`~shuian.services.analysis.Analyzer.fit`)
+``apply_retention``       remove the media the retention policy no longer keeps  1 h
+``watch_cameras``         watch every site's cameras for a shift of 10 minutes   5 s
+                          (:func:`shuian.services.cameras.watch_cameras`): it
+                          holds one of the worker's threads while it runs
 ========================= ===================================================== ==========
 
-The next kinds (media retention, video analysis, scheduled reports) are one handler and one
-line in :func:`default_kinds` each. A one-off job of any kind is queued with
+The next kinds (scheduled reports ...) are one handler and one line in :func:`default_kinds`
+each. A one-off job of any kind is queued with
 :meth:`Store.enqueue_job <shuian.store.jobs.JobTables.enqueue_job>` and its payload.
 
 A handler that fails is kept with its reason. When the fault is the system's (the database
@@ -62,11 +66,15 @@ SCAN_NO_DATA = "scan_no_data"
 REFIT_MODELS = "refit_models"
 #: The media store's retention (:func:`shuian.services.media.apply_retention`).
 APPLY_RETENTION = "apply_retention"
+#: The cameras' watch (:func:`shuian.services.cameras.watch_cameras`).
+WATCH_CAMERAS = "watch_cameras"
 
 #: Seconds between two runs of each periodic job, by default.
 DELIVER_EVERY_S = 5.0
 RETENTION_EVERY_S = 3_600.0
 SCAN_EVERY_S = 300.0
+#: Seconds from the end of one camera shift to the next (a shift watches for 10 min).
+WATCH_EVERY_S = 5.0
 REFIT_EVERY_S = 86_400.0
 
 #: Seconds a claim holds without renewal, and between two looks for due jobs, by default.
@@ -366,6 +374,18 @@ def apply_media_retention(context: JobContext) -> dict[str, int]:
             "files_removed": report.files_removed, "bytes_freed": report.bytes_freed}
 
 
+def watch_site_cameras(context: JobContext) -> dict[str, dict[str, int]]:
+    """Watch every site's cameras for one shift (:func:`shuian.services.cameras.watch_cameras`).
+
+    OpenCV is imported only where a site has cameras.
+    """
+    if not any(context.store.site(code).site.cameras for code in context.store.sites()):
+        return {}
+    from shuian.services.cameras import watch_cameras
+
+    return watch_cameras(context)
+
+
 def _each_site(context: JobContext, work: Callable[[Analyzer], Any]) -> dict[str, Any]:
     """``work`` on the analyzer of every site (or the payload's ``site``), by site code.
 
@@ -399,6 +419,7 @@ def default_kinds(
     scan_every_s: float = SCAN_EVERY_S,
     refit_every_s: float = REFIT_EVERY_S,
     retention_every_s: float = RETENTION_EVERY_S,
+    watch_every_s: float = WATCH_EVERY_S,
 ) -> dict[str, JobKind]:
     """The kinds of job ``shuian serve`` and ``shuian worker`` run, with their periods (s).
 
@@ -410,5 +431,6 @@ def default_kinds(
         SCAN_NO_DATA: JobKind(scan_no_data, scan_every_s, first_after_s=0),
         REFIT_MODELS: JobKind(refit_models, refit_every_s),
         APPLY_RETENTION: JobKind(apply_media_retention, retention_every_s),
-        # The next kinds, one line each: "analyse_video", "send_report" ...
+        WATCH_CAMERAS: JobKind(watch_site_cameras, watch_every_s, first_after_s=0),
+        # The next kinds, one line each: "send_report" ...
     }

@@ -9,7 +9,8 @@ type ``camera`` (:meth:`Camera.instrument`) whose channels the store keeps like 
   this channel, each under its own rule;
 * ``<code>.level``: the water level read off the staff gauge (m), where the camera has a
   :class:`Gauge`; so the checks, models and alarms of a level apply to it unchanged, and it is
-  cross-checked against the level sensor.
+  cross-checked against the level sensor; and ``<code>.confidence`` beside it, how sure each
+  reading is (0..1).
 
 Image coordinates are pixels of the frame as the camera sends it: x to the right, y (rows)
 downwards, the origin at the top-left corner.
@@ -224,6 +225,11 @@ class Camera(_Strict):
         return f"{self.code}.level" if self.gauge is not None else None
 
     @property
+    def confidence_channel(self) -> str | None:
+        """The channel of how sure each gauge reading is (None: it has no gauge)."""
+        return f"{self.code}.confidence" if self.gauge is not None else None
+
+    @property
     def no_signal_after_s(self) -> float:
         """Seconds with no frame before the camera counts as without signal."""
         configured = self.health.no_signal_after_s
@@ -242,8 +248,11 @@ def camera_instrument(camera: dict[str, object]) -> dict[str, object]:
          "thresholds": False, "limits": {"min": 0, "max": 1}},
     ]
     if camera.get("gauge") is not None:
-        channels.append({"code": f"{code}.level", "quantity": "water_level", "unit": "m",
-                         "model": False})
+        channels += [
+            {"code": f"{code}.level", "quantity": "water_level", "unit": "m", "model": False},
+            {"code": f"{code}.confidence", "quantity": "confidence", "unit": "1",
+             "model": False, "thresholds": False, "limits": {"min": 0, "max": 1}},
+        ]
     return {
         "code": code, "type": "camera", "name": camera.get("name"),
         "name_zh": camera.get("name_zh"), "section": camera.get("section"),

@@ -38,6 +38,7 @@ from shuian.site import Site, parse_site
 from shuian.store import schema
 from shuian.store.analysis import AnalysisTables
 from shuian.store.auth import AuthTables
+from shuian.store.cameras import CameraTables
 from shuian.store.jobs import JobTables
 from shuian.store.media import MediaTables
 
@@ -95,7 +96,7 @@ class StoredRejection:
     reason_params: dict[str, Any] | None = None
 
 
-class Store(AnalysisTables, AuthTables, JobTables, MediaTables, abc.ABC):
+class Store(AnalysisTables, AuthTables, CameraTables, JobTables, MediaTables, abc.ABC):
     """Storage of sites, channels, readings, rejections, analysis results, accounts, jobs, media.
 
     Open one with :func:`shuian.store.open_store`; it migrates the schema to the current

@@ -226,6 +226,8 @@ class MediaTables:
             if conn.dialect.name == "postgresql":  # SQLite: the DELETE takes the write lock
                 self._lock_files(conn, list(conn.scalars(
                     sa.select(m.c.sha256).where(m.c.id.in_(ids)))))
+            conn.execute(schema.alarm_media.delete().where(  # an alarm's frames, expired
+                schema.alarm_media.c.media_id.in_(ids)))
             rows = [_media(r) for r in conn.execute(
                 m.delete().where(m.c.id.in_(ids)).returning(*m.c))]
             named = set(conn.scalars(sa.select(m.c.sha256).where(

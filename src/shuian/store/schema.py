@@ -300,3 +300,25 @@ media = sa.Table(
     sa.Column("name", sa.String(255)),  # a file name for downloads, or NULL
     sa.UniqueConstraint("site_id", "source", "sha256", "taken_us", name="media_once"),
 )
+
+# -- cameras (migration 0010) -------------------------------------------------------------------
+
+#: Each camera's feed status as its watcher last wrote it (JSON), and when (µs).
+camera_status = sa.Table(
+    "camera_status",
+    metadata,
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id"), primary_key=True),
+    sa.Column("camera", sa.String(48), primary_key=True),
+    sa.Column("status", sa.JSON, nullable=False),
+    sa.Column("updated_us", sa.BigInteger, nullable=False),
+)
+
+#: The media kept with an alarm: role annotated (the zone drawn), before, at or after.
+#: Index alarm_media_of_media (media_id): see migration 0010.
+alarm_media = sa.Table(
+    "alarm_media",
+    metadata,
+    sa.Column("alarm_id", WIDE_ID, sa.ForeignKey("alarms.id"), primary_key=True),
+    sa.Column("media_id", WIDE_ID, sa.ForeignKey("media.id"), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+)

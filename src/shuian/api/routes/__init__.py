@@ -16,6 +16,7 @@ from shuian.api.routes import (
     api_keys,
     audit,
     auth,
+    cameras,
     channels,
     events,
     health,
@@ -37,7 +38,7 @@ api_router = APIRouter(
 )
 ROUTERS = (
     health, site, sites, channels, readings, rejected, analysis, alarms, hydrology, events,
-    auth, users, api_keys, audit, telemetry, jobs, media,
+    auth, users, api_keys, audit, telemetry, jobs, media, cameras,
 )
 for module in ROUTERS:
     api_router.include_router(module.router)
