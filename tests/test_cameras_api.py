@@ -140,7 +140,8 @@ def test_the_frames_of_a_span_are_listed_oldest_first(
 def test_an_unknown_camera_is_named_with_the_known_ones(api: Api) -> None:
     answer = api.get("/api/cameras/NOPE/frame")
     assert answer.status_code == 404
-    assert "NOPE" in answer.json()["error"]["message"] and "GAUGE, CREST" in answer.json()["error"]["message"]
+    message = answer.json()["error"]["message"]
+    assert "NOPE" in message and "GAUGE, CREST" in message
 
 
 def test_an_alarm_lists_the_frames_kept_with_it(

@@ -337,7 +337,9 @@ _C: dict[str, dict[Lang, str]] = {
     "notify.synthetic_tag": {"en": "[SYNTHETIC DATA]", "zh": "[合成数据]"},
     # -- camera alarms (services/cameras.py) ------------------------------------------------
     "camera.event": {"en": "{reason}", "zh": "{reason}"},
-    "camera.event_over": {"en": "camera {camera}: the event is over", "zh": "摄像机 {camera}：事件已结束"},
+    "camera.event_over": {
+        "en": "camera {camera}: the event is over", "zh": "摄像机 {camera}：事件已结束",
+    },
     "camera.disagree": {
         "en": "camera and sensor disagree: the staff gauge on camera {camera} reads {level} m, "
               "{sensor} {sensor_level} m ({difference:+} m, tolerance {tolerance} m): one of "

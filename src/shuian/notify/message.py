@@ -41,7 +41,8 @@ _HEADLINE_ZH = {
     "cleared": "报警已解除",
 }
 _RULE_ZH = {"threshold": "阈值", "rate": "变化速率", "envelope": "模型包络", "no_data": "无数据",
-            "camera.intrusion": "区域入侵", "camera.debris": "漂浮物", "camera.spillway_flow": "溢洪道过流",
+            "camera.intrusion": "区域入侵", "camera.debris": "漂浮物",
+            "camera.spillway_flow": "溢洪道过流",
             "camera.no_video": "视频异常", "camera.disagree": "水尺与水位计不一致"}
 _SUBJECT_REASON_MAX = 90
 
