@@ -42,6 +42,7 @@ from shuian.services.worker import (
     DELIVER_NOTIFICATIONS,
     REFIT_MODELS,
     SCAN_NO_DATA,
+    WATCH_CAMERAS,
     JobContext,
     JobKind,
     Worker,
@@ -389,12 +390,13 @@ def test_job_inputs_are_bounded(store: Store) -> None:
 
 def test_jobs_are_listed_periodic_ones_first(store: Store) -> None:
     worker = Worker(store, default_kinds(), clock=Clock())
-    assert worker.ensure_jobs() == 4
+    assert worker.ensure_jobs() == 5
     assert worker.ensure_jobs() == 0  # kept once
     store.enqueue_job("echo", now_us=0, name="first")
     store.enqueue_job("echo", now_us=0, name="second")
     assert [j.name for j in store.jobs()] == [
-        APPLY_RETENTION, DELIVER_NOTIFICATIONS, REFIT_MODELS, SCAN_NO_DATA, "second", "first"]
+        APPLY_RETENTION, DELIVER_NOTIFICATIONS, REFIT_MODELS, SCAN_NO_DATA, WATCH_CAMERAS,
+        "second", "first"]
     day = 86_400 * SECOND
     refit = store.job(REFIT_MODELS)
     assert refit.next_run_us == Clock.now_us + day  # a day after its creation
@@ -462,8 +464,7 @@ def test_the_api_lists_the_jobs_to_engineers(engineer: Api, viewer: Api, store_u
         store.close()
     jobs = engineer.get("/api/jobs").json()
     assert [j["name"] for j in jobs] == [APPLY_RETENTION, DELIVER_NOTIFICATIONS, REFIT_MODELS,
-                                         SCAN_NO_DATA,
-                                         "echo-1"]
+                                         SCAN_NO_DATA, WATCH_CAMERAS, "echo-1"]
     echo = jobs[-1]
     assert echo["next_run"].startswith("2024-07-25T00:00:00") and echo["next_run"][-1] == "Z"
     assert {k: v for k, v in echo.items() if k != "next_run"} == {

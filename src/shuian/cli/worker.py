@@ -55,7 +55,8 @@ def worker(
     with user_errors():
         process = settings()
     with store_for(db) as store:
-        runner = Worker(store, default_kinds(), threads=threads,
+        # The cameras' watch stands for a shift: not a job --once can wait for.
+        runner = Worker(store, default_kinds(cameras=not once), threads=threads,
                         lease_s=process.worker_lease_s if lease_s is None else lease_s,
                         poll_s=process.worker_poll_s if poll_s is None else poll_s)
         if once:

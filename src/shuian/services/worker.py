@@ -420,17 +420,19 @@ def default_kinds(
     refit_every_s: float = REFIT_EVERY_S,
     retention_every_s: float = RETENTION_EVERY_S,
     watch_every_s: float = WATCH_EVERY_S,
+    cameras: bool = True,
 ) -> dict[str, JobKind]:
     """The kinds of job ``shuian serve`` and ``shuian worker`` run, with their periods (s).
 
     Notifications and the no-data scan first run when their job is created (a worker's first
-    start on a store), the refit one period later.
+    start on a store), the refit one period later. ``cameras`` False leaves out the cameras' watch
+    (``shuian worker --once``: a shift of it lasts ten minutes).
     """
     return {
         DELIVER_NOTIFICATIONS: JobKind(deliver_notifications, deliver_every_s, first_after_s=0),
         SCAN_NO_DATA: JobKind(scan_no_data, scan_every_s, first_after_s=0),
         REFIT_MODELS: JobKind(refit_models, refit_every_s),
         APPLY_RETENTION: JobKind(apply_media_retention, retention_every_s),
-        WATCH_CAMERAS: JobKind(watch_site_cameras, watch_every_s, first_after_s=0),
         # The next kinds, one line each: "send_report" ...
-    }
+    } | ({WATCH_CAMERAS: JobKind(watch_site_cameras, watch_every_s, first_after_s=0)}
+         if cameras else {})
