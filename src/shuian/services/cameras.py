@@ -68,8 +68,9 @@ MAX_FRAMES_PER_STEP = 64
 #: Seconds between two status writes of a watch.
 STATUS_EVERY_S = 2.0
 
-#: Makes a camera's feed: ``open_feed`` with the watch's pictures and rendering.
-FeedFactory = Callable[[Camera], CameraFeed]
+#: Makes a camera's feed: ``open_feed`` with the watch's pictures and rendering (None: the
+#: camera's frames are only given to :meth:`CameraWatch.process`, as the demo's history is).
+FeedFactory = Callable[[Camera], CameraFeed | None]
 
 
 def snapshot_source(code: str) -> str:
@@ -155,6 +156,7 @@ class CameraWatch:
                           else build_notifiers(self.site.notifications,
                                                self.site.reservoir.timezone))
         ids = {c.code: c.id for c in store.channels(stored.id)}
+        self._renderer: Any = None
         factory = feeds or self._default_feed
         self.cameras: dict[str, _Camera] = {}
         for camera in self.site.cameras:
@@ -180,8 +182,27 @@ class CameraWatch:
         if camera.source.kind == "synthetic":
             from shuian.demo.cameras import DemoRenderer
 
-            render = DemoRenderer(self.store, self.stored).render
+            if self._renderer is None:
+                self._renderer = DemoRenderer(self._level_and_rain, self.site.reservoir.timezone,
+                                              self.site.reservoir.levels.normal - 1.0)
+            render = self._renderer.render
         return open_feed(camera, clock=self.clock, pictures=self._pictures, render=render)
+
+    def _level_and_rain(self, now_us: int) -> tuple[float | None, float]:
+        """The site's level (m) and rain (mm) at ``now_us``: the newest within six hours."""
+        site = self.site
+        rain = next((i.channels[0].code for i in site.instruments if i.type == "rainfall"), None)
+        codes = {"level": site.level_channel(), "rain": rain}
+        infos = {c.code: c for c in self.store.channels(self.stored.id)}
+        wanted = {name: infos[code] for name, code in codes.items() if code in infos}
+        ids, _, values = self.store.readings_many([i.id for i in wanted.values()],
+                                                  now_us - 6 * 3600 * _US, now_us + 1)
+        found: dict[str, float] = {}
+        for name, info in wanted.items():
+            mine = np.flatnonzero(ids == info.id)
+            if len(mine):
+                found[name] = float(values[mine[-1]])
+        return found.get("level"), found.get("rain", 0.0)
 
     def _pictures(self, station: str, after_us: int) -> list[tuple[int, bytes]]:
         """The SL 651 station's pictures taken after ``after_us``, oldest first (at most 16)."""
