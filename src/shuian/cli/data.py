@@ -295,6 +295,9 @@ def demo(
             f"demo site {r.code} ({r.name} / {r.name_zh}), SYNTHETIC DATA: "
             f"{summary.readings} readings over {days} days in {db}; {where}"
         )
+        if summary.camera_frames:
+            out.print(f"  cameras: {len(summary.stored.site.cameras)}, {summary.camera_frames} "
+                      "SYNTHETIC frames rendered in code (not real pictures), analysed")
         for fault in summary.faults:
             out.print(
                 f"  injected fault: {fault.kind} on {fault.channel} "

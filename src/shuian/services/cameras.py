@@ -180,13 +180,17 @@ class CameraWatch:
     def _default_feed(self, camera: Camera) -> CameraFeed:
         render = None
         if camera.source.kind == "synthetic":
-            from shuian.demo.cameras import DemoRenderer
-
-            if self._renderer is None:
-                self._renderer = DemoRenderer(self._level_and_rain, self.site.reservoir.timezone,
-                                              self.site.reservoir.levels.normal - 1.0)
-            render = self._renderer.render
+            render = self.renderer().render
         return open_feed(camera, clock=self.clock, pictures=self._pictures, render=render)
+
+    def renderer(self) -> Any:
+        """The demo's renderer of synthetic frames, from this site's level and rain."""
+        from shuian.demo.cameras import DemoRenderer
+
+        if self._renderer is None:
+            self._renderer = DemoRenderer(self._level_and_rain, self.site.reservoir.timezone,
+                                          self.site.reservoir.levels.normal - 1.0)
+        return self._renderer
 
     def _level_and_rain(self, now_us: int) -> tuple[float | None, float]:
         """The site's level (m) and rain (mm) at ``now_us``: the newest within six hours."""

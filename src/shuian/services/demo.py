@@ -27,6 +27,10 @@ def demo_site_text() -> str:
     return resources.files("shuian.demo").joinpath(DEMO_SITE_FILE).read_text(encoding="utf-8")
 
 
+#: Hours of camera frames the demo starts with, and the seconds between two of them.
+CAMERA_HOURS = 6.0
+CAMERA_STEP_S = 600
+
 #: Days at the end of the history judged by models fitted on the days before (when longer).
 EVALUATED_DAYS = 365
 
@@ -43,6 +47,8 @@ class DemoSummary:
     evaluation: EvaluationReport
     admin_password: str | None = None
     """The password of the ``admin`` user created by this demo (None when it existed)."""
+    camera_frames: int = 0
+    """Synthetic camera frames rendered and analysed (:func:`demo_camera_history`)."""
 
 
 def build_demo(
@@ -51,6 +57,7 @@ def build_demo(
     days: int = 1095,
     end: dt.datetime | None = None,
     site_file: Path | None = None,
+    camera_hours: float = CAMERA_HOURS,
 ) -> DemoSummary:
     """Save the Shimenzi site and ``days`` of synthetic history (ending at ``end``, default now).
 
@@ -59,6 +66,9 @@ def build_demo(
     history but its last year (all of it when shorter than two years) and every reading is
     judged, as if the station had run all along. When ``site_file`` is given, the site file is
     also written there (if it does not exist) for the user to read and edit.
+
+    The demo's cameras get ``camera_hours`` of synthetic frames before ``end``, one every
+    :data:`CAMERA_STEP_S`, each analysed as the worker would (:func:`demo_camera_history`).
 
     A user ``admin`` (role admin) is created with a generated password, unless it exists; the
     summary holds the password, for the caller to show once.
@@ -87,8 +97,33 @@ def build_demo(
     calibration_days = days - EVALUATED_DAYS if days > 2 * EVALUATED_DAYS else days
     fits = analyzer.fit(end_us=start_us + calibration_days * US_PER_DAY)
     evaluation = analyzer.evaluate(notify=False, now_us=int(batch.time_us.max()))
+    frames = demo_camera_history(store, stored, end=end, hours=camera_hours)
     admin_password = None
     if store.user(DEMO_ADMIN) is None:
         _, admin_password = Accounts(store).add_user(DEMO_ADMIN, role="admin", actor="demo")
     return DemoSummary(stored, len(batch), history.faults, site_file, fits, evaluation,
-                       admin_password)
+                       admin_password, frames)
+
+
+def demo_camera_history(store: Store, stored: StoredSite, *, end: dt.datetime,
+                        hours: float) -> int:
+    """Render and analyse ``hours`` of the demo cameras' frames before ``end``; how many.
+
+    The frames go through :meth:`CameraWatch.process <shuian.services.cameras.CameraWatch>`
+    as the worker's would: kept in the media store, the gauge read, events raised.
+    """
+    cameras = [c for c in stored.site.cameras if c.source.kind == "synthetic"]
+    if not cameras or hours <= 0:
+        return 0
+    from shuian.services.cameras import CameraWatch
+    from shuian.sources.cameras import CapturedFrame
+
+    watch = CameraWatch(store, stored, feeds=lambda camera: None)
+    renderer = watch.renderer()
+    end_us = int(end.timestamp() * 1_000_000)
+    steps = int(hours * 3600 // CAMERA_STEP_S)
+    times = [end_us - (steps - n) * CAMERA_STEP_S * 1_000_000 for n in range(steps + 1)]
+    for camera in cameras:
+        frames = [CapturedFrame(camera.code, t, renderer.render(camera, t)) for t in times]
+        watch.process(camera.code, frames)
+    return len(cameras) * len(times)
