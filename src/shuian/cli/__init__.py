@@ -7,6 +7,7 @@ error naming what was wrong, and exit status 1; never a stack trace.
 
 from shuian.cli import (  # noqa: F401 - registers the commands
     analysis,
+    cameras,
     data,
     hydrology,
     telemetry,
