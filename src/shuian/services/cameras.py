@@ -210,7 +210,7 @@ class CameraWatch:
 
     def _pictures(self, station: str, after_us: int) -> list[tuple[int, bytes]]:
         """The SL 651 station's pictures taken after ``after_us``, oldest first (at most 16)."""
-        items = self.store.media_items(self.stored.id, source=f"sl651:{station}",
+        items = self.store.media_items(self.stored.id, source=f"sl651:{station.upper()}",
                                        start_us=after_us + 1, limit=16)
         found = []
         for item in reversed(items):
