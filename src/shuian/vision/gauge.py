@@ -2,8 +2,8 @@
 
 The board of a staff gauge is bright above the water and hidden below it. Across the region,
 each image row's brightness is taken as a high percentile over the board's columns (a black
-mark, a rain streak or a numeral does not move it); the board's own level and the water's are the high and low
-percentiles of that profile; the waterline is the lowest row still at the board's level, found
+mark, a rain streak or a numeral does not move it); the board's own level and the water's are
+the high and low percentiles of that profile; the waterline is the lowest row still at the board's level, found
 to a fraction of a row where the profile crosses between the two. Rows become elevations through
 the reference marks of the site file (:func:`elevation_of_row`). Something hiding part of the
 board above the water (a branch, a pole, a bird) leaves the lowest bright row where it was.
