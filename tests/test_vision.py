@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-
 import cv2
 import numpy as np
 import pytest
 
+from shuian.errors import InvalidRequestError
 from shuian.site.cameras import Gauge, GaugeMark, Health, Intrusion, RegionWatch, Zone
 from shuian.vision.annotate import annotate
 from shuian.vision.frames import Frame, decode_image, encode_jpeg
@@ -15,7 +15,6 @@ from shuian.vision.health import HealthAnalyser, no_signal
 from shuian.vision.intrusion import IntrusionAnalyser
 from shuian.vision.motion import DebrisAnalyser, SpillwayFlowAnalyser
 from shuian.vision.render import DEMO_VIEWS, Scene, render, truth_row
-from shuian.errors import InvalidRequestError
 
 GAUGE_VIEW = DEMO_VIEWS["gauge"]
 GAUGE = Gauge(region=GAUGE_VIEW.gauge,

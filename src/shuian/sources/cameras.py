@@ -241,12 +241,14 @@ class StreamFeed(CameraFeed):
     def __init__(self, camera: Camera, *, clock: Clock = _now_us) -> None:
         super().__init__(camera, clock=clock)
         self._capture: Any = None
-        self._lock = threading.Lock()
 
-    def close(self) -> None:
-        """Release the stream."""
-        with self._lock:
-            capture, self._capture = self._capture, None
+    def _release(self) -> None:
+        """Release the stream, in the feed's own thread only.
+
+        Releasing a capture while another thread reads from it crashes the process; the
+        reader's read times out instead, after the source's timeout.
+        """
+        capture, self._capture = self._capture, None
         if capture is not None:
             capture.release()
 
@@ -271,19 +273,16 @@ class StreamFeed(CameraFeed):
         while not self._stop.is_set():
             try:
                 if self._capture is None:
-                    capture = self._open()
-                    with self._lock:
-                        self._capture = capture
+                    self._capture = self._open()
                     if self._stop.is_set():
-                        self.close()
-                        return
+                        break
                 ok, image = self._capture.read()
                 if not ok or image is None:
                     raise ConnectionError(f"the stream {self.endpoint()} ended or stalled")
             except Exception as exc:  # noqa: BLE001 - the stream away: back off, reconnect
-                self.close()
+                self._release()
                 if self._stop.is_set():
-                    return
+                    break
                 self._failed(str(exc) or type(exc).__name__)
                 self._sleep(backoff)
                 backoff = min(2 * backoff, BACKOFF_MAX_S)
@@ -296,7 +295,7 @@ class StreamFeed(CameraFeed):
                 if ok:
                     self._put(CapturedFrame(self.camera.code, now, data.tobytes()))
                 next_us = now + int(self.interval_s * 1e6)
-        self.close()
+        self._release()
 
 
 class SnapshotFeed(CameraFeed):
