@@ -22,11 +22,11 @@ from shuian.sources.cameras import CapturedFrame
 from shuian.store import Store, StoredSite
 from shuian.vision.frames import encode_jpeg
 from shuian.vision.gauge import elevation_of_row
-from shuian.vision.render import DEMO_VIEWS, Scene, render, truth_row
+from shuian.vision.render import CLOSE_GAUGE, DEMO_VIEWS, Scene, render, truth_row
 
 SECOND = 1_000_000
 T0 = 1_780_000_000 * SECOND
-GAUGE_VIEW, CREST = DEMO_VIEWS["gauge"], DEMO_VIEWS["crest"]
+GAUGE_VIEW, CREST = CLOSE_GAUGE, DEMO_VIEWS["crest"]
 X, Y, W, H = GAUGE_VIEW.gauge
 #: The test site's gauge: the rendered board's rows mapped onto the test site's levels.
 MARKS = ((Y, 145.0), (Y + H, 125.0))

@@ -14,9 +14,9 @@ from shuian.vision.gauge import GaugeAnalyser, elevation_of_row, read_gauge
 from shuian.vision.health import HealthAnalyser, no_signal
 from shuian.vision.intrusion import IntrusionAnalyser
 from shuian.vision.motion import DebrisAnalyser, SpillwayFlowAnalyser
-from shuian.vision.render import DEMO_VIEWS, Scene, render, truth_row
+from shuian.vision.render import CLOSE_GAUGE, DEMO_VIEWS, Scene, render, truth_row
 
-GAUGE_VIEW = DEMO_VIEWS["gauge"]
+GAUGE_VIEW = CLOSE_GAUGE
 GAUGE = Gauge(region=GAUGE_VIEW.gauge,
               marks=tuple(GaugeMark(row=r, elevation=e) for r, e in GAUGE_VIEW.marks()))
 SECOND = 1_000_000

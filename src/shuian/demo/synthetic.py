@@ -246,6 +246,8 @@ def generate_history(
     window = slice(n_total - n_window, n_total)
     series: dict[str, tuple[IntArray, FloatArray]] = {}
     for instrument in site.instruments:
+        if instrument.type == "camera":
+            continue  # its readings come from its frames (services.demo)
         for channel in instrument.channels:
             rng = np.random.default_rng([seed, zlib.crc32(channel.code.encode())])
             hourly = _channel_values(instrument, channel, drivers, rng)[window]

@@ -342,10 +342,10 @@ _C: dict[str, dict[Lang, str]] = {
     },
     "camera.disagree": {
         "en": "camera and sensor disagree: the staff gauge on camera {camera} reads {level} m, "
-              "{sensor} {sensor_level} m ({difference:+} m, tolerance {tolerance} m): one of "
+              "{sensor} {sensor_level} m ({difference} m, tolerance {tolerance} m): one of "
               "them is wrong",
         "zh": "摄像机与水位计不一致：摄像机 {camera} 的水尺读数为 {level} m，{sensor} 为 "
-              "{sensor_level} m（相差 {difference:+} m，允许 {tolerance} m）：其中之一有误",
+              "{sensor_level} m（相差 {difference} m，允许 {tolerance} m）：其中之一有误",
     },
     "camera.no_signal": {"en": "no signal for {seconds} s", "zh": "{seconds} 秒无视频信号"},
     "camera.frozen": {"en": "frozen image", "zh": "画面冻结"},

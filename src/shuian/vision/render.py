@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DEMO_VIEWS", "Scene", "View", "render", "truth_row"]
+__all__ = ["CLOSE_GAUGE", "DEMO_VIEWS", "Scene", "View", "render", "truth_row"]
 
 Box = tuple[int, int, int, int]
 Polygon = tuple[tuple[float, float], ...]
@@ -78,9 +78,13 @@ class Scene:
     seed: int = 0
 
 
-#: The demo's cameras' geometries: an 8 m gauge over 440 rows (1.8 cm a row).
+#: A close-up of an 8 m gauge section over 440 rows (1.8 cm a row): the bench's and tests'.
+CLOSE_GAUGE = View("gauge")
+
+#: The demo's cameras' geometries; its gauge spans the demo dam's whole face from 1352 m to
+#: the crest at 1396 m over 440 rows (10 cm a row), as the demo's level moves by 30 m a year.
 DEMO_VIEWS: dict[str, View] = {
-    "gauge": View("gauge"),
+    "gauge": View("gauge", gauge_top_m=1396.0, gauge_bottom_m=1352.0),
     "crest": View("crest"),
     "spillway": View("spillway"),
 }
@@ -214,7 +218,7 @@ def render(view: View, scene: Scene) -> NDArray[np.uint8]:
     daylight = light(scene.hour)
     canvas *= daylight
     if daylight < 0.3 and view.kind == "crest":  # the crest's lamps at night
-        canvas[int(h * 0.5):] *= 0.45 / daylight
+        canvas[int(h * 0.35):] *= 0.45 / daylight
     if daylight < 0.3 and view.kind == "gauge":  # the gauge's lamp at night
         x, y, gw, gh = view.gauge
         lamp = np.zeros((h, w))
