@@ -225,10 +225,11 @@ def _shown(img: Locator, media_id: int) -> None:
 
 def _values(frame: Locator) -> dict[str, str]:
     """The values drawn over a frame, by quantity, with their units."""
+    script = "n => [n.querySelector('.v'), n.querySelector('.u')].map(p => p?.textContent)"
     found: dict[str, str] = {}
     for quantity in ("level", "inflow", "outflow", "rain"):
-        found[quantity] = frame.locator(f'[data-q="{quantity}"]').evaluate(
-            "n => n.querySelector('.v').textContent + ' ' + (n.querySelector('.u') || {}).textContent")
+        value, unit = frame.locator(f'[data-q="{quantity}"]').evaluate(script)
+        found[quantity] = f"{value} {unit}"
     return found
 
 

@@ -15,6 +15,8 @@ import { ago } from "./telemetry.js";
 import { el, fill, fmt, localTime, ms, svg, timeZone } from "./util.js";
 
 const REFRESH_MS = 30_000;
+/** A live reading of a camera loads the cameras again after this long (ms): a burst, once. */
+const LIVE_DELAY_MS = 500;
 /** A frame older than this many of its camera's intervals is stale (as the API judges it). */
 const STALE_INTERVALS = 3;
 /** The quantities drawn over an image, with their decimals. */
@@ -37,7 +39,9 @@ const cams = {
   list: [], // GET /api/cameras' cameras
   loadedAt: 0, // when the list was answered (ms): ages grow from then
   minute: new Map(), // code -> {taken, readings}: the readings of the newest frame's minute
-  reload: null, // the pending debounced reload
+  reload: null, // the timer of the next load
+  loading: false, // a load is running
+  again: false, // asked for while it ran: load once more after it
 };
 
 /** The dialog: its camera, whether it follows now, the newest request's token, the drawing's. */
@@ -93,18 +97,33 @@ export async function loadCameras() {
   cams.enabled = true;
 }
 
-/** Load again soon (several live readings in a burst make one load), then redraw. */
-export function reloadCameras(delay = 300) {
+/**
+ * Load again in `delay` ms, then redraw. The live readings of many cameras make one load at a
+ * time: asked while one is pending, nothing more; asked while one runs, one more after it.
+ */
+export function reloadCameras(delay = LIVE_DELAY_MS) {
   if (!cams.enabled) return;
-  clearTimeout(cams.reload);
+  if (cams.loading) {
+    cams.again = true;
+    return;
+  }
+  if (cams.reload) return;
   cams.reload = setTimeout(async () => {
+    cams.loading = true;
     try {
       await loadCameras();
+      notify({ kind: "cameras" });
+      if (dialogState.code && dialogState.live) refreshDialog();
     } catch {
-      return; // keep showing what we have
+      // keep showing what we have; the next poll tries again
+    } finally {
+      cams.loading = false;
+      cams.reload = null;
+      if (cams.again) {
+        cams.again = false;
+        reloadCameras();
+      }
     }
-    notify({ kind: "cameras" });
-    if (dialogState.code && dialogState.live) refreshDialog();
   }, delay);
 }
 
@@ -339,7 +358,13 @@ export function renderCameraStatus(card) {
     ? t("cameras.summary_stale", { connected, total, n: stale })
     : t("cameras.summary", { connected, total });
   note.classList.toggle("bad", connected < total || stale > 0);
-  fill(card.querySelector(".camera-status-list"), ...cams.list.map((cam) => {
+  // drawn again when the list was loaded again, the language changed or a minute passed (ages)
+  const signature = `${cams.loadedAt}|${document.documentElement.lang}|`
+    + `${Math.floor(Date.now() / MINUTE_MS)}`;
+  const list = card.querySelector(".camera-status-list");
+  if (list.dataset.signature === signature) return;
+  list.dataset.signature = signature;
+  fill(list, ...cams.list.map((cam) => {
     const status = cam.status || {};
     const problem = !status.watched || !status.connected || errorIsCurrent(status);
     return el("article", { cls: `source camera-status${problem ? " problem" : ""}`,
@@ -429,6 +454,7 @@ function renderDialog(code) {
         el("h3", { text: t("camera.alarms") }),
         el("ul", { cls: "alarms camera-alarms" }))));
   close.addEventListener("click", closeDialog);
+  history.addEventListener("click", closeDialog); // the instrument's view, not under the dialog
   nowButton.addEventListener("click", () => {
     slider.value = slider.max;
     dialogState.live = true;
