@@ -2,11 +2,12 @@
 
 The board of a staff gauge is bright above the water and hidden below it. Across the region,
 each image row's brightness is taken as a high percentile over the board's columns (a black
-mark, a rain streak or a numeral does not move it); the board's own level and the water's are the high and low
-percentiles of that profile; the waterline is the lowest row still at the board's level, found
-to a fraction of a row where the profile crosses between the two. Rows become elevations through
-the reference marks of the site file (:func:`elevation_of_row`). Something hiding part of the
-board above the water (a branch, a pole, a bird) leaves the lowest bright row where it was.
+mark, a rain streak or a numeral does not move it); the board's level is the profile's top and
+the water's its low percentile; the waterline is below the lowest row still brighter than half
+way between them, placed to a fraction of a row by how much of each row near it is board. Rows
+become elevations through the reference marks of the site file (:func:`elevation_of_row`).
+Something hiding part of the board above the water (a branch, a pole, a bird) leaves the lowest
+bright row where it was; the board's reflection on the water is dimmer than half way.
 """
 
 from __future__ import annotations

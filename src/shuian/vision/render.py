@@ -100,8 +100,11 @@ def light(hour: float) -> float:
 
 @cache
 def _board(width: int, height: int, top_m: float, bottom_m: float) -> NDArray[np.float64]:
-    """The gauge board's brightness (0..1): white, black marks 5 cm tall every 10 cm on its
-    left (every other one half as long, as an E), a numeral every metre."""
+    """The gauge board's brightness (0..1), white, with its marks and numerals.
+
+    Black marks 5 cm tall every 10 cm on its left (all but every fifth half as long, as an E),
+    a numeral every metre.
+    """
     import cv2
 
     board = np.full((height, width), 0.95)
