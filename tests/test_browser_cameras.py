@@ -399,3 +399,31 @@ def test_the_page_has_words_for_every_camera_rule_and_what_a_camera_looks_at() -
     keys = ["type.camera", *(f"looks_at.{v}" for v in LOOKS_AT),
             *(f"rule.camera.{r}" for r in rules)]
     assert [k for k in keys if source.count(f'"{k}":') != 2] == []
+
+
+def test_a_frame_analysed_while_the_page_is_open_replaces_the_cameras_image(
+    desk: Tab, site: Site
+) -> None:
+    """The worker keeps a new frame and writes its analysis (a reading on CREST.video): the
+    reading's live event brings the new image, without a reload."""
+    page = desk.page
+    _ready(page)
+    expect(page.locator("#live")).to_have_attribute("data-status", "on", timeout=5000)
+    crest = page.locator('#camera-tiles .camera-tile[data-camera="CREST"] img')
+    _shown(crest, site.crest_frame)
+    now_us = time.time_ns() // 1000
+    store = open_store(site.db_url)
+    try:
+        stored = store.site()
+        media = MediaLibrary(store, Path(site.db_url.removeprefix("sqlite:///")).parent / "media")
+        newer = media.put(_jpeg("CREST new", 120, (800, 450)), site_id=stored.id,
+                          source="camera:CREST", taken_at=_at(now_us)).id
+        store.write_readings(ReadingBatch(
+            channel_id=np.array([store.channel(stored.id, "CREST.video").id], np.int64),
+            time_us=np.array([now_us], np.int64), value=np.array([1.0]), raw=np.full(1, np.nan)))
+    finally:
+        store.close()
+    _shown(crest, newer)
+    expect(page.locator('#camera-tiles [data-camera="CREST"] .camera-time')).to_have_text(
+        _local(now_us))
+    assert desk.errors == []
