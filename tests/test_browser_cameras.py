@@ -296,6 +296,7 @@ def test_the_overview_shows_each_cameras_newest_image_beside_the_values_of_its_m
     expect(gauge.locator(".camera-stale")).to_have_text(re_minutes("画面过时：{} 分钟前"))
     expect(crest.locator(".camera-alarm")).to_have_text("人员入侵")
     assert _values(gauge)["level"] == "131.75 米"
+    screenshot(page, "cameras-overview-zh")
     assert desk.errors == []
 
 

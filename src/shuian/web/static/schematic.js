@@ -41,8 +41,8 @@ function position(dam, sections, instrument) {
 
 /** A camera seen from the side, centred on (cx, cy): its body and its lens (px). */
 function cameraGlyph(cx, cy) {
-  const body = `M${cx - 6.5},${cy - 4}h8.5v8h-8.5z`;
-  const lens = `M${cx + 2},${cy - 1.5}L${cx + 6.5},${cy - 4.5}V${cy + 4.5}L${cx + 2},${cy + 1.5}z`;
+  const body = `M${cx - 7.5},${cy - 5}h9.5v10h-9.5z`;
+  const lens = `M${cx + 2},${cy - 2}L${cx + 7.5},${cy - 5.5}V${cy + 5.5}L${cx + 2},${cy + 2}z`;
   return body + lens;
 }
 
