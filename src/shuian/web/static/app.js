@@ -1,6 +1,7 @@
 // Shuian's page: loads the site, routes by hash between the views and keeps them live.
 //
-//   #/overview              the control-room dashboard (default on a wide screen)
+//   #/overview              the control-room dashboard (default on a wide screen); a camera
+//                           opens large over it (cameras.js)
 //   #/instrument/PL1.R      one channel (or instrument) in detail
 //   #/hydrology             level, storage, flows and the flood-routing "what if"
 //   #/phone                 the field layout (default on a narrow screen)
@@ -11,6 +12,9 @@
 import {
   checkSession, currentUser, getJSON, logout, setSite as setApiSite,
 } from "./api.js";
+import {
+  cameraOfChannel, isCameraInstrument, loadCameras, openCamera, reloadCameras, startCameras,
+} from "./cameras.js";
 import { renderOverview, updateOverview } from "./dashboard.js";
 import { showHydrology } from "./hydrology.js";
 import { lang, onLangChange, setLang, t, translate } from "./i18n.js";
@@ -135,9 +139,13 @@ async function start() {
   }
   const telemetry = page.endpoints.has("/api/telemetry");
   if (telemetry) await loadTelemetry();
+  const cameras = page.endpoints.has("/api/cameras")
+    && site.instruments.some((i) => i.type === "camera");
+  if (cameras) await loadCameras().catch(() => {});
   route();
   startLive(site);
   if (telemetry) startTelemetry(showTelemetry);
+  if (cameras) startCameras();
   startQueueFlusher();
   document.body.dataset.ready = "true";
 }
@@ -181,6 +189,8 @@ function startLive(site) {
     poll,
     onReading: (reading) => {
       if (applyReading(reading)) notify({ kind: "reading", code: reading.channel });
+      // a frame was analysed: its camera has a newer image
+      if (cameraOfChannel(reading.channel)) reloadCameras();
       const level = site.analysis && site.analysis.level_channel;
       if (reading.channel === level && data.hydrology) {
         getJSON("/api/hydrology/state").then((state) => {
@@ -200,6 +210,7 @@ function startLive(site) {
       }
       applyAlarm(alarm);
       notify({ kind: "alarm", alarm });
+      if (cameraOfChannel(alarm.channel)) reloadCameras();
     },
   });
 }
@@ -254,6 +265,8 @@ function route() {
     if (!page.drawn.has("overview")) {
       renderOverview(root, {
         onSelect: (instrument) => {
+          // a camera opens large over the overview; any other instrument its own view
+          if (isCameraInstrument(instrument) && openCamera(instrument.code)) return;
           window.location.hash = `#/instrument/${encodeURIComponent(instrument.channels[0].code)}`;
         },
       });

@@ -1,8 +1,10 @@
-// The control-room overview: the dam schematic, the reservoir panel, the open alarms, the
-// telemetry sources and the latest value of every channel. Live events recolour markers and
-// update values in place; the telemetry panel follows its own poll (telemetry.js).
+// The control-room overview: the dam schematic, the reservoir panel with the cameras' newest
+// images beside it, the open alarms, the telemetry sources, the camera feeds and the latest value
+// of every channel. Live events recolour markers and update values in place; the telemetry panel
+// follows its own poll (telemetry.js), the cameras theirs (cameras.js).
 
 import { renderAlarms } from "./alarms.js";
+import { renderCameraStatus, renderCameraTiles } from "./cameras.js";
 import { t, term } from "./i18n.js";
 import { drawSchematic, setMarkerState, STATES } from "./schematic.js";
 import { channelState, data, instrumentState } from "./state.js";
@@ -33,8 +35,16 @@ export function renderOverview(root, { onSelect }) {
   updateOverview(root);
 }
 
+/** The cameras' tiles and their feeds' status (hidden when the site has no camera). */
+function renderCameras(root) {
+  root.querySelector("#cameras").hidden = !renderCameraTiles(root.querySelector("#camera-tiles"));
+  renderCameraStatus(root.querySelector("#camera-status"));
+}
+
 /** Update the parts that live data change. */
 export function updateOverview(root, change = { kind: "all" }) {
+  renderCameras(root);
+  if (change.kind === "cameras") return;
   const now = Date.now();
   for (const instrument of data.site.instruments) {
     const marker = markers.get(instrument.code);

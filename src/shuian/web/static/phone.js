@@ -1,7 +1,9 @@
-// The field layout for a phone: the reservoir in a few numbers, the open alarms, a search over
-// the instruments, and the manual-reading form (kept offline, sent when back online).
+// The field layout for a phone: the reservoir in a few numbers, the cameras' newest images
+// (small; a tap opens one large), the open alarms, a search over the instruments, and the
+// manual-reading form (kept offline, sent when back online).
 
 import { renderAlarms } from "./alarms.js";
+import { renderCameraTiles } from "./cameras.js";
 import { t, term } from "./i18n.js";
 import { flushQueue, onQueueChange, queued, sendReadings } from "./offline.js";
 import { data, instrumentState, manualChannels, worstAlarm } from "./state.js";
@@ -44,6 +46,9 @@ export function renderPhone(root) {
     el("section", { cls: "card", attrs: { id: "phone-summary" } },
       el("h2", { text: t("phone.summary") }), el("div", { attrs: { id: "phone-summary-body" } }),
       el("p", { cls: "telemetry-line", attrs: { id: "phone-telemetry", hidden: true } })),
+    el("section", { cls: "card", attrs: { id: "phone-cameras", hidden: true } },
+      el("h2", { text: t("cameras.title") }),
+      el("div", { cls: "camera-tiles small", attrs: { id: "phone-camera-tiles" } })),
     el("section", { cls: "card", attrs: { id: "phone-alarms" } },
       el("h2", { text: t("alarms.title") }), el("ul", { cls: "alarms",
         attrs: { id: "phone-alarm-list" } })),
@@ -77,6 +82,8 @@ export function updatePhone(root) {
       text: worst ? t(`state.${worst}`) : t("alarms.none") })),
   ) : el("p", { cls: "muted", text: t("reservoir.unavailable") }));
   renderTelemetryLine(root.querySelector("#phone-telemetry"));
+  root.querySelector("#phone-cameras").hidden = !renderCameraTiles(
+    root.querySelector("#phone-camera-tiles"));
   renderAlarms(root.querySelector("#phone-alarm-list"));
   renderResults(root.querySelector("#search-results"));
 }

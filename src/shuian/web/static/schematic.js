@@ -1,6 +1,6 @@
 // The dam drawn from the site file: an elevation looking downstream, its blocks along the crest
 // by chainage, the foundation gallery, the reservoir level, and one marker per instrument placed
-// by chainage (or its block) and elevation, coloured by state.
+// by chainage (or its block) and elevation, coloured by state; a camera is drawn as a camera.
 
 import { localName, t, term } from "./i18n.js";
 import { fmt, svg } from "./util.js";
@@ -37,6 +37,17 @@ function position(dam, sections, instrument) {
     elevation = Math.max(elevation, foundation(dam, chainage) + 1.5);
   }
   return { chainage, elevation };
+}
+
+/** A camera seen from the side, centred on (cx, cy): its body and its lens (px). */
+function cameraGlyph(cx, cy) {
+  const body = `M${cx - 7.5},${cy - 5}h9.5v10h-9.5z`;
+  const lens = `M${cx + 2},${cy - 2}L${cx + 7.5},${cy - 5.5}V${cy + 5.5}L${cx + 2},${cy + 2}z`;
+  return body + lens;
+}
+
+function markerClass(marker, state) {
+  return `marker${marker.dataset.kind === "camera" ? " camera" : ""} state-${state}`;
 }
 
 /**
@@ -149,10 +160,12 @@ export function drawSchematic(container, site, { onSelect, level } = {}) {
     members.forEach((instrument, index) => {
       const cx = first + index * 13;
       placed.push([cx, py]);
-      const marker = instrument.manual
-        ? svg("rect", { x: cx - 5, y: py - 5, width: 10, height: 10 })
-        : svg("circle", { cx, cy: py, r: 5.5 });
-      marker.setAttribute("class", "marker state-normal");
+      const camera = instrument.type === "camera";
+      const marker = camera ? svg("path", { d: cameraGlyph(cx, py) })
+        : instrument.manual ? svg("rect", { x: cx - 5, y: py - 5, width: 10, height: 10 })
+          : svg("circle", { cx, cy: py, r: 5.5 });
+      if (camera) marker.dataset.kind = "camera";
+      marker.setAttribute("class", markerClass(marker, "normal"));
       marker.setAttribute("tabindex", "0");
       marker.setAttribute("role", "button");
       marker.dataset.instrument = instrument.code;
@@ -190,7 +203,7 @@ export function drawSchematic(container, site, { onSelect, level } = {}) {
 
 /** Colour a marker and describe it for screen readers and the tooltip. */
 export function setMarkerState(marker, instrument, state, detail = "") {
-  marker.setAttribute("class", `marker state-${state}`);
+  marker.setAttribute("class", markerClass(marker, state));
   const text = `${instrument.code} — ${term("type", instrument.type)}`
     + `${localName(instrument) ? ` (${localName(instrument)})` : ""}: ${t(`state.${state}`)}${detail}`;
   marker.setAttribute("aria-label", text);

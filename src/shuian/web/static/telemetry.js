@@ -71,7 +71,7 @@ function summary() {
 }
 
 /** "12 s ago", "3 min ago"... in the current language; "never" for no time. */
-function ago(iso, now = Date.now()) {
+export function ago(iso, now = Date.now()) {
   if (!iso) return t("telemetry.never");
   const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
   if (seconds < 60) return t("ago.s", { n: seconds });
