@@ -477,8 +477,8 @@ def cross_reference_problems(data: Any) -> list[tuple[tuple[str | int, ...], str
         if section is not None and section not in sections:
             problems.append((("cameras", n, "section"),
                              f"section {section!r} is not among the dam's sections"))
-        gauge = camera.get("gauge") if isinstance(camera.get("gauge"), dict) else {}
-        code = gauge.get("sensor_channel")
+        gauge = camera.get("gauge")
+        code = gauge.get("sensor_channel") if isinstance(gauge, dict) else None
         if code is not None and code not in codes:
             problems.append((("cameras", n, "gauge", "sensor_channel"),
                              f"unknown channel {code!r}"))

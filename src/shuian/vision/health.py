@@ -68,8 +68,8 @@ def look(image: NDArray[np.uint8]) -> Look:
 
     small = grey(image)
     height, width = small.shape
-    small = cv2.resize(small, (SMALL_WIDTH, max(1, round(height * SMALL_WIDTH / width))),
-                       interpolation=cv2.INTER_AREA)
+    small = np.asarray(cv2.resize(small, (SMALL_WIDTH, max(1, round(height * SMALL_WIDTH / width))),
+                       interpolation=cv2.INTER_AREA), dtype=np.uint8)
     values = small.astype(np.float64)
     sharpness = float(cv2.Laplacian(small, cv2.CV_64F).var())
     blurred = cv2.GaussianBlur(values, (0, 0), 2.0)

@@ -69,7 +69,7 @@ def _hog() -> Any:
         import cv2
 
         hog = cv2.HOGDescriptor()
-        hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+        hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())  # type: ignore[attr-defined]
         _HOG = hog
     return _HOG
 
@@ -90,10 +90,12 @@ def find_people(image: NDArray[np.uint8], box: tuple[int, int, int, int] | None 
     # outline as in daylight.
     top = float(np.percentile(crop, 99))
     if 0 < top < 160:
-        crop = cv2.convertScaleAbs(cv2.GaussianBlur(crop, (5, 5), 0), alpha=200.0 / top)
+        crop = np.asarray(cv2.convertScaleAbs(cv2.GaussianBlur(crop, (5, 5), 0),
+                                              alpha=200.0 / top), dtype=np.uint8)
     scale = max(1.0, 136.0 / crop.shape[0], 72.0 / crop.shape[1])
     if scale > 1.0:
-        crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+        crop = np.asarray(cv2.resize(crop, None, fx=scale, fy=scale,
+                                     interpolation=cv2.INTER_LINEAR), dtype=np.uint8)
     rects, weights = _hog().detectMultiScale(crop, winStride=(8, 8), padding=(8, 8), scale=1.05)
     found = []
     for (x, y, w, h), weight in zip(rects, np.ravel(weights), strict=False):

@@ -97,7 +97,7 @@ class SpillwayFlowAnalyser(_RegionAnalyser):
         """The share of the region that changed since the frame before."""
         import cv2
 
-        now = cv2.GaussianBlur(grey(image), (5, 5), 0)
+        now = np.asarray(cv2.GaussianBlur(grey(image), (5, 5), 0), dtype=np.uint8)
         previous, self._previous = self._previous, now
         if previous is None or previous.shape != now.shape:
             return 0.0

@@ -213,7 +213,7 @@ def render(view: View, scene: Scene) -> NDArray[np.uint8]:
         gy = int(min(h - 20, water_row + 60)) if water_row < h else int(h * 0.8)
         glow = np.zeros((h, w))
         cv2.ellipse(glow, (gx, gy), (90, 25), 0, 0, 360, 1.0, -1)
-        glow = cv2.GaussianBlur(glow, (0, 0), 12)
+        glow = np.asarray(cv2.GaussianBlur(glow, (0, 0), 12), dtype=np.float64)
         canvas += scene.glare * 0.6 * glow[..., None]
     daylight = light(scene.hour)
     canvas *= daylight
@@ -233,4 +233,4 @@ def render(view: View, scene: Scene) -> NDArray[np.uint8]:
             cv2.line(streaks, (int(sx), int(sy)), (int(sx + 3), int(sy + 14)), 0.25, 1)
         canvas += streaks[..., None] * daylight
     image = np.clip(canvas * 255.0 + rng.normal(0, scene.noise, canvas.shape), 0, 255)
-    return image.astype(np.uint8)
+    return np.asarray(image, dtype=np.uint8)
