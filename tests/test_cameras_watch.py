@@ -225,3 +225,23 @@ def test_the_worker_watches_the_cameras_of_a_drop_folder(
         thread.join(30)
     assert not thread.is_alive()
     assert store.job("shift").state == "done"
+
+
+def test_the_demo_has_synthetic_cameras_read_from_its_own_level(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shuian.services.demo import build_demo
+
+    monkeypatch.setenv("SHUIAN_MEDIA_DIR", str(tmp_path / "media"))
+    summary = build_demo(store, days=30, camera_hours=1.0)
+    stored = summary.stored
+    assert summary.camera_frames == 4 * 7  # four cameras, a frame every 10 min for an hour
+    assert all(c.source.kind == "synthetic" for c in stored.site.cameras)
+    assert "SYNTHETIC" in stored.definition and "rendered in code" in stored.definition
+    level = store.channel(stored.id, "CAM-GAUGE.level")
+    times, read = store.readings(level.id)
+    sensor_times, sensor = store.readings(store.channel(stored.id, "WL1").id, int(times[0]))
+    assert len(read) == 7 and abs(read[-1] - sensor[-1]) < 0.1  # m: the gauge at 10 cm a row
+    rules = {(a.rule, store.alarm(a.id).message) for a in store.open_alarms()
+             if a.rule.startswith("camera.")}
+    assert ("camera.no_video", "frozen image") in rules  # the frozen camera, and only it
+    assert len(rules) == 1

@@ -35,7 +35,7 @@ RUNNER = CliRunner()
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"sqlite:///{tmp_path_factory.mktemp('hydrology') / 'demo.db'}"
     store = open_store(url)
-    build_demo(store, days=3 * 365 + 1, end=END)
+    build_demo(store, days=3 * 365 + 1, end=END, camera_hours=0)
     store.close()
     yield url
 
@@ -202,7 +202,7 @@ def test_the_api_gives_the_balance(api: Api) -> None:
 
 
 def test_state_balance_and_routing_on_both_backends(store: Store) -> None:
-    build_demo(store, days=40, end=END)
+    build_demo(store, days=40, end=END, camera_hours=0)
     hydrology = Hydrology(store, store.site())
     assert hydrology.state()["level"] is not None
     months = hydrology.balance(periods=("month",))["month"]
