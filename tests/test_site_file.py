@@ -34,6 +34,7 @@ SPEC_TYPES = [
     "rainfall",
     "air_temperature",
     "discharge",
+    "camera",  # a camera of the cameras: section, its channels made from it (issue 13)
 ]
 
 

@@ -34,6 +34,9 @@ router = APIRouter(tags=["media"])
 MAX_PAGE = 1000
 #: Bytes read from the file per chunk sent.
 CHUNK = 256 * 1024
+#: Objects up to this size (bytes) are read whole and their file closed before sending: a page
+#: that leaves before a camera frame arrives then leaves no file open.
+WHOLE_BYTES = 2 * 1024 * 1024
 #: The bytes of an object never change: a browser may keep them (a year), for this user only.
 CACHE_CONTROL = "private, max-age=31536000, immutable"
 #: An object is data, never a page that runs: no scripts, no plugins, no frames, even inline.
@@ -118,7 +121,12 @@ def read_media(media_id: int, media: MediaDep) -> StreamingResponse:
     """
     item, source = media.open(media_id)
     size = os.fstat(source.fileno()).st_size  # the open file: retention cannot take it now
-    return StreamingResponse(_chunks(source), media_type=item.content_type, headers={
+    body: Iterator[bytes] | bytes = _chunks(source)
+    if size <= WHOLE_BYTES:  # a camera frame: read at once, the file closed whatever the client
+        with source:
+            body = source.read()
+    return StreamingResponse(iter([body]) if isinstance(body, bytes) else body,
+                             media_type=item.content_type, headers={
         "Content-Length": str(size),
         "Content-Disposition": _disposition(item),
         "Cache-Control": CACHE_CONTROL,
