@@ -2,7 +2,7 @@
 
 The test site (tests/data/site.yaml) gets inflow, outflow and rain gauges and two cameras:
 GAUGE looks at the staff gauge every 10 min, and its newest frame is an hour old (stale);
-CREST looks at the crest every minute, its newest frame is fresh, and it has an open intrusion
+CREST looks at the crest every 10 min too, its newest frame is fresh, and it has an open intrusion
 alarm with the frames kept with it. The frames are real JPEGs in the media store, the readings
 sit a minute before each frame, and a newer set of readings after the last GAUGE frame tells
 the values "of the image's minute" apart from the newest ones.
@@ -66,7 +66,7 @@ cameras:
     chainage: 240
     elevation: 145
     source: {kind: snapshot, url: "http://127.0.0.1:9/snapshot.jpg"}
-    interval_s: 60
+    interval_s: 600
 """
 ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")  # the test site's zone: the page shows times in it
 MINUTE_US = 60_000_000
@@ -74,7 +74,8 @@ HOUR_US = 60 * MINUTE_US
 NOW_US = time.time_ns() // 1000
 #: GAUGE's frames: two and one hour ago (the newest older than three intervals of 10 min).
 GAUGE_TIMES = [NOW_US - 2 * HOUR_US, NOW_US - HOUR_US]
-#: CREST's frame, 20 s ago (fresh: three intervals are 3 min).
+#: CREST's frame, 20 s ago when the module is imported (fresh for three intervals: 30 min, so
+#: that it is still fresh when a loaded suite reaches these tests minutes later).
 CREST_TIME = NOW_US - 20_000_000
 #: The readings a minute before each GAUGE frame, and the newest ones (5 min ago).
 READING_TIMES = [GAUGE_TIMES[0] - MINUTE_US, GAUGE_TIMES[1] - MINUTE_US, NOW_US - 5 * MINUTE_US]
